@@ -1,0 +1,205 @@
+"""Scenario objects -> plain arrays for the kernel (the only place ids become indices)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import engine, histogram
+from ._rng import FAMILY_DEVICE, FAMILY_SITE, seed_streams
+from .scenario import Scenario
+
+#: Seed family for device placement (kept apart from the kernel's stream families).
+_FAMILY_PLACEMENT = 2
+
+J_PER_WH = 3600.0
+BITS_PER_BYTE = 8.0
+
+
+class Layout(NamedTuple):
+    """Names and positions that the kernel does not need but results do."""
+
+    site_names: list[str]
+    site_x_m: np.ndarray  # float64[n_sites], m
+    site_y_m: np.ndarray  # float64[n_sites], m
+    workload_names: list[str]
+    group_names: list[str]
+    dev_group: np.ndarray  # int32[n_devices], index into group_names
+    dev_x_m: np.ndarray  # float64[n_devices], m
+    dev_y_m: np.ndarray  # float64[n_devices], m
+
+
+def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
+    """Turn a validated scenario into the kernel's read-only arrays and the result layout."""
+    sites = scenario.sites
+    site_index = {s.name: i for i, s in enumerate(sites)}
+    wl_index = {w.name: i for i, w in enumerate(scenario.workloads)}
+    n_dev = scenario.n_devices
+    offload_policy = scenario.policy.name == "offload"
+
+    site_servers = np.array([s.gpu.servers if s.gpu else 0 for s in sites], dtype=np.int32)
+    dev = {name: np.empty(n_dev, dtype=np.float64) for name in (
+        "rate_hz", "flops_per_s", "power_idle_w", "power_compute_w", "power_tx_w", "power_rx_w",
+        "energy_j", "uplink_bps", "downlink_bps", "radius_m")}
+    dev_site = np.empty(n_dev, dtype=np.int32)
+    dev_workload = np.empty(n_dev, dtype=np.int32)
+    dev_periodic = np.empty(n_dev, dtype=np.bool_)
+    dev_group = np.empty(n_dev, dtype=np.int32)
+
+    i = 0
+    for g_index, group in enumerate(scenario.devices):
+        members = group.sites if group.sites is not None else [s.name for s in sites]
+        block = slice(i, i + group.count)
+        dev_site[block] = [site_index[members[j % len(members)]] for j in range(group.count)]
+        dev_workload[block] = wl_index[group.workload]
+        dev_periodic[block] = group.arrival == "periodic"
+        dev_group[block] = g_index
+        dev["rate_hz"][block] = group.rate_hz
+        dev["flops_per_s"][block] = group.compute_flops_per_s
+        dev["power_idle_w"][block] = group.power_idle_w
+        dev["power_compute_w"][block] = group.power_compute_w
+        dev["power_tx_w"][block] = group.power_tx_w
+        dev["power_rx_w"][block] = group.power_rx_w
+        dev["energy_j"][block] = group.battery_wh * J_PER_WH * group.initial_charge
+        dev["uplink_bps"][block] = group.uplink_bps
+        dev["downlink_bps"][block] = group.downlink_bps
+        dev["radius_m"][block] = group.cell_radius_m
+        i += group.count
+
+    model = engine.Model(
+        site_servers=site_servers,
+        site_flops_per_s=np.array([s.gpu.flops_per_s if s.gpu else 1.0 for s in sites], dtype=np.float64),
+        site_exponential=np.array([bool(s.gpu and s.gpu.service == "exponential") for s in sites]),
+        site_queue_capacity=np.array(
+            [-1 if (s.gpu is None or s.gpu.queue_capacity is None) else s.gpu.queue_capacity for s in sites],
+            dtype=np.int64,
+        ),
+        site_on_full_local=np.array([bool(s.gpu and s.gpu.on_full == "local") for s in sites]),
+        dev_site=dev_site,
+        dev_workload=dev_workload,
+        dev_periodic=dev_periodic,
+        dev_rate_hz=dev["rate_hz"],
+        dev_offload=(site_servers[dev_site] > 0) & offload_policy,
+        dev_flops_per_s=dev["flops_per_s"],
+        dev_power_idle_w=dev["power_idle_w"],
+        dev_power_compute_w=dev["power_compute_w"],
+        dev_power_tx_w=dev["power_tx_w"],
+        dev_power_rx_w=dev["power_rx_w"],
+        dev_energy_j=dev["energy_j"],
+        dev_uplink_bps=dev["uplink_bps"],
+        dev_downlink_bps=dev["downlink_bps"],
+        wl_flops=np.array([w.flops for w in scenario.workloads], dtype=np.float64),
+        wl_input_bits=np.array([w.input_bytes * BITS_PER_BYTE for w in scenario.workloads], dtype=np.float64),
+        wl_output_bits=np.array([w.output_bytes * BITS_PER_BYTE for w in scenario.workloads], dtype=np.float64),
+        wl_deadline_s=np.array([w.deadline_s for w in scenario.workloads], dtype=np.float64),
+        warmup_s=np.array([scenario.simulation.warmup_s], dtype=np.float64),
+    )
+
+    # devices uniformly in a disc around their site (area-uniform: r = R sqrt(U))
+    placement = np.random.default_rng(np.random.SeedSequence([int(seed), _FAMILY_PLACEMENT]))
+    radius = dev["radius_m"] * np.sqrt(placement.random(n_dev))
+    angle = 2.0 * np.pi * placement.random(n_dev)
+    site_x = np.array([s.x_m for s in sites], dtype=np.float64)
+    site_y = np.array([s.y_m for s in sites], dtype=np.float64)
+    layout = Layout(
+        site_names=[s.name for s in sites],
+        site_x_m=site_x,
+        site_y_m=site_y,
+        workload_names=[w.name for w in scenario.workloads],
+        group_names=[g.name for g in scenario.devices],
+        dev_group=dev_group,
+        dev_x_m=site_x[dev_site] + radius * np.cos(angle),
+        dev_y_m=site_y[dev_site] + radius * np.sin(angle),
+    )
+    return model, layout
+
+
+def initial_state(model: engine.Model, seed: int, *, trace_capacity: int = 0) -> engine.State:
+    """A fresh run's state: empty heap and queues, full batteries, seeded streams."""
+    n_dev = model.dev_site.shape[0]
+    n_sites = model.site_servers.shape[0]
+    heap_capacity = 2 * n_dev + 64
+    task_capacity = 2 * n_dev + 64
+    ints = np.zeros(engine.N_INTS, dtype=np.int64)
+    ints[engine.I_FREE] = 0
+    sums = np.zeros(engine.N_SUMS, dtype=np.float64)
+    sums[engine.S_LATENCY_MIN] = np.inf
+    sums[engine.S_LATENCY_MAX] = -np.inf
+    state = engine.State(
+        ev_time=np.zeros(heap_capacity, dtype=np.float64),
+        ev_seq=np.zeros(heap_capacity, dtype=np.int64),
+        ev_payload=np.zeros(heap_capacity, dtype=np.int64),
+        **_task_arrays(task_capacity, first_slot=0),
+        site_busy=np.zeros(n_sites, dtype=np.int32),
+        site_q_head=np.full(n_sites, -1, dtype=np.int32),
+        site_q_tail=np.full(n_sites, -1, dtype=np.int32),
+        site_q_len=np.zeros(n_sites, dtype=np.int64),
+        site_t_last_s=np.zeros(n_sites, dtype=np.float64),
+        site_busy_area_s=np.zeros(n_sites, dtype=np.float64),
+        site_queue_area_s=np.zeros(n_sites, dtype=np.float64),
+        site_served=np.zeros(n_sites, dtype=np.int64),
+        site_rejected=np.zeros(n_sites, dtype=np.int64),
+        dev_cpu_free_s=np.zeros(n_dev, dtype=np.float64),
+        dev_ul_free_s=np.zeros(n_dev, dtype=np.float64),
+        dev_dl_free_s=np.zeros(n_dev, dtype=np.float64),
+        dev_t_energy_s=np.zeros(n_dev, dtype=np.float64),
+        dev_e_idle_j=np.zeros(n_dev, dtype=np.float64),
+        dev_e_compute_j=np.zeros(n_dev, dtype=np.float64),
+        dev_e_tx_j=np.zeros(n_dev, dtype=np.float64),
+        dev_e_rx_j=np.zeros(n_dev, dtype=np.float64),
+        dev_depleted=np.zeros(n_dev, dtype=np.bool_),
+        dev_t_depleted_s=np.full(n_dev, np.inf, dtype=np.float64),
+        dev_generated=np.zeros(n_dev, dtype=np.int64),
+        dev_completed=np.zeros(n_dev, dtype=np.int64),
+        dev_dropped=np.zeros(n_dev, dtype=np.int64),
+        dev_latency_sum_s=np.zeros(n_dev, dtype=np.float64),
+        rng_dev=seed_streams(seed, FAMILY_DEVICE, n_dev),
+        rng_site=seed_streams(seed, FAMILY_SITE, n_sites),
+        ints=ints,
+        sums=sums,
+        hist=np.zeros(histogram.N_BINS + 2, dtype=np.int64),
+        trace_f=np.zeros((trace_capacity, engine.N_TF), dtype=np.float64),
+        trace_i=np.zeros((trace_capacity, engine.N_TI), dtype=np.int64),
+    )
+    engine.schedule_first_arrivals(model, state)
+    return state
+
+
+_TASK_FIELDS = {
+    "task_id": np.int64,
+    "task_dev": np.int32,
+    "task_flags": np.int8,
+    "task_next": np.int32,
+    "task_t_gen_s": np.float64,
+    "task_t_mark_s": np.float64,
+    "task_local_s": np.float64,
+    "task_uplink_s": np.float64,
+    "task_gpu_wait_s": np.float64,
+    "task_gpu_service_s": np.float64,
+}
+
+
+def _task_arrays(n: int, first_slot: int) -> dict[str, np.ndarray]:
+    """``n`` new free task slots numbered from ``first_slot``, chained into a free list."""
+    arrays = {name: np.zeros(n, dtype=dtype) for name, dtype in _TASK_FIELDS.items()}
+    arrays["task_next"] = np.arange(first_slot + 1, first_slot + n + 1, dtype=np.int32)
+    arrays["task_next"][-1] = -1
+    return arrays
+
+
+def grow_tasks(state: engine.State) -> engine.State:
+    """Double the task slots; the new ones become the free list (called only when it is empty)."""
+    old = state.task_id.shape[0]
+    new = _task_arrays(old, first_slot=old)
+    grown = {name: np.concatenate((getattr(state, name), new[name])) for name in _TASK_FIELDS}
+    state.ints[engine.I_FREE] = old
+    return state._replace(**grown)
+
+
+def grow_heap(state: engine.State) -> engine.State:
+    """Double the event heap's capacity."""
+    return state._replace(**{
+        name: np.concatenate((getattr(state, name), np.zeros_like(getattr(state, name))))
+        for name in ("ev_time", "ev_seq", "ev_payload")
+    })

@@ -1,0 +1,693 @@
+"""The compiled discrete-event core.
+
+Everything the event loop touches is a preallocated numpy array, grouped in two
+named tuples of arrays: :class:`Model` (the scenario turned into numbers, never
+written by the kernel) and :class:`State` (everything that changes: the event heap,
+task slots, queues, device energy, counters, histogram, random streams). The
+kernel :func:`advance` processes events until a given simulated time and returns,
+leaving the whole run in ``State``; calling it again continues exactly where it
+stopped, so a run split into any number of steps gives bit-identical results.
+
+When an array is full (event heap, task slots, trace buffer) the kernel returns
+early with a status code; :mod:`airan.simulation` grows or drains it and calls
+again. Memory is therefore bounded by the number of devices plus the tasks in
+flight, never by the number of tasks simulated.
+
+Event queue
+    A binary min-heap in parallel arrays ordered by (time, sequence number); the
+    sequence number makes ties resolve in scheduling order, deterministically.
+
+Task life cycle
+    arrival -> local compute -> done, or
+    arrival -> uplink -> GPU queue -> GPU service -> downlink -> done.
+    A task that finds a full GPU queue is dropped or sent back to run locally.
+
+Device energy
+    Each device has three FIFO resources (CPU, uplink radio, downlink radio) with
+    deterministic service, so each is busy in one contiguous block up to its
+    ``*_free_s`` time. Energy is integrated exactly at each event that concerns the
+    device; the battery-empty instant is solved for inside the last interval.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from . import histogram
+from ._rng import exponential, uniform
+
+# ---------------------------------------------------------------------------
+# Codes (int constants: Numba freezes them at compile time)
+# ---------------------------------------------------------------------------
+
+EV_ARRIVAL = 0
+EV_LOCAL_END = 1
+EV_UL_END = 2
+EV_GPU_END = 3
+EV_DL_END = 4
+_KIND_BITS = 3
+
+STATUS_DONE = 0
+STATUS_GROW_HEAP = 1
+STATUS_GROW_TASKS = 2
+STATUS_TRACE_FULL = 3
+
+# task flags
+F_COUNTED = 1  # generated at or after warm-up: enters the task statistics
+F_OFFLOADED = 2  # sent over the uplink
+F_FALLBACK = 4  # rejected by a full GPU queue and run locally
+
+# trace outcomes and places
+OUT_COMPLETED = 0
+OUT_DROPPED_QUEUE_FULL = 1
+OUT_DROPPED_BATTERY = 2
+RAN_LOCAL = 0
+RAN_GPU = 1
+RAN_FALLBACK = 2
+
+# int64 counters: State.ints[...]
+I_EV_N = 0  # events in the heap
+I_SEQ = 1  # next event sequence number
+I_FREE = 2  # head of the free task-slot list (-1: none)
+I_NEXT_TASK_ID = 3  # tasks generated so far (all), also the next task id
+I_TRACE_N = 4  # rows in the trace buffer
+I_EVENTS = 5  # events processed
+I_GENERATED = 6  # counted tasks (generated at or after warm-up) from here on
+I_COMPLETED = 7
+I_DROPPED_QUEUE = 8
+I_DROPPED_BATTERY = 9
+I_LOCAL = 10  # tasks whose execution started on the device (including fallbacks)
+I_OFFLOADED = 11  # tasks sent over the uplink
+I_FALLBACK = 12
+I_DEADLINE_MISS = 13  # completed late (drops are added in the summary)
+I_N_LOCAL_DONE = 14  # completed tasks with a local phase
+I_N_GPU_DONE = 15  # completed tasks served by a GPU (uplink, GPU and downlink phases)
+I_N_UPLINK_DONE = 16  # completed tasks with an uplink phase (GPU-served and fallbacks)
+I_GPU_ARRIVALS = 17  # counted tasks that reached a GPU site
+I_GPU_ENQUEUED = 18  # counted tasks that found all servers busy and waited
+N_INTS = 19
+
+# float64 accumulators: State.sums[...]
+S_LATENCY = 0
+S_LOCAL = 1
+S_UPLINK = 2
+S_GPU_WAIT = 3
+S_GPU_SERVICE = 4
+S_DOWNLINK = 5
+S_LATENCY_MIN = 6
+S_LATENCY_MAX = 7
+N_SUMS = 8
+
+# trace columns
+TF_T_GEN, TF_T_END, TF_LOCAL, TF_UPLINK, TF_GPU_WAIT, TF_GPU_SERVICE, TF_DOWNLINK = range(7)
+N_TF = 7
+TI_TASK, TI_DEVICE, TI_WORKLOAD, TI_SITE, TI_OUTCOME, TI_RAN = range(6)
+N_TI = 6
+
+
+class Model(NamedTuple):
+    """The scenario as arrays; read-only for the kernel. Shapes in brackets."""
+
+    # sites [n_sites]
+    site_servers: np.ndarray  # int32, GPU servers (0: no GPU)
+    site_flops_per_s: np.ndarray  # float64, FLOP/s of one server
+    site_exponential: np.ndarray  # bool, exponential service times (else deterministic)
+    site_queue_capacity: np.ndarray  # int64, max waiting tasks (-1: unlimited)
+    site_on_full_local: np.ndarray  # bool, a full queue sends the task back to its device (else drops it)
+    # devices [n_devices]
+    dev_site: np.ndarray  # int32, serving site index
+    dev_workload: np.ndarray  # int32, workload index
+    dev_periodic: np.ndarray  # bool, periodic arrivals (else Poisson)
+    dev_rate_hz: np.ndarray  # float64, task arrival rate, 1/s
+    dev_offload: np.ndarray  # bool, the policy sends this device's tasks to its site's GPU
+    dev_flops_per_s: np.ndarray  # float64, local compute throughput, FLOP/s
+    dev_power_idle_w: np.ndarray  # float64, baseline power, W
+    dev_power_compute_w: np.ndarray  # float64, extra power while computing, W
+    dev_power_tx_w: np.ndarray  # float64, extra power while transmitting, W
+    dev_power_rx_w: np.ndarray  # float64, extra power while receiving, W
+    dev_energy_j: np.ndarray  # float64, battery energy at t = 0, J
+    dev_uplink_bps: np.ndarray  # float64, uplink rate, bit/s
+    dev_downlink_bps: np.ndarray  # float64, downlink rate, bit/s
+    # workloads [n_workloads]
+    wl_flops: np.ndarray  # float64, FLOP per task
+    wl_input_bits: np.ndarray  # float64, uplink bits per task
+    wl_output_bits: np.ndarray  # float64, downlink bits per task
+    wl_deadline_s: np.ndarray  # float64, deadline, s
+    # run [1]
+    warmup_s: np.ndarray  # float64[1], tasks generated earlier are not counted, s
+
+
+class State(NamedTuple):
+    """Everything that changes during a run. Shapes in brackets."""
+
+    # event heap [heap_capacity], ordered by (time, seq)
+    ev_time: np.ndarray  # float64, s
+    ev_seq: np.ndarray  # int64, scheduling order (tie-break)
+    ev_payload: np.ndarray  # int64, index << _KIND_BITS | kind (index: device or task slot)
+    # task slots [task_capacity]
+    task_id: np.ndarray  # int64, generation order over the run
+    task_dev: np.ndarray  # int32, device
+    task_flags: np.ndarray  # int8, F_* bits
+    task_next: np.ndarray  # int32, next slot in a GPU queue or in the free list (-1: none)
+    task_t_gen_s: np.ndarray  # float64, generation time, s
+    task_t_mark_s: np.ndarray  # float64, start of the current phase, s
+    task_local_s: np.ndarray  # float64, local wait + compute, s
+    task_uplink_s: np.ndarray  # float64, uplink wait + transfer, s
+    task_gpu_wait_s: np.ndarray  # float64, GPU queueing delay, s
+    task_gpu_service_s: np.ndarray  # float64, GPU service, s
+    # sites [n_sites]
+    site_busy: np.ndarray  # int32, servers busy
+    site_q_head: np.ndarray  # int32, first waiting task slot (-1: empty)
+    site_q_tail: np.ndarray  # int32, last waiting task slot
+    site_q_len: np.ndarray  # int64, waiting tasks
+    site_t_last_s: np.ndarray  # float64, time of the last busy/queue change, s
+    site_busy_area_s: np.ndarray  # float64, integral of busy servers over time, server*s
+    site_queue_area_s: np.ndarray  # float64, integral of queue length over time, task*s
+    site_served: np.ndarray  # int64, services started (all tasks)
+    site_rejected: np.ndarray  # int64, tasks that found the queue full (all tasks)
+    # devices [n_devices]
+    dev_cpu_free_s: np.ndarray  # float64, CPU busy until, s
+    dev_ul_free_s: np.ndarray  # float64, uplink busy until, s
+    dev_dl_free_s: np.ndarray  # float64, downlink busy until, s
+    dev_t_energy_s: np.ndarray  # float64, energy integrated up to this time, s
+    dev_e_idle_j: np.ndarray  # float64, baseline energy, J
+    dev_e_compute_j: np.ndarray  # float64, local compute energy, J
+    dev_e_tx_j: np.ndarray  # float64, transmit energy, J
+    dev_e_rx_j: np.ndarray  # float64, receive energy, J
+    dev_depleted: np.ndarray  # bool, battery empty
+    dev_t_depleted_s: np.ndarray  # float64, time the battery emptied (inf: not), s
+    dev_generated: np.ndarray  # int64, tasks generated (all)
+    dev_completed: np.ndarray  # int64, tasks completed (all)
+    dev_dropped: np.ndarray  # int64, tasks dropped (all)
+    dev_latency_sum_s: np.ndarray  # float64, summed latency of completed tasks (all), s
+    # random streams
+    rng_dev: np.ndarray  # uint64[n_devices, 4], one stream per device (arrivals)
+    rng_site: np.ndarray  # uint64[n_sites, 4], one stream per site (service times)
+    # statistics
+    ints: np.ndarray  # int64[N_INTS], see I_*
+    sums: np.ndarray  # float64[N_SUMS], see S_*
+    hist: np.ndarray  # int64[histogram.N_BINS + 2], latency histogram of counted completed tasks
+    # per-task trace buffer (size 0 when tracing is off)
+    trace_f: np.ndarray  # float64[trace_capacity, N_TF], times in s
+    trace_i: np.ndarray  # int64[trace_capacity, N_TI]
+
+
+# ---------------------------------------------------------------------------
+# Performance note
+#
+# Numba increments and decrements the reference count of every array inside a
+# tuple wherever its reference-count pruning gives up (calls, some branches), so
+# passing the whole Model or State around costs about 0.5-1 us each time. The
+# event loop therefore unpacks the arrays it needs into local variables once per
+# call, and the helpers take only a few arrays (heap, random streams) or scalars
+# (energy maths).
+# ---------------------------------------------------------------------------
+
+# ---------------------------------------------------------------------------
+# Event heap
+# ---------------------------------------------------------------------------
+
+
+@njit
+def _push(ev_time, ev_seq, ev_payload, ints, time_s, kind, index):
+    """Insert an event; ties in time keep scheduling order (sequence number)."""
+    n = ints[I_EV_N]
+    seq = ints[I_SEQ]
+    payload = (np.int64(index) << _KIND_BITS) | kind
+    ints[I_SEQ] = seq + 1
+    ints[I_EV_N] = n + 1
+    while n > 0:
+        parent = (n - 1) >> 1
+        tp = ev_time[parent]
+        if tp < time_s or (tp == time_s and ev_seq[parent] < seq):
+            break
+        ev_time[n] = tp
+        ev_seq[n] = ev_seq[parent]
+        ev_payload[n] = ev_payload[parent]
+        n = parent
+    ev_time[n] = time_s
+    ev_seq[n] = seq
+    ev_payload[n] = payload
+
+
+@njit
+def _pop(ev_time, ev_seq, ev_payload, ints):
+    """Remove the earliest event; returns (time_s, kind, index)."""
+    time_s = ev_time[0]
+    payload = ev_payload[0]
+    n = ints[I_EV_N] - 1
+    ints[I_EV_N] = n
+    if n > 0:
+        # sift the last element down from the root
+        t_last = ev_time[n]
+        q_last = ev_seq[n]
+        p_last = ev_payload[n]
+        i = 0
+        while True:
+            child = 2 * i + 1
+            if child >= n:
+                break
+            right = child + 1
+            if right < n:
+                tr = ev_time[right]
+                tc = ev_time[child]
+                if tr < tc or (tr == tc and ev_seq[right] < ev_seq[child]):
+                    child = right
+            tc = ev_time[child]
+            if t_last < tc or (t_last == tc and q_last < ev_seq[child]):
+                break
+            ev_time[i] = tc
+            ev_seq[i] = ev_seq[child]
+            ev_payload[i] = ev_payload[child]
+            i = child
+        ev_time[i] = t_last
+        ev_seq[i] = q_last
+        ev_payload[i] = p_last
+    return time_s, payload & ((1 << _KIND_BITS) - 1), payload >> _KIND_BITS
+
+
+# ---------------------------------------------------------------------------
+# Device energy and battery
+# ---------------------------------------------------------------------------
+
+
+@njit
+def _busy_s(free_s, t0, dt):
+    """Busy time of a FIFO resource busy until ``free_s`` within [t0, t0 + dt]."""
+    return min(max(free_s - t0, 0.0), dt)
+
+
+@njit
+def _energy_step(t0, now, cpu_free_s, ul_free_s, dl_free_s, p_idle, p_compute, p_tx, p_rx, remaining_j):
+    """Energy of one device from ``t0`` to ``now``, stopping where the battery empties.
+
+    The device draws ``p_idle`` throughout, plus ``p_compute`` / ``p_tx`` / ``p_rx``
+    while its CPU / uplink / downlink is busy. Each of the three is a FIFO with
+    deterministic service, busy in one block up to its ``*_free_s`` time, so power
+    is piecewise constant and non-increasing over the interval and the instant the
+    battery empties is found exactly.
+
+    Returns
+    -------
+    (dt, cpu_s, ul_s, dl_s, depleted): the length of the accounted interval (s),
+    the busy time of each resource within it (s), and whether the battery emptied
+    at its end.
+    """
+    dt = now - t0
+    c = _busy_s(cpu_free_s, t0, dt)
+    u = _busy_s(ul_free_s, t0, dt)
+    r = _busy_s(dl_free_s, t0, dt)
+    if p_idle * dt + p_compute * c + p_tx * u + p_rx * r < remaining_j:
+        return dt, c, u, r, False
+    # walk the segments between breakpoints (sorted c, u, r) to the empty instant
+    b0, b1, b2 = c, u, r
+    if b0 > b1:
+        b0, b1 = b1, b0
+    if b1 > b2:
+        b1, b2 = b2, b1
+    if b0 > b1:
+        b0, b1 = b1, b0
+    prev = 0.0
+    used = 0.0
+    for k in range(4):
+        end = dt
+        if k == 0:
+            end = b0
+        elif k == 1:
+            end = b1
+        elif k == 2:
+            end = b2
+        if end <= prev:
+            continue
+        power = p_idle
+        if c > prev:
+            power += p_compute
+        if u > prev:
+            power += p_tx
+        if r > prev:
+            power += p_rx
+        seg = power * (end - prev)
+        if power > 0.0 and used + seg >= remaining_j:
+            x = prev + (remaining_j - used) / power
+            return x, min(c, x), min(u, x), min(r, x), True
+        used += seg
+        prev = end
+    return dt, c, u, r, False  # rounding: the last joule was not quite used
+
+
+# ---------------------------------------------------------------------------
+# The event loop
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def advance(m, st, until_s):
+    """Process every event with time < ``until_s``; return a STATUS_* code.
+
+    Returns early (not STATUS_DONE) when the heap, the task slots or the trace
+    buffer has no room for the next event; the caller makes room and calls again.
+    """
+    until_s = np.float64(until_s)
+    # -- unpack (see the performance note above) ------------------------------
+    site_servers = m.site_servers
+    site_flops_per_s = m.site_flops_per_s
+    site_exponential = m.site_exponential
+    site_queue_capacity = m.site_queue_capacity
+    site_on_full_local = m.site_on_full_local
+    dev_site = m.dev_site
+    dev_workload = m.dev_workload
+    dev_periodic = m.dev_periodic
+    dev_rate_hz = m.dev_rate_hz
+    dev_offload = m.dev_offload
+    dev_flops_per_s = m.dev_flops_per_s
+    dev_power_idle_w = m.dev_power_idle_w
+    dev_power_compute_w = m.dev_power_compute_w
+    dev_power_tx_w = m.dev_power_tx_w
+    dev_power_rx_w = m.dev_power_rx_w
+    dev_energy_j = m.dev_energy_j
+    dev_uplink_bps = m.dev_uplink_bps
+    dev_downlink_bps = m.dev_downlink_bps
+    wl_flops = m.wl_flops
+    wl_input_bits = m.wl_input_bits
+    wl_output_bits = m.wl_output_bits
+    wl_deadline_s = m.wl_deadline_s
+    warmup_s = m.warmup_s[0]
+
+    ev_time = st.ev_time
+    ev_seq = st.ev_seq
+    ev_payload = st.ev_payload
+    task_id = st.task_id
+    task_dev = st.task_dev
+    task_flags = st.task_flags
+    task_next = st.task_next
+    task_t_gen_s = st.task_t_gen_s
+    task_t_mark_s = st.task_t_mark_s
+    task_local_s = st.task_local_s
+    task_uplink_s = st.task_uplink_s
+    task_gpu_wait_s = st.task_gpu_wait_s
+    task_gpu_service_s = st.task_gpu_service_s
+    site_busy = st.site_busy
+    site_q_head = st.site_q_head
+    site_q_tail = st.site_q_tail
+    site_q_len = st.site_q_len
+    site_t_last_s = st.site_t_last_s
+    site_busy_area_s = st.site_busy_area_s
+    site_queue_area_s = st.site_queue_area_s
+    site_served = st.site_served
+    site_rejected = st.site_rejected
+    dev_cpu_free_s = st.dev_cpu_free_s
+    dev_ul_free_s = st.dev_ul_free_s
+    dev_dl_free_s = st.dev_dl_free_s
+    dev_t_energy_s = st.dev_t_energy_s
+    dev_e_idle_j = st.dev_e_idle_j
+    dev_e_compute_j = st.dev_e_compute_j
+    dev_e_tx_j = st.dev_e_tx_j
+    dev_e_rx_j = st.dev_e_rx_j
+    dev_depleted = st.dev_depleted
+    dev_t_depleted_s = st.dev_t_depleted_s
+    dev_generated = st.dev_generated
+    dev_completed = st.dev_completed
+    dev_dropped = st.dev_dropped
+    dev_latency_sum_s = st.dev_latency_sum_s
+    rng_dev = st.rng_dev
+    rng_site = st.rng_site
+    ints = st.ints
+    sums = st.sums
+    hist = st.hist
+    trace_f = st.trace_f
+    trace_i = st.trace_i
+    trace_capacity = trace_f.shape[0]
+    heap_room = ev_time.shape[0] - 2
+
+    while ints[I_EV_N] > 0:
+        if ev_time[0] >= until_s:
+            break
+        # room for the worst case of one event: two pushes, one new task, one trace row
+        if ints[I_EV_N] > heap_room:
+            return STATUS_GROW_HEAP
+        if ints[I_FREE] < 0:
+            return STATUS_GROW_TASKS
+        if trace_capacity > 0 and ints[I_TRACE_N] >= trace_capacity:
+            return STATUS_TRACE_FULL
+        now, kind, index = _pop(ev_time, ev_seq, ev_payload, ints)
+        ints[I_EVENTS] += 1
+        k = index  # task slot (for every kind but arrivals)
+        d = index
+        if kind != EV_ARRIVAL:
+            d = task_dev[k]
+
+        # -- the device's energy up to now; is its battery still alive? -------
+        alive = not dev_depleted[d]
+        t0 = dev_t_energy_s[d]
+        if alive and now > t0:
+            dt, c, u, r, empty = _energy_step(
+                t0, now, dev_cpu_free_s[d], dev_ul_free_s[d], dev_dl_free_s[d],
+                dev_power_idle_w[d], dev_power_compute_w[d], dev_power_tx_w[d], dev_power_rx_w[d],
+                dev_energy_j[d] - (dev_e_idle_j[d] + dev_e_compute_j[d] + dev_e_tx_j[d] + dev_e_rx_j[d]),
+            )
+            dev_e_idle_j[d] += dev_power_idle_w[d] * dt
+            dev_e_compute_j[d] += dev_power_compute_w[d] * c
+            dev_e_tx_j[d] += dev_power_tx_w[d] * u
+            dev_e_rx_j[d] += dev_power_rx_w[d] * r
+            dev_t_energy_s[d] = t0 + dt
+            if empty:
+                dev_depleted[d] = True
+                dev_t_depleted_s[d] = t0 + dt
+                alive = False
+
+        outcome = -1  # OUT_* once the task ends in this event
+        downlink_s = 0.0
+        to_local = False  # the task goes to the device's CPU queue
+        site = -1  # a site whose queue may now be served
+
+        if kind == EV_ARRIVAL:
+            # -- arrival: next arrival, new task, local or uplink -------------
+            if not alive:
+                continue  # an empty battery generates no more tasks
+            rate = dev_rate_hz[d]
+            gap = 1.0 / rate if dev_periodic[d] else exponential(rng_dev, d, 1.0 / rate)
+            _push(ev_time, ev_seq, ev_payload, ints, now + gap, EV_ARRIVAL, d)
+            k = ints[I_FREE]
+            ints[I_FREE] = task_next[k]
+            task_next[k] = -1
+            task_id[k] = ints[I_NEXT_TASK_ID]
+            ints[I_NEXT_TASK_ID] += 1
+            task_dev[k] = d
+            task_t_gen_s[k] = now
+            task_t_mark_s[k] = now
+            task_local_s[k] = 0.0
+            task_uplink_s[k] = 0.0
+            task_gpu_wait_s[k] = 0.0
+            task_gpu_service_s[k] = 0.0
+            dev_generated[d] += 1
+            flags = 0
+            if now >= warmup_s:
+                flags = F_COUNTED
+                ints[I_GENERATED] += 1
+            if dev_offload[d]:
+                flags |= F_OFFLOADED
+                if flags & F_COUNTED:
+                    ints[I_OFFLOADED] += 1
+                start = max(now, dev_ul_free_s[d])
+                end = start + wl_input_bits[dev_workload[d]] / dev_uplink_bps[d]
+                dev_ul_free_s[d] = end
+                task_uplink_s[k] = end - now
+                _push(ev_time, ev_seq, ev_payload, ints, end, EV_UL_END, k)
+            else:
+                to_local = True
+            task_flags[k] = flags
+
+        elif kind == EV_UL_END:
+            # -- uplink done: join the site's FIFO, or meet a full queue ------
+            if not alive:
+                outcome = OUT_DROPPED_BATTERY
+            else:
+                s = dev_site[d]
+                task_t_mark_s[k] = now
+                counted = (task_flags[k] & F_COUNTED) != 0
+                if counted:
+                    ints[I_GPU_ARRIVALS] += 1
+                if site_busy[s] < site_servers[s]:
+                    site = s
+                elif site_queue_capacity[s] < 0 or site_q_len[s] < site_queue_capacity[s]:
+                    site = s
+                    if counted:
+                        ints[I_GPU_ENQUEUED] += 1
+                else:
+                    site_rejected[s] += 1
+                    if site_on_full_local[s]:
+                        task_flags[k] |= F_FALLBACK
+                        if counted:
+                            ints[I_FALLBACK] += 1
+                        to_local = True
+                    else:
+                        outcome = OUT_DROPPED_QUEUE_FULL
+                if site >= 0:
+                    # integrals up to now, then append to the FIFO (served below)
+                    dt_site = now - site_t_last_s[s]
+                    site_busy_area_s[s] += site_busy[s] * dt_site
+                    site_queue_area_s[s] += site_q_len[s] * dt_site
+                    site_t_last_s[s] = now
+                    if site_q_len[s] == 0:
+                        site_q_head[s] = k
+                    else:
+                        task_next[site_q_tail[s]] = k
+                    site_q_tail[s] = k
+                    task_next[k] = -1
+                    site_q_len[s] += 1
+
+        elif kind == EV_GPU_END:
+            # -- service done: free the server, start the downlink ------------
+            s = dev_site[d]
+            dt_site = now - site_t_last_s[s]
+            site_busy_area_s[s] += site_busy[s] * dt_site
+            site_queue_area_s[s] += site_q_len[s] * dt_site
+            site_t_last_s[s] = now
+            site_busy[s] -= 1
+            site = s
+            if not alive:
+                outcome = OUT_DROPPED_BATTERY
+            else:
+                start = max(now, dev_dl_free_s[d])
+                end = start + wl_output_bits[dev_workload[d]] / dev_downlink_bps[d]
+                dev_dl_free_s[d] = end
+                task_t_mark_s[k] = now
+                _push(ev_time, ev_seq, ev_payload, ints, end, EV_DL_END, k)
+
+        elif kind == EV_DL_END:
+            outcome = OUT_COMPLETED if alive else OUT_DROPPED_BATTERY
+            downlink_s = now - task_t_mark_s[k]
+
+        else:  # EV_LOCAL_END
+            outcome = OUT_COMPLETED if alive else OUT_DROPPED_BATTERY
+
+        # -- a site with a free server serves the head of its FIFO ------------
+        if site >= 0:
+            while site_busy[site] < site_servers[site] and site_q_len[site] > 0:
+                j = site_q_head[site]
+                site_q_head[site] = task_next[j]
+                task_next[j] = -1
+                site_q_len[site] -= 1
+                site_busy[site] += 1
+                site_served[site] += 1
+                task_gpu_wait_s[j] = now - task_t_mark_s[j]
+                mean = wl_flops[dev_workload[task_dev[j]]] / site_flops_per_s[site]
+                service = exponential(rng_site, site, mean) if site_exponential[site] else mean
+                task_gpu_service_s[j] = service
+                _push(ev_time, ev_seq, ev_payload, ints, now + service, EV_GPU_END, j)
+
+        # -- the task joins its device's CPU queue (FIFO, deterministic) ------
+        if to_local:
+            start = max(now, dev_cpu_free_s[d])
+            end = start + wl_flops[dev_workload[d]] / dev_flops_per_s[d]
+            dev_cpu_free_s[d] = end
+            task_local_s[k] = end - now
+            if task_flags[k] & F_COUNTED:
+                ints[I_LOCAL] += 1
+            _push(ev_time, ev_seq, ev_payload, ints, end, EV_LOCAL_END, k)
+
+        # -- the task ended: statistics, trace row, free slot -----------------
+        if outcome >= 0:
+            flags = task_flags[k]
+            if outcome == OUT_COMPLETED:
+                latency = now - task_t_gen_s[k]
+                dev_completed[d] += 1
+                dev_latency_sum_s[d] += latency
+                if flags & F_COUNTED:
+                    ints[I_COMPLETED] += 1
+                    sums[S_LATENCY] += latency
+                    sums[S_LATENCY_MIN] = min(sums[S_LATENCY_MIN], latency)
+                    sums[S_LATENCY_MAX] = max(sums[S_LATENCY_MAX], latency)
+                    hist[histogram.bin_index(latency)] += 1
+                    if latency > wl_deadline_s[dev_workload[d]]:
+                        ints[I_DEADLINE_MISS] += 1
+                    if flags & F_OFFLOADED:
+                        ints[I_N_UPLINK_DONE] += 1
+                        sums[S_UPLINK] += task_uplink_s[k]
+                    if (flags & F_OFFLOADED) != 0 and (flags & F_FALLBACK) == 0:
+                        ints[I_N_GPU_DONE] += 1
+                        sums[S_GPU_WAIT] += task_gpu_wait_s[k]
+                        sums[S_GPU_SERVICE] += task_gpu_service_s[k]
+                        sums[S_DOWNLINK] += downlink_s
+                    else:
+                        ints[I_N_LOCAL_DONE] += 1
+                        sums[S_LOCAL] += task_local_s[k]
+            else:
+                dev_dropped[d] += 1
+                if flags & F_COUNTED:
+                    if outcome == OUT_DROPPED_QUEUE_FULL:
+                        ints[I_DROPPED_QUEUE] += 1
+                    else:
+                        ints[I_DROPPED_BATTERY] += 1
+            if trace_capacity > 0:
+                n = ints[I_TRACE_N]
+                trace_f[n, TF_T_GEN] = task_t_gen_s[k]
+                trace_f[n, TF_T_END] = now
+                trace_f[n, TF_LOCAL] = task_local_s[k]
+                trace_f[n, TF_UPLINK] = task_uplink_s[k]
+                trace_f[n, TF_GPU_WAIT] = task_gpu_wait_s[k]
+                trace_f[n, TF_GPU_SERVICE] = task_gpu_service_s[k]
+                trace_f[n, TF_DOWNLINK] = downlink_s
+                trace_i[n, TI_TASK] = task_id[k]
+                trace_i[n, TI_DEVICE] = d
+                trace_i[n, TI_WORKLOAD] = dev_workload[d]
+                trace_i[n, TI_SITE] = dev_site[d] if flags & F_OFFLOADED else -1
+                trace_i[n, TI_OUTCOME] = outcome
+                if flags & F_FALLBACK:
+                    trace_i[n, TI_RAN] = RAN_FALLBACK
+                elif flags & F_OFFLOADED:
+                    trace_i[n, TI_RAN] = RAN_GPU
+                else:
+                    trace_i[n, TI_RAN] = RAN_LOCAL
+                ints[I_TRACE_N] = n + 1
+            task_next[k] = ints[I_FREE]
+            ints[I_FREE] = k
+    return STATUS_DONE
+
+
+@njit(cache=True)
+def schedule_first_arrivals(m, st):
+    """Put each device's first arrival in the heap (Poisson: exponential gap; periodic: random phase)."""
+    for d in range(m.dev_site.shape[0]):
+        period = 1.0 / m.dev_rate_hz[d]
+        if m.dev_periodic[d]:
+            first = period * uniform(st.rng_dev, d)
+        else:
+            first = exponential(st.rng_dev, d, period)
+        _push(st.ev_time, st.ev_seq, st.ev_payload, st.ints, first, EV_ARRIVAL, d)
+
+
+@njit(cache=True)
+def settle(m, st, now):
+    """Bring every device's energy and every site's integrals up to ``now`` (end of a run).
+
+    Uses the same arithmetic as the event loop, so results do not depend on it.
+    """
+    now = np.float64(now)
+    for d in range(m.dev_site.shape[0]):
+        t0 = st.dev_t_energy_s[d]
+        if st.dev_depleted[d] or now <= t0:
+            continue
+        used = st.dev_e_idle_j[d] + st.dev_e_compute_j[d] + st.dev_e_tx_j[d] + st.dev_e_rx_j[d]
+        dt, c, u, r, empty = _energy_step(
+            t0, now, st.dev_cpu_free_s[d], st.dev_ul_free_s[d], st.dev_dl_free_s[d],
+            m.dev_power_idle_w[d], m.dev_power_compute_w[d], m.dev_power_tx_w[d], m.dev_power_rx_w[d],
+            m.dev_energy_j[d] - used,
+        )
+        st.dev_e_idle_j[d] += m.dev_power_idle_w[d] * dt
+        st.dev_e_compute_j[d] += m.dev_power_compute_w[d] * c
+        st.dev_e_tx_j[d] += m.dev_power_tx_w[d] * u
+        st.dev_e_rx_j[d] += m.dev_power_rx_w[d] * r
+        st.dev_t_energy_s[d] = t0 + dt
+        if empty:
+            st.dev_depleted[d] = True
+            st.dev_t_depleted_s[d] = t0 + dt
+    for s in range(m.site_servers.shape[0]):
+        dt_site = now - st.site_t_last_s[s]
+        if dt_site > 0.0:
+            st.site_busy_area_s[s] += st.site_busy[s] * dt_site
+            st.site_queue_area_s[s] += st.site_q_len[s] * dt_site
+            st.site_t_last_s[s] = now

@@ -1,0 +1,246 @@
+"""Kernel arrays -> results: a flat summary, tidy per-device and per-site tables, files.
+
+Definitions used in the summary (the names are a public contract):
+
+- Task counts cover tasks generated at or after ``simulation.warmup_s``;
+  ``tasks_generated = tasks_completed + tasks_dropped + tasks_in_flight``.
+- ``tasks_local`` counts tasks whose execution started on the device (fallbacks
+  included), ``tasks_offloaded`` tasks sent over the uplink; ``offload_ratio`` is
+  ``tasks_offloaded / tasks_generated``.
+- Latency is from generation to the result being on the device, over completed
+  tasks; quantiles come from a log histogram (see :mod:`airan.histogram`) with at
+  most 0.5 % relative error. ``deadline_miss_ratio`` = (completed after their
+  deadline + dropped) / (completed + dropped).
+- Component means are over completed tasks that went through the component:
+  ``local_compute_mean_s`` (local wait + compute), ``uplink_mean_s`` (wait for the
+  device's radio + transfer), ``gpu_wait_mean_s``, ``gpu_service_mean_s`` and
+  ``downlink_mean_s``. For a task served by a GPU, uplink + GPU wait + GPU service
+  + downlink = its latency.
+- Energy covers the whole run, warm-up included: ``device_energy_j`` is the sum
+  over devices of idle + compute + tx + rx energy; ``device_energy_per_task_j``
+  divides it by all tasks completed in the run.
+- ``battery_life_*_h``: for a device whose battery emptied, the measured time it
+  emptied; otherwise the projected life, initial battery energy / the device's
+  average power over the run. ``devices_depleted`` says how many are measured.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import engine, histogram
+from .build import Layout
+from .scenario import Scenario, dump_scenario
+
+S_PER_H = 3600.0
+
+
+@dataclass
+class Result:
+    """What a run returns: the summary and tidy tables (dicts of equal-length arrays)."""
+
+    scenario: Scenario
+    seed: int
+    summary: dict[str, Any]
+    devices: dict[str, np.ndarray]
+    sites: dict[str, np.ndarray]
+    latency_histogram: dict[str, np.ndarray]
+    trace: dict[str, np.ndarray] | None = field(default=None)
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write ``summary.json``, ``scenario.toml`` (resolved, with the seed used) and Parquet tables.
+
+        Each file is written to a temporary name and renamed, so a failure never
+        leaves a half-written file; the summary is written first.
+        """
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        _atomic_write_text(out / "summary.json", json.dumps(self.summary, indent=2) + "\n")
+        resolved = self.scenario.model_copy(
+            update={"simulation": self.scenario.simulation.model_copy(update={"seed": self.seed})}
+        )
+        _atomic_write_text(out / "scenario.toml", dump_scenario(resolved))
+        write_parquet(out / "devices.parquet", self.devices)
+        write_parquet(out / "sites.parquet", self.sites)
+        write_parquet(out / "latency_histogram.parquet", self.latency_histogram)
+        if self.trace is not None:
+            write_parquet(out / "trace.parquet", self.trace)
+        return out
+
+
+def summarize(
+    scenario: Scenario, seed: int, model: engine.Model, st: engine.State, layout: Layout, now_s: float,
+    wall_time_s: float,
+) -> Result:
+    """Build a :class:`Result` from a state whose energies and site integrals are settled at ``now_s``."""
+    ints, sums = st.ints, st.sums
+    generated = int(ints[engine.I_GENERATED])
+    completed = int(ints[engine.I_COMPLETED])
+    dropped_queue = int(ints[engine.I_DROPPED_QUEUE])
+    dropped_battery = int(ints[engine.I_DROPPED_BATTERY])
+    dropped = dropped_queue + dropped_battery
+    lat_min = float(sums[engine.S_LATENCY_MIN]) if completed else math.nan
+    lat_max = float(sums[engine.S_LATENCY_MAX]) if completed else math.nan
+    p50, p95, p99 = histogram.quantiles(st.hist, [0.5, 0.95, 0.99], lat_min, lat_max)
+
+    # devices
+    e_idle, e_compute, e_tx, e_rx = st.dev_e_idle_j, st.dev_e_compute_j, st.dev_e_tx_j, st.dev_e_rx_j
+    e_total = e_idle + e_compute + e_tx + e_rx
+    alive_s = np.where(st.dev_depleted, st.dev_t_depleted_s, now_s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        power_w = np.where(alive_s > 0, e_total / alive_s, 0.0)
+        projected_s = np.where(power_w > 0, model.dev_energy_j / power_w, np.inf)
+        dev_latency_mean = np.where(st.dev_completed > 0, st.dev_latency_sum_s / st.dev_completed, np.nan)
+    life_h = np.where(st.dev_depleted, st.dev_t_depleted_s, projected_s) / S_PER_H
+    completed_all = int(st.dev_completed.sum())
+
+    # sites
+    servers = model.site_servers
+    has_gpu = servers > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        utilization = np.where(has_gpu, st.site_busy_area_s / (np.maximum(servers, 1) * now_s), np.nan)
+    queue_mean = st.site_queue_area_s / now_s
+
+    def ratio(num: float, den: float) -> float:
+        return num / den if den > 0 else math.nan
+
+    n_gpu_done = int(ints[engine.I_N_GPU_DONE])
+    summary: dict[str, Any] = {
+        "scenario": scenario.name,
+        "policy": scenario.policy.name,
+        "tasks_generated": generated,
+        "tasks_completed": completed,
+        "tasks_dropped": dropped,
+        "tasks_dropped_queue_full": dropped_queue,
+        "tasks_dropped_battery": dropped_battery,
+        "tasks_in_flight": generated - completed - dropped,
+        "tasks_local": int(ints[engine.I_LOCAL]),
+        "tasks_offloaded": int(ints[engine.I_OFFLOADED]),
+        "tasks_fallback_local": int(ints[engine.I_FALLBACK]),
+        "offload_ratio": ratio(ints[engine.I_OFFLOADED], generated),
+        "latency_mean_s": ratio(sums[engine.S_LATENCY], completed),
+        "latency_p50_s": float(p50),
+        "latency_p95_s": float(p95),
+        "latency_p99_s": float(p99),
+        "latency_min_s": lat_min,
+        "latency_max_s": lat_max,
+        "latency_quantile_relative_error": histogram.RELATIVE_ERROR,
+        "deadline_miss_ratio": ratio(ints[engine.I_DEADLINE_MISS] + dropped, completed + dropped),
+        "local_compute_mean_s": ratio(sums[engine.S_LOCAL], ints[engine.I_N_LOCAL_DONE]),
+        "uplink_mean_s": ratio(sums[engine.S_UPLINK], ints[engine.I_N_UPLINK_DONE]),
+        "gpu_wait_mean_s": ratio(sums[engine.S_GPU_WAIT], n_gpu_done),
+        "gpu_service_mean_s": ratio(sums[engine.S_GPU_SERVICE], n_gpu_done),
+        "downlink_mean_s": ratio(sums[engine.S_DOWNLINK], n_gpu_done),
+        "gpu_wait_probability": ratio(ints[engine.I_GPU_ENQUEUED], ints[engine.I_GPU_ARRIVALS]),
+        "gpu_utilization_mean": float(np.mean(utilization[has_gpu])) if has_gpu.any() else math.nan,
+        "gpu_queue_length_mean": float(np.mean(queue_mean[has_gpu])) if has_gpu.any() else math.nan,
+        "device_energy_j": float(e_total.sum()),
+        "device_energy_idle_j": float(e_idle.sum()),
+        "device_energy_compute_j": float(e_compute.sum()),
+        "device_energy_tx_j": float(e_tx.sum()),
+        "device_energy_rx_j": float(e_rx.sum()),
+        "device_energy_per_task_j": ratio(float(e_total.sum()), completed_all),
+        "device_energy_active_per_task_j": ratio(float((e_compute + e_tx + e_rx).sum()), completed_all),
+        "device_power_mean_w": float(power_w.mean()),
+        "battery_life_mean_h": float(life_h.mean()),
+        "battery_life_p5_h": nearest_rank(life_h, 0.05),
+        "battery_life_min_h": float(life_h.min()),
+        "devices": int(model.dev_site.shape[0]),
+        "devices_depleted": int(st.dev_depleted.sum()),
+        "sites": int(servers.shape[0]),
+        "gpu_sites": int(has_gpu.sum()),
+        "sim_time_s": float(now_s),
+        "warmup_s": float(model.warmup_s[0]),
+        "wall_time_s": float(wall_time_s),
+        "events": int(ints[engine.I_EVENTS]),
+        "seed": int(seed),
+    }
+    summary = {k: _json_value(v) for k, v in summary.items()}
+
+    devices = {
+        "device": np.arange(model.dev_site.shape[0], dtype=np.int64),
+        "group": np.array([layout.group_names[g] for g in layout.dev_group], dtype=object),
+        "site": np.array([layout.site_names[s] for s in model.dev_site], dtype=object),
+        "workload": np.array([layout.workload_names[w] for w in model.dev_workload], dtype=object),
+        "x_m": layout.dev_x_m,
+        "y_m": layout.dev_y_m,
+        "offloads": model.dev_offload.copy(),
+        "tasks_generated": st.dev_generated.copy(),
+        "tasks_completed": st.dev_completed.copy(),
+        "tasks_dropped": st.dev_dropped.copy(),
+        "latency_mean_s": dev_latency_mean,
+        "energy_j": e_total,
+        "energy_idle_j": e_idle.copy(),
+        "energy_compute_j": e_compute.copy(),
+        "energy_tx_j": e_tx.copy(),
+        "energy_rx_j": e_rx.copy(),
+        "power_mean_w": power_w,
+        "battery_life_h": life_h,
+        "depleted": st.dev_depleted.copy(),
+        "depleted_at_s": st.dev_t_depleted_s.copy(),
+    }
+    sites = {
+        "site": np.array(layout.site_names, dtype=object),
+        "x_m": layout.site_x_m,
+        "y_m": layout.site_y_m,
+        "gpu_servers": servers.astype(np.int64),
+        "gpu_utilization": utilization,
+        "gpu_queue_length_mean": np.where(has_gpu, queue_mean, np.nan),
+        "gpu_services": st.site_served.copy(),
+        "gpu_rejected": st.site_rejected.copy(),
+        "devices": np.bincount(model.dev_site, minlength=servers.shape[0]).astype(np.int64),
+    }
+    edges = histogram.bin_edges_s()
+    latency_histogram = {
+        "lower_s": np.concatenate(([0.0], edges)),
+        "upper_s": np.concatenate((edges, [np.inf])),
+        "count": st.hist.copy(),
+    }
+    return Result(scenario, seed, summary, devices, sites, latency_histogram)
+
+
+def nearest_rank(values: np.ndarray, q: float) -> float:
+    """The nearest-rank ``q``-quantile (the ``ceil(q n)``-th smallest), as for latency; inf-safe."""
+    ordered = np.sort(values)
+    return float(ordered[max(int(math.ceil(q * ordered.size)) - 1, 0)])
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    return value
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_parquet(path: str | Path, table: dict[str, np.ndarray]) -> None:
+    """Write a dict of equal-length columns as a Parquet file (atomically)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(pa.table({k: pa.array(v) for k, v in table.items()}), tmp)
+    os.replace(tmp, path)
+
+
+def read_parquet(path: str | Path) -> dict[str, np.ndarray]:
+    """Read a Parquet table written by airan into a dict of numpy columns."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    return {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}

@@ -1,0 +1,404 @@
+"""Scenario files: TOML in, frozen and validated objects out.
+
+A scenario is parsed once into the immutable :class:`Scenario` tree below. Every
+field states its unit (in its name or description) and its default; unknown keys,
+wrong types, missing required values and out-of-range numbers are rejected with
+:class:`ScenarioError`, whose message is one line::
+
+    quickstart.toml: sites[0].gpu.servers: must be >= 1, got 0
+
+``--set a.b=value`` overrides edit the raw TOML data *before* validation, so an
+override is checked exactly like the file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+__all__ = [
+    "Gpu",
+    "Site",
+    "Workload",
+    "DeviceGroup",
+    "Scenario",
+    "ScenarioError",
+    "load_scenario",
+    "scenario_from_dict",
+    "apply_overrides",
+    "dump_scenario",
+]
+
+
+class ScenarioError(ValueError):
+    """A scenario (file, dict or override) that does not validate; the message is one line."""
+
+
+class _Model(BaseModel):
+    # strict: no silent coercion ("1" is not a number, 1.0 is not an integer);
+    # forbid: an unknown key is an error, never ignored.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+
+class Gpu(_Model):
+    """A GPU site co-located with a base station: ``servers`` identical servers and one FIFO queue.
+
+    Each task occupies one server for ``flops / flops_per_s`` seconds (``deterministic``)
+    or for an exponential time with that mean (``exponential``, the M/M/c validation case).
+    """
+
+    servers: int = Field(ge=1, description="number of identical servers (GPUs or GPU instances), c")
+    flops_per_s: float = Field(gt=0, description="sustained inference throughput of one server, FLOP/s")
+    service: Literal["deterministic", "exponential"] = Field(
+        "deterministic", description="service-time distribution; its mean is flops / flops_per_s"
+    )
+    queue_capacity: int | None = Field(
+        None, ge=0, description="maximum number of waiting tasks (not counting those in service); omit for unlimited"
+    )
+    on_full: Literal["drop", "local"] = Field(
+        "drop", description="what happens to a task that finds the queue full: dropped, or executed on its device"
+    )
+
+
+class Site(_Model):
+    """A base station at a position, optionally hosting a GPU site."""
+
+    name: str = Field(min_length=1, description="unique site name")
+    x_m: float = Field(0.0, description="x position, m")
+    y_m: float = Field(0.0, description="y position, m")
+    gpu: Gpu | None = Field(None, description="GPU site at this base station; omit for none")
+
+
+class Workload(_Model):
+    """An inference task type: compute demand, payload sizes and deadline."""
+
+    name: str = Field(min_length=1, description="unique workload name")
+    flops: float = Field(gt=0, description="compute demand of one inference, FLOP")
+    input_bytes: float = Field(ge=0, description="uplink payload per task, bytes")
+    output_bytes: float = Field(ge=0, description="downlink payload per task, bytes")
+    deadline_s: float = Field(gt=0, description="latency deadline, s (a task completing later misses it)")
+
+
+class DeviceGroup(_Model):
+    """``count`` identical devices, spread over base stations, generating one workload.
+
+    Power model (first version, deepened later): the device draws ``power_idle_w``
+    at all times while its battery lasts, plus ``power_compute_w`` while computing a
+    task locally, ``power_tx_w`` while transmitting and ``power_rx_w`` while receiving
+    (increments above the baseline; they add up when activities overlap).
+    """
+
+    name: str = Field(min_length=1, description="unique group name")
+    count: int = Field(ge=1, description="number of devices in the group")
+    workload: str = Field(description="name of the workload the devices generate")
+    sites: list[str] | None = Field(
+        None, description="sites the devices attach to, spread evenly in turn; omit for all sites"
+    )
+    cell_radius_m: float = Field(
+        250.0, gt=0, description="devices are dropped uniformly in a disc of this radius around their site, m"
+    )
+    arrival: Literal["poisson", "periodic"] = Field(
+        "poisson", description="task arrivals: Poisson, or periodic with a uniformly random phase per device"
+    )
+    rate_hz: float = Field(gt=0, description="task arrival rate per device, 1/s")
+    compute_flops_per_s: float = Field(gt=0, description="on-device inference throughput, FLOP/s")
+    power_idle_w: float = Field(ge=0, description="baseline power, drawn at all times, W")
+    power_compute_w: float = Field(ge=0, description="extra power while computing locally, W")
+    power_tx_w: float = Field(ge=0, description="extra power while transmitting, W")
+    power_rx_w: float = Field(ge=0, description="extra power while receiving, W")
+    battery_wh: float = Field(gt=0, description="battery capacity, Wh")
+    initial_charge: float = Field(1.0, ge=0, le=1, description="state of charge at t = 0, fraction of capacity")
+    uplink_bps: float = Field(gt=0, description="uplink rate of the ideal channel, bit/s")
+    downlink_bps: float = Field(gt=0, description="downlink rate of the ideal channel, bit/s")
+
+
+class Channel(_Model):
+    """Radio channel model. ``ideal``: each device has fixed uplink/downlink rates, not shared."""
+
+    model: Literal["ideal"] = Field("ideal", description="channel model")
+
+
+class Policy(_Model):
+    """Where tasks run: ``local`` (always on the device) or ``offload`` (always to the serving site's GPU;
+    a device whose site has no GPU computes locally)."""
+
+    name: Literal["local", "offload"] = Field("offload", description="offloading policy")
+
+
+class Simulation(_Model):
+    """Run length, warm-up and seed."""
+
+    duration_s: float = Field(gt=0, description="simulated time, s")
+    warmup_s: float = Field(
+        0.0, ge=0, description="tasks generated before this time are simulated but left out of task statistics, s"
+    )
+    seed: int = Field(1, ge=0, description="master seed; the same seed gives bit-identical results")
+
+    @model_validator(mode="after")
+    def _warmup_inside_run(self) -> Simulation:
+        if self.warmup_s >= self.duration_s:
+            raise ValueError(f"warmup_s: must be < duration_s ({self.duration_s!r}), got {self.warmup_s!r}")
+        return self
+
+
+class Scenario(_Model):
+    """A whole scenario: what a ``.toml`` file holds."""
+
+    name: str = Field("scenario", min_length=1, description="scenario name, used in outputs")
+    simulation: Simulation
+    policy: Policy = Policy()
+    channel: Channel = Channel()
+    sites: list[Site] = Field(min_length=1)
+    workloads: list[Workload] = Field(min_length=1)
+    devices: list[DeviceGroup] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references(self) -> Scenario:
+        for field, items in (("sites", self.sites), ("workloads", self.workloads), ("devices", self.devices)):
+            seen: set[str] = set()
+            for i, item in enumerate(items):
+                if item.name in seen:
+                    raise ValueError(f"{field}[{i}].name: must be unique, got duplicate {item.name!r}")
+                seen.add(item.name)
+        site_names = [s.name for s in self.sites]
+        workload_names = [w.name for w in self.workloads]
+        for i, group in enumerate(self.devices):
+            if group.workload not in workload_names:
+                raise ValueError(
+                    f"devices[{i}].workload: must be one of {', '.join(workload_names)}, got {group.workload!r}"
+                )
+            for j, site in enumerate(group.sites or []):
+                if site not in site_names:
+                    raise ValueError(
+                        f"devices[{i}].sites[{j}]: must be one of {', '.join(site_names)}, got {site!r}"
+                    )
+            if group.sites is not None and not group.sites:
+                raise ValueError(f"devices[{i}].sites: must name at least one site (omit it for all sites)")
+        return self
+
+    @property
+    def n_devices(self) -> int:
+        return sum(g.count for g in self.devices)
+
+
+# ----------------------------------------------------------------------------
+# Loading, overriding, dumping
+# ----------------------------------------------------------------------------
+
+
+def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Read a TOML scenario file, apply ``dotted.path=value`` overrides, validate.
+
+    Raises
+    ------
+    ScenarioError
+        With a one-line message naming the file, the field path and what is allowed.
+    """
+    path = Path(path)
+    source = path.name
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such scenario file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc}") from None
+    return scenario_from_dict(apply_overrides(raw, overrides, source=source), source=source)
+
+
+def scenario_from_dict(raw: dict[str, Any], *, source: str = "<scenario>") -> Scenario:
+    """Validate raw (TOML-like) data into a :class:`Scenario`; ``source`` names it in errors."""
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError(f"{source}: {_describe(exc)}") from None
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...], *, source: str) -> dict[str, Any]:
+    """Return a copy of ``raw`` with each ``dotted.path=value`` applied.
+
+    The value is parsed as a TOML value (``4``, ``2.5e9``, ``"text"``, ``[1, 2]``,
+    ``true``); a bare word that is not valid TOML is taken as a string, so
+    ``policy.name=local`` works. List items are addressed by index:
+    ``sites.0.gpu.servers=4`` or ``sites[0].gpu.servers=4``.
+    """
+    data = _deepcopy(raw)
+    for item in overrides:
+        if "=" not in item:
+            raise ScenarioError(f"--set {item}: must be dotted.path=value")
+        path_text, value_text = item.split("=", 1)
+        keys = _split_path(path_text.strip())
+        if not keys:
+            raise ScenarioError(f"--set {item}: empty field path")
+        value = _parse_value(value_text.strip())
+        node: Any = data
+        for depth, key in enumerate(keys[:-1]):
+            here = ".".join(str(k) for k in keys[: depth + 1])
+            node = _child(node, key, here, source, create=isinstance(keys[depth + 1], str))
+        last = keys[-1]
+        here = ".".join(str(k) for k in keys)
+        if isinstance(node, list):
+            if not isinstance(last, int) or not -len(node) <= last < len(node):
+                raise ScenarioError(f"{source}: {here}: no such list item (the list has {len(node)})")
+            node[last] = value
+        elif isinstance(node, dict):
+            node[str(last)] = value
+        else:
+            raise ScenarioError(f"{source}: {here}: cannot set a field inside a {type(node).__name__}")
+    return data
+
+
+def dump_scenario(scenario: Scenario) -> str:
+    """The fully resolved scenario (every default written out) as TOML text."""
+    return tomli_w.dumps(scenario.model_dump(mode="python", exclude_none=True))
+
+
+def _child(node: Any, key: str | int, here: str, source: str, *, create: bool) -> Any:
+    if isinstance(node, dict):
+        key = str(key)
+        if key not in node:
+            node[key] = {} if create else []
+        return node[key]
+    if isinstance(node, list):
+        if not isinstance(key, int) or not -len(node) <= key < len(node):
+            raise ScenarioError(f"{source}: {here}: no such list item (the list has {len(node)})")
+        return node[key]
+    raise ScenarioError(f"{source}: {here}: is a {type(node).__name__}, not a table")
+
+
+def _split_path(text: str) -> list[str | int]:
+    keys: list[str | int] = []
+    for part in text.replace("[", ".").replace("]", "").split("."):
+        if part == "":
+            continue
+        keys.append(int(part) if part.lstrip("-").isdigit() else part)
+    return keys
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _deepcopy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deepcopy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deepcopy(v) for v in value]
+    return value
+
+
+# ----------------------------------------------------------------------------
+# Error messages
+# ----------------------------------------------------------------------------
+
+_TYPE_WORDS = {
+    "float_type": "must be a number",
+    "int_type": "must be an integer",
+    "string_type": "must be a string",
+    "bool_type": "must be true or false",
+    "list_type": "must be a list",
+    "model_type": "must be a table",
+    "dict_type": "must be a table",
+}
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line for the first error: ``field.path: what is allowed, got value``."""
+    err = exc.errors(include_url=False)[0]
+    loc = list(err["loc"])
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    got = err.get("input")
+    if kind == "value_error":
+        # our own cross-field checks already name their field path
+        return str(ctx.get("error", err["msg"]))
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        return f"{_path(loc)}: unknown key; allowed keys here: {', '.join(allowed)}"
+    if kind == "missing":
+        return f"{_path(loc)}: required value is missing"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[kind]
+        bound = next(iter(ctx.values()))
+        return f"{_path(loc)}: must be {op} {bound}{_range_note(loc)}, got {got!r}"
+    if kind == "literal_error":
+        return f"{_path(loc)}: must be one of {ctx.get('expected')}, got {got!r}"
+    if kind in ("too_short", "string_too_short"):
+        return f"{_path(loc)}: must not be empty"
+    if kind in _TYPE_WORDS:
+        return f"{_path(loc)}: {_TYPE_WORDS[kind]}, got {_toml_type(got)} {got!r}"
+    if kind == "finite_number":
+        return f"{_path(loc)}: must be a finite number, got {got!r}"
+    return f"{_path(loc)}: {err['msg']}, got {got!r}"
+
+
+def _range_note(loc: list[Any]) -> str:
+    field = _field_at(loc)
+    if field is None:
+        return ""
+    lo = hi = None
+    for meta in field.metadata:
+        lo = getattr(meta, "ge", None) if getattr(meta, "ge", None) is not None else lo
+        hi = getattr(meta, "le", None) if getattr(meta, "le", None) is not None else hi
+    return f" and <= {hi}" if lo is not None and hi is not None else ""
+
+
+def _path(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "<top level>"
+
+
+def _toml_type(value: Any) -> str:
+    return {str: "string", bool: "boolean", int: "integer", float: "float", list: "list", dict: "table"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _model_at(loc: list[Any]) -> type[BaseModel] | None:
+    model: Any = Scenario
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        model = _inner_model(field.annotation)
+        if model is None:
+            return None
+    return model
+
+
+def _field_at(loc: list[Any]) -> Any:
+    names = [p for p in loc if not isinstance(p, int)]
+    if not names:
+        return None
+    model = _model_at(names[:-1])
+    return None if model is None else model.model_fields.get(names[-1])
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _allowed_keys(loc: list[Any]) -> list[str]:
+    model = _model_at(loc)
+    return sorted(model.model_fields) if model is not None else []

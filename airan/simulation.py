@@ -1,0 +1,140 @@
+"""Running a scenario: the Python driver around the compiled kernel.
+
+:class:`Simulation` holds one run's arrays. ``advance(until_s)`` runs the kernel up
+to a simulated time and returns, with every bit of the run's state in
+``Simulation.state`` (plain numpy arrays); calling it again continues the same run.
+Splitting a run into steps never changes its results, which is what progress bars,
+checkpoints and controllers acting between steps rely on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import engine
+from .build import build_model, grow_heap, grow_tasks, initial_state
+from .results import Result, summarize
+from .scenario import Scenario
+
+TraceSink = Callable[[dict[str, np.ndarray]], None]
+
+#: Rows buffered in the kernel before they are handed to the trace sink.
+TRACE_BUFFER_ROWS = 1 << 16
+
+OUTCOMES = np.array(["completed", "dropped_queue_full", "dropped_battery"], dtype=object)
+PLACES = np.array(["local", "gpu", "fallback_local"], dtype=object)
+
+
+class Simulation:
+    """One run of a scenario with one seed.
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario.
+    seed
+        Master seed; defaults to ``scenario.simulation.seed``.
+    trace
+        ``None`` (no per-task records), ``True`` (collect them in memory, returned
+        as ``Result.trace``) or a callable that receives each chunk of records as a
+        dict of columns (used to stream them to a Parquet file).
+    """
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, *, trace: bool | TraceSink | None = None):
+        self.scenario = scenario
+        self.seed = int(scenario.simulation.seed if seed is None else seed)
+        self.model, self.layout = build_model(scenario, self.seed)
+        self._chunks: list[dict[str, np.ndarray]] | None = None
+        self._sink: TraceSink | None = None
+        if trace is True:
+            self._chunks = []
+            self._sink = self._chunks.append
+        elif callable(trace):
+            self._sink = trace
+        self.state = initial_state(self.model, self.seed, trace_capacity=TRACE_BUFFER_ROWS if self._sink else 0)
+        self.now_s = 0.0
+        self.wall_time_s = 0.0
+
+    @property
+    def duration_s(self) -> float:
+        return self.scenario.simulation.duration_s
+
+    def advance(self, until_s: float) -> None:
+        """Process all events before ``until_s`` (s) and stop there."""
+        if until_s < self.now_s:
+            raise ValueError(f"cannot advance to {until_s} s: the run is already at {self.now_s} s")
+        start = time.perf_counter()
+        while True:
+            status = engine.advance(self.model, self.state, until_s)
+            if status == engine.STATUS_DONE:
+                break
+            if status == engine.STATUS_GROW_HEAP:
+                self.state = grow_heap(self.state)
+            elif status == engine.STATUS_GROW_TASKS:
+                self.state = grow_tasks(self.state)
+            elif status == engine.STATUS_TRACE_FULL:
+                self._drain_trace()
+        self._drain_trace()
+        self.now_s = until_s
+        self.wall_time_s += time.perf_counter() - start
+
+    def run(self, *, steps: int = 1, progress: Callable[[float], Any] | None = None) -> Result:
+        """Advance to the scenario's duration in ``steps`` equal steps and return the result.
+
+        ``progress`` is called with the simulated time after each step.
+        """
+        for i in range(1, steps + 1):
+            self.advance(self.duration_s * i / steps if i < steps else self.duration_s)
+            if progress is not None:
+                progress(self.now_s)
+        return self.result()
+
+    def result(self) -> Result:
+        """Results as of now. The state is not modified: energies are settled on a copy."""
+        settled = engine.State(*(a.copy() for a in self.state))
+        engine.settle(self.model, settled, self.now_s)
+        result = summarize(self.scenario, self.seed, self.model, settled, self.layout, self.now_s, self.wall_time_s)
+        if self._chunks is not None:
+            result.trace = _concat(self._chunks) if self._chunks else _trace_columns(self.state, 0, self.layout)
+        return result
+
+    def _drain_trace(self) -> None:
+        n = int(self.state.ints[engine.I_TRACE_N])
+        if self._sink is None or n == 0:
+            return
+        self._sink(_trace_columns(self.state, n, self.layout))
+        self.state.ints[engine.I_TRACE_N] = 0
+
+
+def _trace_columns(st: engine.State, n: int, layout) -> dict[str, np.ndarray]:
+    f, i = st.trace_f[:n], st.trace_i[:n]
+    site_names = np.array(layout.site_names + [""], dtype=object)  # index -1: none
+    return {
+        "task": i[:, engine.TI_TASK].copy(),
+        "device": i[:, engine.TI_DEVICE].copy(),
+        "workload": np.array(layout.workload_names, dtype=object)[i[:, engine.TI_WORKLOAD]],
+        "site": site_names[i[:, engine.TI_SITE]],
+        "outcome": OUTCOMES[i[:, engine.TI_OUTCOME]],
+        "ran": PLACES[i[:, engine.TI_RAN]],
+        "t_generated_s": f[:, engine.TF_T_GEN].copy(),
+        "t_end_s": f[:, engine.TF_T_END].copy(),
+        "latency_s": f[:, engine.TF_T_END] - f[:, engine.TF_T_GEN],
+        "local_s": f[:, engine.TF_LOCAL].copy(),
+        "uplink_s": f[:, engine.TF_UPLINK].copy(),
+        "gpu_wait_s": f[:, engine.TF_GPU_WAIT].copy(),
+        "gpu_service_s": f[:, engine.TF_GPU_SERVICE].copy(),
+        "downlink_s": f[:, engine.TF_DOWNLINK].copy(),
+    }
+
+
+def _concat(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+
+
+def run(scenario: Scenario, seed: int | None = None, *, trace: bool | TraceSink | None = None, steps: int = 1) -> Result:
+    """Run ``scenario`` to its end and return the :class:`~airan.results.Result`."""
+    return Simulation(scenario, seed, trace=trace).run(steps=steps)
