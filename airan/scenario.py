@@ -238,10 +238,10 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...],
         value = _parse_value(value_text.strip())
         node: Any = data
         for depth, key in enumerate(keys[:-1]):
-            here = ".".join(str(k) for k in keys[: depth + 1])
+            here = _path(keys[: depth + 1])
             node = _child(node, key, here, source, create=isinstance(keys[depth + 1], str))
         last = keys[-1]
-        here = ".".join(str(k) for k in keys)
+        here = _path(keys)
         if isinstance(node, list):
             if not isinstance(last, int) or not -len(node) <= last < len(node):
                 raise ScenarioError(f"{source}: {here}: no such list item (the list has {len(node)})")
@@ -318,17 +318,16 @@ def _describe(exc: ValidationError) -> str:
     ctx = err.get("ctx") or {}
     got = err.get("input")
     if kind == "value_error":
-        # our own cross-field checks already name their field path
-        return str(ctx.get("error", err["msg"]))
+        # our own cross-field checks name the field path below their model
+        message = str(ctx.get("error", err["msg"]))
+        return f"{_path(loc)}.{message}" if loc else message
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
         return f"{_path(loc)}: unknown key; allowed keys here: {', '.join(allowed)}"
     if kind == "missing":
         return f"{_path(loc)}: required value is missing"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[kind]
-        bound = next(iter(ctx.values()))
-        return f"{_path(loc)}: must be {op} {bound}{_range_note(loc)}, got {got!r}"
+        return f"{_path(loc)}: must be {_allowed_range(loc, kind, ctx)}, got {got!r}"
     if kind == "literal_error":
         return f"{_path(loc)}: must be one of {ctx.get('expected')}, got {got!r}"
     if kind in ("too_short", "string_too_short"):
@@ -340,15 +339,19 @@ def _describe(exc: ValidationError) -> str:
     return f"{_path(loc)}: {err['msg']}, got {got!r}"
 
 
-def _range_note(loc: list[Any]) -> str:
+def _allowed_range(loc: list[Any], kind: str, ctx: dict[str, Any]) -> str:
+    """``>= 0 and <= 1`` from the field's declared bounds (or the one that failed)."""
+    words = []
     field = _field_at(loc)
-    if field is None:
-        return ""
-    lo = hi = None
-    for meta in field.metadata:
-        lo = getattr(meta, "ge", None) if getattr(meta, "ge", None) is not None else lo
-        hi = getattr(meta, "le", None) if getattr(meta, "le", None) is not None else hi
-    return f" and <= {hi}" if lo is not None and hi is not None else ""
+    for meta in field.metadata if field is not None else ():
+        for attr, op in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+            bound = getattr(meta, attr, None)
+            if bound is not None:
+                words.append(f"{op} {bound}")
+    if not words:
+        op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[kind]
+        words.append(f"{op} {next(iter(ctx.values()))}")
+    return " and ".join(words)
 
 
 def _path(loc: list[Any]) -> str:
