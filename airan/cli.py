@@ -2,6 +2,7 @@
 
     airan run SCENARIO.toml [--out DIR] [--seed N] [--set dotted.path=value ...] [--trace]
     airan validate SCENARIO.toml [--set ...]
+    airan reference            (the scenario file reference, as Markdown)
 
 Bad input (a scenario or override that does not validate) prints one line naming
 the file, the field and what is allowed, and exits with status 2.
@@ -108,7 +109,7 @@ def _run(args: argparse.Namespace) -> int:
     sim = Simulation(scenario, args.seed, trace=writer)
     progress = None
     steps = 1
-    if not args.quiet and sys.stderr.isatty():
+    if args.progress or (args.progress is None and not args.quiet and sys.stderr.isatty()):
         from tqdm import tqdm
 
         steps = 100
@@ -139,6 +140,13 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reference(args: argparse.Namespace) -> int:
+    from .scenario import reference_markdown
+
+    print(reference_markdown())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="airan", description="AI-RAN edge-offload simulator")
     parser.add_argument("--version", action="version", version=f"airan {__version__}")
@@ -152,12 +160,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a scenario field, e.g. --set sites[0].gpu.servers=4 (repeatable)")
     run.add_argument("--trace", action="store_true", help="also write one record per task to trace.parquet")
     run.add_argument("--quiet", action="store_true", help="print nothing on success")
+    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="progress bar on standard error (default: when it is a terminal)")
     run.set_defaults(func=_run)
 
     validate = sub.add_parser("validate", help="check a scenario file without running it")
     validate.add_argument("scenario", help="scenario TOML file")
     validate.add_argument("--set", action="append", default=[], metavar="PATH=VALUE")
     validate.set_defaults(func=_validate)
+
+    reference = sub.add_parser("reference", help="print the scenario file reference (Markdown)")
+    reference.set_defaults(func=_reference)
     return parser
 
 

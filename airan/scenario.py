@@ -405,3 +405,70 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
 def _allowed_keys(loc: list[Any]) -> list[str]:
     model = _model_at(loc)
     return sorted(model.model_fields) if model is not None else []
+
+
+# ----------------------------------------------------------------------------
+# Reference documentation (docs/scenario.md is generated from the schema)
+# ----------------------------------------------------------------------------
+
+_SECTIONS = [
+    ("name", None, "top level"),
+    ("simulation", Simulation, "[simulation]"),
+    ("policy", Policy, "[policy]"),
+    ("channel", Channel, "[channel]"),
+    ("sites", Site, "[[sites]] (one or more)"),
+    ("sites.gpu", Gpu, "[sites.gpu] (optional, per site)"),
+    ("workloads", Workload, "[[workloads]] (one or more)"),
+    ("devices", DeviceGroup, "[[devices]] (one or more device groups)"),
+]
+
+
+def reference_markdown() -> str:
+    """The scenario file reference, generated from the schema (every field, unit, default)."""
+    lines = [
+        "# Scenario file reference",
+        "",
+        "Generated from the schema in `airan/scenario.py` by `airan reference > docs/scenario.md`; "
+        "a test keeps it current. Units are in the field names and descriptions. "
+        "Fields without a default are required. Unknown keys are errors.",
+        "",
+    ]
+    for _, model, title in _SECTIONS:
+        if model is None:
+            lines += [f"## {title}", "", "| field | type | default | meaning |", "|---|---|---|---|"]
+            field = Scenario.model_fields["name"]
+            lines += [f"| `name` | string | `{field.default}` | {field.description} |", ""]
+            continue
+        doc = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split())
+        lines += [f"## {title}", "", doc, "", "| field | type | default | meaning |", "|---|---|---|---|"]
+        for name, field in model.model_fields.items():
+            if _inner_model(field.annotation) is not None:
+                continue  # a sub-table, documented in its own section
+            default = "required" if field.is_required() else f"`{_toml_default(field.default)}`"
+            lines.append(f"| `{name}` | {_type_name(field.annotation)} | {default} | {field.description} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_default(value: Any) -> str:
+    if value is None:
+        return "(omitted)"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def _type_name(annotation: Any) -> str:
+    import typing
+
+    if typing.get_origin(annotation) is Literal:
+        return " or ".join(f'"{v}"' for v in typing.get_args(annotation))
+    args = typing.get_args(annotation)
+    if args and typing.get_origin(annotation) is not list:  # a union such as int | None
+        return " or ".join(_type_name(a) for a in args)
+    if typing.get_origin(annotation) is list:
+        return f"list of {_type_name(args[0])}"
+    return {float: "number", int: "integer", str: "string", bool: "boolean", type(None): "omitted"}.get(
+        annotation, str(annotation))
