@@ -113,7 +113,7 @@ def _run(args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
         steps = 100
-        bar = tqdm(total=sim.duration_s, unit="sim s", desc=scenario.name, leave=False)
+        bar = tqdm(total=sim.duration_s, unit="sim s", desc=scenario.name)
 
         def progress(now_s: float) -> None:
             bar.update(now_s - bar.n)
