@@ -135,6 +135,8 @@ def _concat(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
 
 
-def run(scenario: Scenario, seed: int | None = None, *, trace: bool | TraceSink | None = None, steps: int = 1) -> Result:
+def run(
+    scenario: Scenario, seed: int | None = None, *, trace: bool | TraceSink | None = None, steps: int = 1
+) -> Result:
     """Run ``scenario`` to its end and return the :class:`~airan.results.Result`."""
     return Simulation(scenario, seed, trace=trace).run(steps=steps)

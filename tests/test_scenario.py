@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 import airan
 from airan.scenario import ScenarioError, apply_overrides, dump_scenario, load_scenario, scenario_from_dict
@@ -131,7 +132,7 @@ def test_load_scenario_reports_file_problems(tmp_path):
 
 def test_scenario_objects_are_frozen():
     sc = scenario_from_dict(minimal())
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         sc.simulation.duration_s = 5.0  # type: ignore[misc]
 
 
