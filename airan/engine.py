@@ -302,6 +302,8 @@ def _energy_step(t0, now, cpu_free_s, ul_free_s, dl_free_s, p_idle, p_compute, p
     r = _busy_s(dl_free_s, t0, dt)
     if p_idle * dt + p_compute * c + p_tx * u + p_rx * r < remaining_j:
         return dt, c, u, r, False
+    if remaining_j <= 0.0:
+        return 0.0, 0.0, 0.0, 0.0, True
     # walk the segments between breakpoints (sorted c, u, r) to the empty instant
     b0, b1, b2 = c, u, r
     if b0 > b1:
@@ -335,7 +337,8 @@ def _energy_step(t0, now, cpu_free_s, ul_free_s, dl_free_s, p_idle, p_compute, p
             return x, min(c, x), min(u, x), min(r, x), True
         used += seg
         prev = end
-    return dt, c, u, r, False  # rounding: the last joule was not quite used
+    # the segment sums rounded just below what the one-line total reached: empty at the end
+    return dt, c, u, r, True
 
 
 # ---------------------------------------------------------------------------

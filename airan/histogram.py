@@ -3,10 +3,13 @@
 Latencies are counted in logarithmically spaced bins, so memory is fixed however
 many tasks a run has. Bin ``i`` (1 <= i <= N_BINS) covers
 ``[MIN_S * GROWTH**(i-1), MIN_S * GROWTH**i)``; bin 0 holds values below ``MIN_S``
-and bin ``N_BINS + 1`` values at or above ``MAX_S``. A quantile is reported as the
+and bin ``N_BINS + 1`` values at or above ``MIN_S * GROWTH**N_BINS`` (just above
+``MAX_S``, since ``N_BINS`` is rounded up). A quantile is reported as the
 geometric centre of the bin that holds it (clipped to the exact observed minimum
 and maximum), so for any value inside ``[MIN_S, MAX_S)`` its relative error is at
-most ``sqrt(GROWTH) - 1`` = 0.499 % with ``GROWTH = 1.01``. This is the scheme of
+most ``sqrt(GROWTH) - 1`` = 0.499 % with ``GROWTH = 1.01``. A quantile that
+falls below ``MIN_S`` (1 us) is reported as the observed minimum, without that
+bound. This is the scheme of
 HdrHistogram and DDSketch (Masson et al., "DDSketch: a fast and fully-mergeable
 quantile sketch with relative-error guarantees", PVLDB 12(12), 2019).
 

@@ -16,12 +16,16 @@ Definitions used in the summary (the names are a public contract):
   device's radio + transfer), ``gpu_wait_mean_s``, ``gpu_service_mean_s`` and
   ``downlink_mean_s``. For a task served by a GPU, uplink + GPU wait + GPU service
   + downlink = its latency.
+- GPU utilisation and mean queue length are time averages after the warm-up.
 - Energy covers the whole run, warm-up included: ``device_energy_j`` is the sum
   over devices of idle + compute + tx + rx energy; ``device_energy_per_task_j``
   divides it by all tasks completed in the run.
 - ``battery_life_*_h``: for a device whose battery emptied, the measured time it
   emptied; otherwise the projected life, initial battery energy / the device's
   average power over the run. ``devices_depleted`` says how many are measured.
+- The per-device table covers the whole run (warm-up tasks included), as its
+  energies do; a task of a device whose battery empties is dropped at its next
+  event (the GPU still serves a task already queued there).
 """
 
 from __future__ import annotations
@@ -77,9 +81,13 @@ class Result:
 
 def summarize(
     scenario: Scenario, seed: int, model: engine.Model, st: engine.State, layout: Layout, now_s: float,
-    wall_time_s: float,
+    wall_time_s: float, site_baseline: tuple[float, np.ndarray, np.ndarray] | None = None,
 ) -> Result:
-    """Build a :class:`Result` from a state whose energies and site integrals are settled at ``now_s``."""
+    """Build a :class:`Result` from a state whose energies and site integrals are settled at ``now_s``.
+
+    ``site_baseline`` is ``(t_s, busy_area_s, queue_area_s)`` settled at the end of
+    the warm-up; site utilisation and queue length are then measured from there.
+    """
     ints, sums = st.ints, st.sums
     generated = int(ints[engine.I_GENERATED])
     completed = int(ints[engine.I_COMPLETED])
@@ -104,9 +112,11 @@ def summarize(
     # sites
     servers = model.site_servers
     has_gpu = servers > 0
+    t_from, busy_from, queue_from = site_baseline if site_baseline is not None else (0.0, 0.0, 0.0)
+    span_s = now_s - t_from
     with np.errstate(divide="ignore", invalid="ignore"):
-        utilization = np.where(has_gpu, st.site_busy_area_s / (np.maximum(servers, 1) * now_s), np.nan)
-    queue_mean = st.site_queue_area_s / now_s
+        utilization = np.where(has_gpu, (st.site_busy_area_s - busy_from) / (np.maximum(servers, 1) * span_s), np.nan)
+        queue_mean = (st.site_queue_area_s - queue_from) / span_s
 
     def ratio(num: float, den: float) -> float:
         return num / den if den > 0 else math.nan

@@ -58,6 +58,7 @@ class Simulation:
         self.state = initial_state(self.model, self.seed, trace_capacity=TRACE_BUFFER_ROWS if self._sink else 0)
         self.now_s = 0.0
         self.wall_time_s = 0.0
+        self._site_baseline = None  # site integrals settled at the end of the warm-up
 
     @property
     def duration_s(self) -> float:
@@ -65,8 +66,19 @@ class Simulation:
 
     def advance(self, until_s: float) -> None:
         """Process all events before ``until_s`` (s) and stop there."""
+        until_s = float(until_s)
         if until_s < self.now_s:
             raise ValueError(f"cannot advance to {until_s} s: the run is already at {self.now_s} s")
+        warmup_s = self.scenario.simulation.warmup_s
+        if self._site_baseline is None and until_s >= warmup_s:
+            # stop at the end of the warm-up to note the site integrals (splitting changes nothing)
+            self._advance(warmup_s)
+            settled = engine.State(*(a.copy() for a in self.state))
+            engine.settle(self.model, settled, warmup_s)
+            self._site_baseline = (warmup_s, settled.site_busy_area_s, settled.site_queue_area_s)
+        self._advance(until_s)
+
+    def _advance(self, until_s: float) -> None:
         start = time.perf_counter()
         while True:
             status = engine.advance(self.model, self.state, until_s)
@@ -97,7 +109,9 @@ class Simulation:
         """Results as of now. The state is not modified: energies are settled on a copy."""
         settled = engine.State(*(a.copy() for a in self.state))
         engine.settle(self.model, settled, self.now_s)
-        result = summarize(self.scenario, self.seed, self.model, settled, self.layout, self.now_s, self.wall_time_s)
+        baseline = self._site_baseline if self.now_s > self.scenario.simulation.warmup_s else None
+        result = summarize(self.scenario, self.seed, self.model, settled, self.layout, self.now_s, self.wall_time_s,
+                           site_baseline=baseline)
         if self._chunks is not None:
             result.trace = _concat(self._chunks) if self._chunks else _trace_columns(self.state, 0, self.layout)
         return result

@@ -1,0 +1,68 @@
+"""Shared helpers for the model tests: a minimal one-site scenario, edited per test."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+import airan
+
+#: One base station with a one-server GPU, one workload, one group of devices.
+#: Tests change only what they are about, through :func:`build_raw`.
+_BASE: dict[str, Any] = {
+    "simulation": {"duration_s": 1000.0, "warmup_s": 0.0, "seed": 3},
+    "policy": {"name": "offload"},
+    "sites": [{"name": "bs", "gpu": {"servers": 1, "flops_per_s": 1e12, "service": "exponential"}}],
+    "workloads": [{"name": "w", "flops": 1e11, "input_bytes": 0.0, "output_bytes": 0.0, "deadline_s": 1.0}],
+    "devices": [{
+        "name": "d", "count": 8, "workload": "w", "rate_hz": 1.0, "compute_flops_per_s": 1e10,
+        "power_idle_w": 0.1, "power_compute_w": 2.0, "power_tx_w": 1.0, "power_rx_w": 0.5, "battery_wh": 10.0,
+        "uplink_bps": 1e7, "downlink_bps": 1e8,
+    }],
+}
+
+
+def build_raw(
+    *,
+    simulation: dict | None = None,
+    policy: str | None = None,
+    gpu: dict | None = None,
+    workload: dict | None = None,
+    device: dict | None = None,
+    devices: list[dict] | None = None,
+) -> dict[str, Any]:
+    """The base scenario as raw data, with the given fields of each section replaced.
+
+    ``gpu``, ``workload`` and ``device`` update the single site's GPU, the single
+    workload and the single device group; ``devices`` replaces the device groups
+    (each one starting from the base group, so it only names what differs).
+    """
+    raw = copy.deepcopy(_BASE)
+    raw["simulation"].update(simulation or {})
+    if policy is not None:
+        raw["policy"]["name"] = policy
+    raw["sites"][0]["gpu"].update(gpu or {})
+    raw["workloads"][0].update(workload or {})
+    raw["devices"][0].update(device or {})
+    if devices is not None:
+        raw["devices"] = [{**raw["devices"][0], **group} for group in devices]
+    return raw
+
+
+def build_scenario(**sections: Any) -> airan.Scenario:
+    """:func:`build_raw`, validated into a :class:`airan.Scenario`."""
+    return airan.scenario_from_dict(build_raw(**sections))
+
+
+@pytest.fixture(scope="session")
+def make_raw():
+    """The :func:`build_raw` factory, as a fixture (usable from module-scoped fixtures)."""
+    return build_raw
+
+
+@pytest.fixture(scope="session")
+def make_scenario():
+    """The :func:`build_scenario` factory, as a fixture (usable from module-scoped fixtures)."""
+    return build_scenario
