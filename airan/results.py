@@ -23,6 +23,8 @@ Definitions used in the summary (the names are a public contract):
 - ``battery_life_*_h``: for a device whose battery emptied, the measured time it
   emptied; otherwise the projected life, initial battery energy / the device's
   average power over the run. ``devices_depleted`` says how many are measured.
+- ``wall_time_s`` is the wall-clock time spent advancing the run (the kernel and
+  growing its arrays), without compilation, set-up or summarising.
 - The per-device table covers the whole run (warm-up tasks included), as its
   energies do; a task of a device whose battery empties is dropped at its next
   event (the GPU still serves a task already queued there).
