@@ -89,11 +89,13 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         dev_energy_j=dev["energy_j"],
         dev_uplink_bps=dev["uplink_bps"],
         dev_downlink_bps=dev["downlink_bps"],
+        dev_cell=np.arange(n_dev, dtype=np.int32),  # ideal channel: a cell of its own per device
         wl_flops=np.array([w.flops for w in scenario.workloads], dtype=np.float64),
         wl_input_bits=np.array([w.input_bytes * BITS_PER_BYTE for w in scenario.workloads], dtype=np.float64),
         wl_output_bits=np.array([w.output_bytes * BITS_PER_BYTE for w in scenario.workloads], dtype=np.float64),
         wl_deadline_s=np.array([w.deadline_s for w in scenario.workloads], dtype=np.float64),
         warmup_s=np.array([scenario.simulation.warmup_s], dtype=np.float64),
+        proportional_fair=np.array([False]),
     )
 
     # devices uniformly in a disc around their site (area-uniform: r = R sqrt(U))
@@ -119,6 +121,7 @@ def initial_state(model: engine.Model, seed: int, *, trace_capacity: int = 0) ->
     """A fresh run's state: empty heap and queues, full batteries, seeded streams."""
     n_dev = model.dev_site.shape[0]
     n_sites = model.site_servers.shape[0]
+    n_cells = int(model.dev_cell.max()) + 1 if n_dev else 0
     heap_capacity = 2 * n_dev + 64
     task_capacity = 2 * n_dev + 64
     ints = np.zeros(engine.N_INTS, dtype=np.int64)
@@ -140,9 +143,18 @@ def initial_state(model: engine.Model, seed: int, *, trace_capacity: int = 0) ->
         site_queue_area_s=np.zeros(n_sites, dtype=np.float64),
         site_served=np.zeros(n_sites, dtype=np.int64),
         site_rejected=np.zeros(n_sites, dtype=np.int64),
+        cell_flows=np.zeros((2, n_cells), dtype=np.int64),
+        cell_head=np.full((2, n_cells), -1, dtype=np.int32),
+        cell_vtime_s=np.zeros((2, n_cells), dtype=np.float64),
+        cell_vmin_s=np.full((2, n_cells), np.inf, dtype=np.float64),
+        cell_t_last_s=np.zeros((2, n_cells), dtype=np.float64),
+        cell_event_seq=np.full((2, n_cells), -1, dtype=np.int64),
+        cell_busy_s=np.zeros((2, n_cells), dtype=np.float64),
+        cell_bits=np.zeros((2, n_cells), dtype=np.float64),
         dev_cpu_free_s=np.zeros(n_dev, dtype=np.float64),
-        dev_ul_free_s=np.zeros(n_dev, dtype=np.float64),
-        dev_dl_free_s=np.zeros(n_dev, dtype=np.float64),
+        dev_flows=np.zeros((2, n_dev), dtype=np.int32),
+        dev_bits=np.zeros((2, n_dev), dtype=np.float64),
+        dev_flow_s=np.zeros((2, n_dev), dtype=np.float64),
         dev_t_energy_s=np.zeros(n_dev, dtype=np.float64),
         dev_e_idle_j=np.zeros(n_dev, dtype=np.float64),
         dev_e_compute_j=np.zeros(n_dev, dtype=np.float64),
@@ -177,6 +189,7 @@ _TASK_FIELDS = {
     "task_uplink_s": np.float64,
     "task_gpu_wait_s": np.float64,
     "task_gpu_service_s": np.float64,
+    "task_vfinish_s": np.float64,
 }
 
 

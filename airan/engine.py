@@ -22,11 +22,24 @@ Task life cycle
     arrival -> uplink -> GPU queue -> GPU service -> downlink -> done.
     A task that finds a full GPU queue is dropped or sent back to run locally.
 
+Shared radio cells
+    Every transfer is a flow in a cell's uplink or downlink. The active flows of a
+    cell share it by processor sharing: with ``n`` flows each gets ``1/n`` of the
+    airtime (``H_n / n`` with proportional fair, see :mod:`airan.radio.sharing`),
+    and a flow of ``b`` bits needs ``b / R`` seconds of airtime at its device's
+    full-cell rate ``R``. Each cell keeps a virtual time ``V`` that grows at the
+    share per flow; a flow started at ``V0`` ends when ``V`` reaches
+    ``V0 + b / R``. Finishing order in ``V`` does not depend on ``n``, so a start or
+    an end re-times all flows exactly by rescheduling one event per cell (events
+    made stale by a reschedule are recognised by their sequence number). The
+    ``ideal`` channel gives every device a cell of its own.
+
 Device energy
-    Each device has three FIFO resources (CPU, uplink radio, downlink radio) with
-    deterministic service, so each is busy in one contiguous block up to its
-    ``*_free_s`` time. Energy is integrated exactly at each event that concerns the
-    device; the battery-empty instant is solved for inside the last interval.
+    A device draws its baseline power, plus extra power while its CPU computes
+    (a FIFO with deterministic service, busy up to ``dev_cpu_free_s``) and while it
+    has an uplink or downlink flow. Those states change only at the device's own
+    events, so energy is integrated exactly at each event that concerns the device;
+    the battery-empty instant is solved for inside the last interval.
 """
 
 from __future__ import annotations
@@ -43,12 +56,14 @@ from ._rng import exponential, uniform
 # Codes (int constants: Numba freezes them at compile time)
 # ---------------------------------------------------------------------------
 
-EV_ARRIVAL = 0
-EV_LOCAL_END = 1
-EV_UL_END = 2
-EV_GPU_END = 3
-EV_DL_END = 4
+EV_ARRIVAL = 0  # index: device
+EV_LOCAL_END = 1  # index: task slot
+EV_CELL_END = 2  # index: 2 * cell + direction; the cell's earliest flow ends
+EV_GPU_END = 3  # index: task slot
 _KIND_BITS = 3
+
+UL = 0  # direction rows of the cell and per-device flow arrays
+DL = 1
 
 STATUS_DONE = 0
 STATUS_GROW_HEAP = 1
@@ -88,7 +103,8 @@ I_N_GPU_DONE = 15  # completed tasks served by a GPU (uplink, GPU and downlink p
 I_N_UPLINK_DONE = 16  # completed tasks with an uplink phase (GPU-served and fallbacks)
 I_GPU_ARRIVALS = 17  # counted tasks that reached a GPU site
 I_GPU_ENQUEUED = 18  # counted tasks that found all servers busy and waited
-N_INTS = 19
+I_STALE = 19  # cell events skipped because a later reschedule replaced them
+N_INTS = 20
 
 # float64 accumulators: State.sums[...]
 S_LATENCY = 0
@@ -129,8 +145,9 @@ class Model(NamedTuple):
     dev_power_tx_w: np.ndarray  # float64, extra power while transmitting, W
     dev_power_rx_w: np.ndarray  # float64, extra power while receiving, W
     dev_energy_j: np.ndarray  # float64, battery energy at t = 0, J
-    dev_uplink_bps: np.ndarray  # float64, uplink rate, bit/s
-    dev_downlink_bps: np.ndarray  # float64, downlink rate, bit/s
+    dev_uplink_bps: np.ndarray  # float64, uplink rate when alone in its cell, bit/s
+    dev_downlink_bps: np.ndarray  # float64, downlink rate when alone in its cell, bit/s
+    dev_cell: np.ndarray  # int32, radio cell whose uplink and downlink the device shares
     # workloads [n_workloads]
     wl_flops: np.ndarray  # float64, FLOP per task
     wl_input_bits: np.ndarray  # float64, uplink bits per task
@@ -138,6 +155,7 @@ class Model(NamedTuple):
     wl_deadline_s: np.ndarray  # float64, deadline, s
     # run [1]
     warmup_s: np.ndarray  # float64[1], tasks generated earlier are not counted, s
+    proportional_fair: np.ndarray  # bool[1], cells share by proportional fair (else equal airtime)
 
 
 class State(NamedTuple):
@@ -158,6 +176,7 @@ class State(NamedTuple):
     task_uplink_s: np.ndarray  # float64, uplink wait + transfer, s
     task_gpu_wait_s: np.ndarray  # float64, GPU queueing delay, s
     task_gpu_service_s: np.ndarray  # float64, GPU service, s
+    task_vfinish_s: np.ndarray  # float64, cell virtual time at which the task's flow ends, s
     # sites [n_sites]
     site_busy: np.ndarray  # int32, servers busy
     site_q_head: np.ndarray  # int32, first waiting task slot (-1: empty)
@@ -168,10 +187,20 @@ class State(NamedTuple):
     site_queue_area_s: np.ndarray  # float64, integral of queue length over time, task*s
     site_served: np.ndarray  # int64, services started (all tasks)
     site_rejected: np.ndarray  # int64, tasks that found the queue full (all tasks)
+    # cells [2, n_cells]: row UL, row DL
+    cell_flows: np.ndarray  # int64, active flows
+    cell_head: np.ndarray  # int32, first active flow (task slot; list through task_next; -1: none)
+    cell_vtime_s: np.ndarray  # float64, virtual time: airtime received by each active flow, s
+    cell_vmin_s: np.ndarray  # float64, smallest virtual finish time among the active flows, s
+    cell_t_last_s: np.ndarray  # float64, time the virtual time was last advanced, s
+    cell_event_seq: np.ndarray  # int64, sequence number of the valid end event (-1: none)
+    cell_busy_s: np.ndarray  # float64, time with at least one active flow, s
+    cell_bits: np.ndarray  # float64, bits carried, bit
     # devices [n_devices]
     dev_cpu_free_s: np.ndarray  # float64, CPU busy until, s
-    dev_ul_free_s: np.ndarray  # float64, uplink busy until, s
-    dev_dl_free_s: np.ndarray  # float64, downlink busy until, s
+    dev_flows: np.ndarray  # int32[2, n_devices], active uplink / downlink flows
+    dev_bits: np.ndarray  # float64[2, n_devices], bits sent / received, bit
+    dev_flow_s: np.ndarray  # float64[2, n_devices], summed duration of finished flows, s
     dev_t_energy_s: np.ndarray  # float64, energy integrated up to this time, s
     dev_e_idle_j: np.ndarray  # float64, baseline energy, J
     dev_e_compute_j: np.ndarray  # float64, local compute energy, J
@@ -213,7 +242,7 @@ class State(NamedTuple):
 
 @njit
 def _push(ev_time, ev_seq, ev_payload, ints, time_s, kind, index):
-    """Insert an event; ties in time keep scheduling order (sequence number)."""
+    """Insert an event; ties in time keep scheduling order. Returns its sequence number."""
     n = ints[I_EV_N]
     seq = ints[I_SEQ]
     payload = (np.int64(index) << _KIND_BITS) | kind
@@ -231,13 +260,15 @@ def _push(ev_time, ev_seq, ev_payload, ints, time_s, kind, index):
     ev_time[n] = time_s
     ev_seq[n] = seq
     ev_payload[n] = payload
+    return seq
 
 
 @njit
 def _pop(ev_time, ev_seq, ev_payload, ints):
-    """Remove the earliest event; returns (time_s, kind, index)."""
+    """Remove the earliest event; returns (time_s, kind, index, seq)."""
     time_s = ev_time[0]
     payload = ev_payload[0]
+    seq0 = ev_seq[0]
     n = ints[I_EV_N] - 1
     ints[I_EV_N] = n
     if n > 0:
@@ -266,7 +297,7 @@ def _pop(ev_time, ev_seq, ev_payload, ints):
         ev_time[i] = t_last
         ev_seq[i] = q_last
         ev_payload[i] = p_last
-    return time_s, payload & ((1 << _KIND_BITS) - 1), payload >> _KIND_BITS
+    return time_s, payload & ((1 << _KIND_BITS) - 1), payload >> _KIND_BITS, seq0
 
 
 # ---------------------------------------------------------------------------
@@ -285,10 +316,10 @@ def _energy_step(t0, now, cpu_free_s, ul_free_s, dl_free_s, p_idle, p_compute, p
     """Energy of one device from ``t0`` to ``now``, stopping where the battery empties.
 
     The device draws ``p_idle`` throughout, plus ``p_compute`` / ``p_tx`` / ``p_rx``
-    while its CPU / uplink / downlink is busy. Each of the three is a FIFO with
-    deterministic service, busy in one block up to its ``*_free_s`` time, so power
-    is piecewise constant and non-increasing over the interval and the instant the
-    battery empties is found exactly.
+    while its CPU / uplink / downlink is busy; each is busy in one block from ``t0``
+    up to its ``*_free_s`` time (for the radio: ``now`` if a flow is active, else
+    ``t0``), so power is piecewise constant and non-increasing over the interval
+    and the instant the battery empties is found exactly.
 
     Returns
     -------
@@ -342,6 +373,32 @@ def _energy_step(t0, now, cpu_free_s, ul_free_s, dl_free_s, p_idle, p_compute, p
 
 
 # ---------------------------------------------------------------------------
+# Shared cells
+# ---------------------------------------------------------------------------
+
+
+@njit
+def share_per_flow(n_flows, proportional_fair):
+    """Airtime rate of each of ``n_flows`` active flows in a cell (virtual time per second).
+
+    Equal airtime (round robin, processor sharing): ``1 / n``. Proportional fair
+    over i.i.d. Rayleigh-faded links: ``H_n / n`` with ``H_n = sum_{k<=n} 1/k``, the
+    multi-user diversity gain of scheduling each slot to the user at the highest
+    rate relative to its mean (J.-G. Choi and S. Bahk, "Cell-throughput analysis
+    of the proportional fair scheduler in the single-cell environment", IEEE
+    Trans. Veh. Technol. 56(2), 2007; exact for exponential SNR at high SNR).
+    """
+    if n_flows <= 0:
+        return 1.0
+    if not proportional_fair:
+        return 1.0 / n_flows
+    harmonic = 0.0
+    for k in range(1, n_flows + 1):
+        harmonic += 1.0 / k
+    return harmonic / n_flows
+
+
+# ---------------------------------------------------------------------------
 # The event loop
 # ---------------------------------------------------------------------------
 
@@ -373,11 +430,13 @@ def advance(m, st, until_s):
     dev_energy_j = m.dev_energy_j
     dev_uplink_bps = m.dev_uplink_bps
     dev_downlink_bps = m.dev_downlink_bps
+    dev_cell = m.dev_cell
     wl_flops = m.wl_flops
     wl_input_bits = m.wl_input_bits
     wl_output_bits = m.wl_output_bits
     wl_deadline_s = m.wl_deadline_s
     warmup_s = m.warmup_s[0]
+    pf = m.proportional_fair[0]
 
     ev_time = st.ev_time
     ev_seq = st.ev_seq
@@ -392,6 +451,7 @@ def advance(m, st, until_s):
     task_uplink_s = st.task_uplink_s
     task_gpu_wait_s = st.task_gpu_wait_s
     task_gpu_service_s = st.task_gpu_service_s
+    task_vfinish_s = st.task_vfinish_s
     site_busy = st.site_busy
     site_q_head = st.site_q_head
     site_q_tail = st.site_q_tail
@@ -401,9 +461,18 @@ def advance(m, st, until_s):
     site_queue_area_s = st.site_queue_area_s
     site_served = st.site_served
     site_rejected = st.site_rejected
+    cell_flows = st.cell_flows
+    cell_head = st.cell_head
+    cell_vtime_s = st.cell_vtime_s
+    cell_vmin_s = st.cell_vmin_s
+    cell_t_last_s = st.cell_t_last_s
+    cell_event_seq = st.cell_event_seq
+    cell_busy_s = st.cell_busy_s
+    cell_bits = st.cell_bits
     dev_cpu_free_s = st.dev_cpu_free_s
-    dev_ul_free_s = st.dev_ul_free_s
-    dev_dl_free_s = st.dev_dl_free_s
+    dev_flows = st.dev_flows
+    dev_bits = st.dev_bits
+    dev_flow_s = st.dev_flow_s
     dev_t_energy_s = st.dev_t_energy_s
     dev_e_idle_j = st.dev_e_idle_j
     dev_e_compute_j = st.dev_e_compute_j
@@ -435,10 +504,31 @@ def advance(m, st, until_s):
             return STATUS_GROW_TASKS
         if trace_capacity > 0 and ints[I_TRACE_N] >= trace_capacity:
             return STATUS_TRACE_FULL
-        now, kind, index = _pop(ev_time, ev_seq, ev_payload, ints)
-        ints[I_EVENTS] += 1
+        now, kind, index, seq = _pop(ev_time, ev_seq, ev_payload, ints)
         k = index  # task slot (for every kind but arrivals)
         d = index
+        direction = 0
+        c = 0
+        if kind == EV_CELL_END:
+            direction = index & 1
+            c = index >> 1
+            if seq != cell_event_seq[direction, c]:
+                ints[I_STALE] += 1
+                continue  # replaced by a later reschedule of this cell
+            # the flow with the smallest virtual finish time ends now
+            k = -1
+            prev = -1
+            k_prev = -1
+            vbest = np.inf
+            j = cell_head[direction, c]
+            while j >= 0:
+                if task_vfinish_s[j] < vbest:
+                    vbest = task_vfinish_s[j]
+                    k = j
+                    k_prev = prev
+                prev = j
+                j = task_next[j]
+        ints[I_EVENTS] += 1
         if kind != EV_ARRIVAL:
             d = task_dev[k]
 
@@ -446,15 +536,16 @@ def advance(m, st, until_s):
         alive = not dev_depleted[d]
         t0 = dev_t_energy_s[d]
         if alive and now > t0:
-            dt, c, u, r, empty = _energy_step(
-                t0, now, dev_cpu_free_s[d], dev_ul_free_s[d], dev_dl_free_s[d],
+            dt, busy_cpu, busy_ul, busy_dl, empty = _energy_step(
+                t0, now, dev_cpu_free_s[d],
+                now if dev_flows[UL, d] > 0 else t0, now if dev_flows[DL, d] > 0 else t0,
                 dev_power_idle_w[d], dev_power_compute_w[d], dev_power_tx_w[d], dev_power_rx_w[d],
                 dev_energy_j[d] - (dev_e_idle_j[d] + dev_e_compute_j[d] + dev_e_tx_j[d] + dev_e_rx_j[d]),
             )
             dev_e_idle_j[d] += dev_power_idle_w[d] * dt
-            dev_e_compute_j[d] += dev_power_compute_w[d] * c
-            dev_e_tx_j[d] += dev_power_tx_w[d] * u
-            dev_e_rx_j[d] += dev_power_rx_w[d] * r
+            dev_e_compute_j[d] += dev_power_compute_w[d] * busy_cpu
+            dev_e_tx_j[d] += dev_power_tx_w[d] * busy_ul
+            dev_e_rx_j[d] += dev_power_rx_w[d] * busy_dl
             dev_t_energy_s[d] = t0 + dt
             if empty:
                 dev_depleted[d] = True
@@ -465,49 +556,48 @@ def advance(m, st, until_s):
         downlink_s = 0.0
         to_local = False  # the task goes to the device's CPU queue
         site = -1  # a site whose queue may now be served
+        flow_direction = -1  # the task starts a flow in this direction
 
-        if kind == EV_ARRIVAL:
-            # -- arrival: next arrival, new task, local or uplink -------------
-            if not alive:
-                continue  # an empty battery generates no more tasks
-            rate = dev_rate_hz[d]
-            gap = 1.0 / rate if dev_periodic[d] else exponential(rng_dev, d, 1.0 / rate)
-            _push(ev_time, ev_seq, ev_payload, ints, now + gap, EV_ARRIVAL, d)
-            k = ints[I_FREE]
-            ints[I_FREE] = task_next[k]
-            task_next[k] = -1
-            task_id[k] = ints[I_NEXT_TASK_ID]
-            ints[I_NEXT_TASK_ID] += 1
-            task_dev[k] = d
-            task_t_gen_s[k] = now
-            task_t_mark_s[k] = now
-            task_local_s[k] = 0.0
-            task_uplink_s[k] = 0.0
-            task_gpu_wait_s[k] = 0.0
-            task_gpu_service_s[k] = 0.0
-            dev_generated[d] += 1
-            flags = 0
-            if now >= warmup_s:
-                flags = F_COUNTED
-                ints[I_GENERATED] += 1
-            if dev_offload[d]:
-                flags |= F_OFFLOADED
-                if flags & F_COUNTED:
-                    ints[I_OFFLOADED] += 1
-                start = max(now, dev_ul_free_s[d])
-                end = start + wl_input_bits[dev_workload[d]] / dev_uplink_bps[d]
-                dev_ul_free_s[d] = end
-                task_uplink_s[k] = end - now
-                _push(ev_time, ev_seq, ev_payload, ints, end, EV_UL_END, k)
+        if kind == EV_CELL_END:
+            # -- a flow ends: take it out of its cell, re-time the others -----
+            share = share_per_flow(cell_flows[direction, c], pf)
+            cell_vtime_s[direction, c] += share * (now - cell_t_last_s[direction, c])
+            cell_busy_s[direction, c] += now - cell_t_last_s[direction, c]
+            cell_t_last_s[direction, c] = now
+            if k_prev < 0:
+                cell_head[direction, c] = task_next[k]
             else:
-                to_local = True
-            task_flags[k] = flags
+                task_next[k_prev] = task_next[k]
+            task_next[k] = -1
+            cell_flows[direction, c] -= 1
+            dev_flows[direction, d] -= 1
+            bits = wl_input_bits[dev_workload[d]] if direction == UL else wl_output_bits[dev_workload[d]]
+            cell_bits[direction, c] += bits
+            dev_bits[direction, d] += bits
+            dev_flow_s[direction, d] += now - task_t_mark_s[k]
+            n_left = cell_flows[direction, c]
+            if n_left > 0:
+                vmin = np.inf
+                j = cell_head[direction, c]
+                while j >= 0:
+                    vmin = min(vmin, task_vfinish_s[j])
+                    j = task_next[j]
+                cell_vmin_s[direction, c] = vmin
+                wait = max(vmin - cell_vtime_s[direction, c], 0.0) / share_per_flow(n_left, pf)
+                cell_event_seq[direction, c] = _push(
+                    ev_time, ev_seq, ev_payload, ints, now + wait, EV_CELL_END, 2 * c + direction)
+            else:
+                cell_vmin_s[direction, c] = np.inf
+                cell_event_seq[direction, c] = -1
 
-        elif kind == EV_UL_END:
-            # -- uplink done: join the site's FIFO, or meet a full queue ------
             if not alive:
                 outcome = OUT_DROPPED_BATTERY
+            elif direction == DL:
+                outcome = OUT_COMPLETED
+                downlink_s = now - task_t_mark_s[k]
             else:
+                # -- uplink done: join the site's FIFO, or meet a full queue --
+                task_uplink_s[k] = now - task_t_mark_s[k]
                 s = dev_site[d]
                 task_t_mark_s[k] = now
                 counted = (task_flags[k] & F_COUNTED) != 0
@@ -542,6 +632,39 @@ def advance(m, st, until_s):
                     task_next[k] = -1
                     site_q_len[s] += 1
 
+        elif kind == EV_ARRIVAL:
+            # -- arrival: next arrival, new task, local or uplink -------------
+            if not alive:
+                continue  # an empty battery generates no more tasks
+            rate = dev_rate_hz[d]
+            gap = 1.0 / rate if dev_periodic[d] else exponential(rng_dev, d, 1.0 / rate)
+            _push(ev_time, ev_seq, ev_payload, ints, now + gap, EV_ARRIVAL, d)
+            k = ints[I_FREE]
+            ints[I_FREE] = task_next[k]
+            task_next[k] = -1
+            task_id[k] = ints[I_NEXT_TASK_ID]
+            ints[I_NEXT_TASK_ID] += 1
+            task_dev[k] = d
+            task_t_gen_s[k] = now
+            task_t_mark_s[k] = now
+            task_local_s[k] = 0.0
+            task_uplink_s[k] = 0.0
+            task_gpu_wait_s[k] = 0.0
+            task_gpu_service_s[k] = 0.0
+            dev_generated[d] += 1
+            flags = 0
+            if now >= warmup_s:
+                flags = F_COUNTED
+                ints[I_GENERATED] += 1
+            if dev_offload[d]:
+                flags |= F_OFFLOADED
+                if flags & F_COUNTED:
+                    ints[I_OFFLOADED] += 1
+                flow_direction = UL
+            else:
+                to_local = True
+            task_flags[k] = flags
+
         elif kind == EV_GPU_END:
             # -- service done: free the server, start the downlink ------------
             s = dev_site[d]
@@ -554,18 +677,38 @@ def advance(m, st, until_s):
             if not alive:
                 outcome = OUT_DROPPED_BATTERY
             else:
-                start = max(now, dev_dl_free_s[d])
-                end = start + wl_output_bits[dev_workload[d]] / dev_downlink_bps[d]
-                dev_dl_free_s[d] = end
-                task_t_mark_s[k] = now
-                _push(ev_time, ev_seq, ev_payload, ints, end, EV_DL_END, k)
-
-        elif kind == EV_DL_END:
-            outcome = OUT_COMPLETED if alive else OUT_DROPPED_BATTERY
-            downlink_s = now - task_t_mark_s[k]
+                flow_direction = DL
 
         else:  # EV_LOCAL_END
             outcome = OUT_COMPLETED if alive else OUT_DROPPED_BATTERY
+
+        # -- a new flow joins the device's cell --------------------------------
+        if flow_direction >= 0:
+            c = dev_cell[d]
+            w = dev_workload[d]
+            if flow_direction == UL:
+                airtime = wl_input_bits[w] / dev_uplink_bps[d]
+            else:
+                airtime = wl_output_bits[w] / dev_downlink_bps[d]
+            n_now = cell_flows[flow_direction, c]
+            if n_now > 0:
+                cell_vtime_s[flow_direction, c] += share_per_flow(n_now, pf) * (now - cell_t_last_s[flow_direction, c])
+                cell_busy_s[flow_direction, c] += now - cell_t_last_s[flow_direction, c]
+            else:
+                cell_vmin_s[flow_direction, c] = np.inf
+            cell_t_last_s[flow_direction, c] = now
+            vfinish = cell_vtime_s[flow_direction, c] + airtime
+            task_vfinish_s[k] = vfinish
+            task_t_mark_s[k] = now
+            task_next[k] = cell_head[flow_direction, c]
+            cell_head[flow_direction, c] = k
+            cell_flows[flow_direction, c] = n_now + 1
+            dev_flows[flow_direction, d] += 1
+            vmin = min(cell_vmin_s[flow_direction, c], vfinish)
+            cell_vmin_s[flow_direction, c] = vmin
+            wait = max(vmin - cell_vtime_s[flow_direction, c], 0.0) / share_per_flow(n_now + 1, pf)
+            cell_event_seq[flow_direction, c] = _push(
+                ev_time, ev_seq, ev_payload, ints, now + wait, EV_CELL_END, 2 * c + flow_direction)
 
         # -- a site with a free server serves the head of its FIFO ------------
         if site >= 0:
@@ -665,7 +808,7 @@ def schedule_first_arrivals(m, st):
 
 @njit(cache=True)
 def settle(m, st, now):
-    """Bring every device's energy and every site's integrals up to ``now`` (end of a run).
+    """Bring every device's energy and every site's and cell's integrals up to ``now`` (end of a run).
 
     Uses the same arithmetic as the event loop, so results do not depend on it.
     """
@@ -676,7 +819,8 @@ def settle(m, st, now):
             continue
         used = st.dev_e_idle_j[d] + st.dev_e_compute_j[d] + st.dev_e_tx_j[d] + st.dev_e_rx_j[d]
         dt, c, u, r, empty = _energy_step(
-            t0, now, st.dev_cpu_free_s[d], st.dev_ul_free_s[d], st.dev_dl_free_s[d],
+            t0, now, st.dev_cpu_free_s[d],
+            now if st.dev_flows[UL, d] > 0 else t0, now if st.dev_flows[DL, d] > 0 else t0,
             m.dev_power_idle_w[d], m.dev_power_compute_w[d], m.dev_power_tx_w[d], m.dev_power_rx_w[d],
             m.dev_energy_j[d] - used,
         )
@@ -694,3 +838,10 @@ def settle(m, st, now):
             st.site_busy_area_s[s] += st.site_busy[s] * dt_site
             st.site_queue_area_s[s] += st.site_q_len[s] * dt_site
             st.site_t_last_s[s] = now
+    for direction in range(2):
+        for c in range(st.cell_flows.shape[1]):
+            if st.cell_flows[direction, c] > 0 and now > st.cell_t_last_s[direction, c]:
+                st.cell_vtime_s[direction, c] += share_per_flow(st.cell_flows[direction, c], m.proportional_fair[0]) * (
+                    now - st.cell_t_last_s[direction, c])
+                st.cell_busy_s[direction, c] += now - st.cell_t_last_s[direction, c]
+                st.cell_t_last_s[direction, c] = now
