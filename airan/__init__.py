@@ -9,11 +9,10 @@ on a compiled discrete-event core, and get latency, energy and battery-life resu
     >>> result.summary["latency_p95_s"]
 """
 
+from ._version import __version__
 from .results import Result
 from .scenario import Scenario, ScenarioError, apply_overrides, dump_scenario, load_scenario, scenario_from_dict
 from .simulation import Simulation, run
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Result",

@@ -98,15 +98,16 @@ class _TraceWriter:
 
 
 def _run(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.scenario, args.set)
+    # --seed N is simulation.seed=N, validated (and recorded) like any other field
+    seed_override = [] if args.seed is None else [f"simulation.seed={args.seed}"]
+    scenario = load_scenario(args.scenario, [*args.set, *seed_override])
     out = Path(args.out) if args.out else Path("results") / Path(args.scenario).stem
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        print(f"airan: error: --out {out}: cannot create the folder: {exc.strerror}", file=sys.stderr)
-        return EXIT_FAILED
+    problem = _unwritable(out)
+    if problem:
+        print(f"airan: error: --out {out}: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     writer = _TraceWriter(out / "trace.parquet") if args.trace else None
-    sim = Simulation(scenario, args.seed, trace=writer)
+    sim = Simulation(scenario, trace=writer)
     progress = None
     steps = 1
     if args.progress or (args.progress is None and not args.quiet and sys.stderr.isatty()):
@@ -122,15 +123,35 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             bar.close()
-    result.write(out)
-    if writer is not None:
-        from .simulation import _trace_columns
-
-        writer.close(_trace_columns(sim.state, 0, sim.layout))
     if not args.quiet:
+        # shown before anything is written, so a failing disk cannot hide the results
         print(format_summary({scenario.policy.name: result.summary}))
+    try:
+        result.write(out)
+        if writer is not None:
+            writer.close(sim.trace_rows(0))
+    except OSError as exc:
+        print(f"airan: error: cannot write the results to {out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if not args.quiet:
         print(f"results written to {out}/")
     return 0
+
+
+def _unwritable(out: Path) -> str | None:
+    """Why results cannot be written to ``out`` (None if they can): checked before a long run."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".airan-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        return f"cannot write there: {exc.strerror or exc}"
+    for name in ("summary.json", "scenario.toml", "devices.parquet", "sites.parquet", "latency_histogram.parquet",
+                 "trace.parquet"):
+        if (out / name).is_dir():
+            return f"{out / name} is a folder"
+    return None
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -147,10 +168,17 @@ def _reference(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``airan: error: ...`` and exit status 2."""
+
+    def error(self, message: str):  # noqa: D102 (argparse API)
+        self.exit(EXIT_BAD_INPUT, f"airan: error: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="airan", description="AI-RAN edge-offload simulator")
+    parser = _Parser(prog="airan", description="AI-RAN edge-offload simulator")
     parser.add_argument("--version", action="version", version=f"airan {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run a scenario and write its results")
     run.add_argument("scenario", help="scenario TOML file")
@@ -176,9 +204,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "seed", None) is not None and args.seed < 0:
-        print("airan: error: --seed: must be an integer >= 0", file=sys.stderr)
-        return EXIT_BAD_INPUT
     try:
         return args.func(args)
     except ScenarioError as exc:

@@ -94,8 +94,8 @@ I_GENERATED = 6  # counted tasks (generated at or after warm-up) from here on
 I_COMPLETED = 7
 I_DROPPED_QUEUE = 8
 I_DROPPED_BATTERY = 9
-I_LOCAL = 10  # tasks whose execution started on the device (including fallbacks)
-I_OFFLOADED = 11  # tasks sent over the uplink
+I_LOCAL = 10  # tasks the policy kept on the device
+I_OFFLOADED = 11  # tasks the policy offloaded (sent over the uplink; fallbacks included)
 I_FALLBACK = 12
 I_DEADLINE_MISS = 13  # completed late (drops are added in the summary)
 I_N_LOCAL_DONE = 14  # completed tasks with a local phase
@@ -662,6 +662,8 @@ def advance(m, st, until_s):
                     ints[I_OFFLOADED] += 1
                 flow_direction = UL
             else:
+                if flags & F_COUNTED:
+                    ints[I_LOCAL] += 1
                 to_local = True
             task_flags[k] = flags
 
@@ -731,8 +733,6 @@ def advance(m, st, until_s):
             end = start + wl_flops[dev_workload[d]] / dev_flops_per_s[d]
             dev_cpu_free_s[d] = end
             task_local_s[k] = end - now
-            if task_flags[k] & F_COUNTED:
-                ints[I_LOCAL] += 1
             _push(ev_time, ev_seq, ev_payload, ints, end, EV_LOCAL_END, k)
 
         # -- the task ended: statistics, trace row, free slot -----------------

@@ -4,22 +4,31 @@ Definitions used in the summary (the names are a public contract):
 
 - Task counts cover tasks generated at or after ``simulation.warmup_s``;
   ``tasks_generated = tasks_completed + tasks_dropped + tasks_in_flight``.
-- ``tasks_local`` counts tasks whose execution started on the device (fallbacks
-  included), ``tasks_offloaded`` tasks sent over the uplink; ``offload_ratio`` is
-  ``tasks_offloaded / tasks_generated``.
+- ``tasks_local`` counts tasks the policy kept on the device and
+  ``tasks_offloaded`` those it sent over the uplink (``tasks_local +
+  tasks_offloaded = tasks_generated``); ``tasks_fallback_local`` are offloaded
+  tasks that met a full GPU queue and ran on their device instead.
+  ``offload_ratio = tasks_offloaded / tasks_generated``;
+  ``gpu_accepted_ratio`` is the share of generated tasks a GPU site accepted
+  (served, or queued at the end).
 - Latency is from generation to the result being on the device, over completed
   tasks; quantiles come from a log histogram (see :mod:`airan.histogram`) with at
   most 0.5 % relative error. ``deadline_miss_ratio`` = (completed after their
   deadline + dropped) / (completed + dropped).
 - Component means are over completed tasks that went through the component:
-  ``local_compute_mean_s`` (local wait + compute), ``uplink_mean_s`` (wait for the
-  device's radio + transfer), ``gpu_wait_mean_s``, ``gpu_service_mean_s`` and
+  ``local_compute_mean_s`` (local wait + compute), ``uplink_mean_s`` (the
+  transfer in the shared cell), ``gpu_wait_mean_s``, ``gpu_service_mean_s`` and
   ``downlink_mean_s``. For a task served by a GPU, uplink + GPU wait + GPU service
   + downlink = its latency.
-- GPU utilisation and mean queue length are time averages after the warm-up.
+- GPU utilisation (busy servers / servers) and mean queue length are time
+  averages after the warm-up; ``gpu_utilization_mean`` and
+  ``gpu_queue_length_mean`` are unweighted means over the sites that have a GPU,
+  ``gpu_utilization_max`` the busiest site (per-site values: ``sites.parquet``).
 - Energy covers the whole run, warm-up included: ``device_energy_j`` is the sum
   over devices of idle + compute + tx + rx energy; ``device_energy_per_task_j``
-  divides it by all tasks completed in the run.
+  divides it by all tasks completed in the run (warm-up included, like the
+  energy), and ``device_energy_active_per_task_j`` does the same for the energy
+  above the baseline (compute + tx + rx), the part a policy trades.
 - ``battery_life_*_h``: for a device whose battery emptied, the measured time it
   emptied; otherwise the projected life, initial battery energy / the device's
   average power over the run. ``devices_depleted`` says how many are measured.
@@ -137,6 +146,7 @@ def summarize(
         "tasks_offloaded": int(ints[engine.I_OFFLOADED]),
         "tasks_fallback_local": int(ints[engine.I_FALLBACK]),
         "offload_ratio": ratio(ints[engine.I_OFFLOADED], generated),
+        "gpu_accepted_ratio": ratio(ints[engine.I_GPU_ARRIVALS] - ints[engine.I_FALLBACK] - dropped_queue, generated),
         "latency_mean_s": ratio(sums[engine.S_LATENCY], completed),
         "latency_p50_s": float(p50),
         "latency_p95_s": float(p95),
@@ -152,6 +162,7 @@ def summarize(
         "downlink_mean_s": ratio(sums[engine.S_DOWNLINK], n_gpu_done),
         "gpu_wait_probability": ratio(ints[engine.I_GPU_ENQUEUED], ints[engine.I_GPU_ARRIVALS]),
         "gpu_utilization_mean": float(np.mean(utilization[has_gpu])) if has_gpu.any() else math.nan,
+        "gpu_utilization_max": float(np.max(utilization[has_gpu])) if has_gpu.any() else math.nan,
         "gpu_queue_length_mean": float(np.mean(queue_mean[has_gpu])) if has_gpu.any() else math.nan,
         "device_energy_j": float(e_total.sum()),
         "device_energy_idle_j": float(e_idle.sum()),

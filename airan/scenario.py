@@ -86,17 +86,23 @@ class Workload(_Model):
 class DeviceGroup(_Model):
     """``count`` identical devices, spread over base stations, generating one workload.
 
-    Power model (first version, deepened later): the device draws ``power_idle_w``
-    at all times while its battery lasts, plus ``power_compute_w`` while computing a
-    task locally, ``power_tx_w`` while transmitting and ``power_rx_w`` while receiving
-    (increments above the baseline; they add up when activities overlap).
+    Power model: the device draws ``power_idle_w`` at all times while its battery
+    lasts, plus ``power_compute_w`` while computing a task locally, ``power_tx_w``
+    while it has an uplink transfer and ``power_rx_w`` while it has a downlink
+    transfer. These are increments above the baseline and add up when activities
+    overlap: the state-based linear model of offloading studies (Y. Mao et al.,
+    "A survey on mobile edge computing: the communication perspective", IEEE
+    Commun. Surveys Tuts. 19(4), 2017, Sec. III), with the baseline playing the
+    role of the constant term of the LTE power model of J. Huang et al., "A close
+    examination of performance and power characteristics of 4G LTE networks",
+    MobiSys 2012.
     """
 
     name: str = Field(min_length=1, description="unique group name")
-    count: int = Field(ge=1, description="number of devices in the group")
+    count: int = Field(ge=1, le=10_000_000, description="number of devices in the group")
     workload: str = Field(description="name of the workload the devices generate")
-    sites: list[str] | None = Field(
-        None, description="sites the devices attach to, spread evenly in turn; omit for all sites"
+    sites: tuple[str, ...] | None = Field(
+        None, strict=False, description="sites the devices attach to, spread evenly in turn; omit for all sites"
     )
     cell_radius_m: float = Field(
         250.0, gt=0, description="devices are dropped uniformly in a disc of this radius around their site, m"
@@ -136,7 +142,7 @@ class Simulation(_Model):
     warmup_s: float = Field(
         0.0, ge=0, description="tasks generated before this time are simulated but left out of task statistics, s"
     )
-    seed: int = Field(1, ge=0, description="master seed; the same seed gives bit-identical results")
+    seed: int = Field(1, ge=0, le=2**63 - 1, description="master seed; the same seed gives bit-identical results")
 
     @model_validator(mode="after")
     def _warmup_inside_run(self) -> Simulation:
@@ -152,9 +158,10 @@ class Scenario(_Model):
     simulation: Simulation
     policy: Policy = Policy()
     channel: Channel = Channel()
-    sites: list[Site] = Field(min_length=1)
-    workloads: list[Workload] = Field(min_length=1)
-    devices: list[DeviceGroup] = Field(min_length=1)
+    # tuples (read from TOML arrays) keep the validated scenario immutable
+    sites: tuple[Site, ...] = Field(min_length=1, strict=False, description="base stations")
+    workloads: tuple[Workload, ...] = Field(min_length=1, strict=False, description="inference task types")
+    devices: tuple[DeviceGroup, ...] = Field(min_length=1, strict=False, description="device groups")
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
@@ -305,6 +312,7 @@ _TYPE_WORDS = {
     "string_type": "must be a string",
     "bool_type": "must be true or false",
     "list_type": "must be a list",
+    "tuple_type": "must be a list",
     "model_type": "must be a table",
     "dict_type": "must be a table",
 }
@@ -466,9 +474,9 @@ def _type_name(annotation: Any) -> str:
     if typing.get_origin(annotation) is Literal:
         return " or ".join(f'"{v}"' for v in typing.get_args(annotation))
     args = typing.get_args(annotation)
-    if args and typing.get_origin(annotation) is not list:  # a union such as int | None
+    if args and typing.get_origin(annotation) not in (list, tuple):  # a union such as int | None
         return " or ".join(_type_name(a) for a in args)
-    if typing.get_origin(annotation) is list:
+    if typing.get_origin(annotation) in (list, tuple):
         return f"list of {_type_name(args[0])}"
     return {float: "number", int: "integer", str: "string", bool: "boolean", type(None): "omitted"}.get(
         annotation, str(annotation))

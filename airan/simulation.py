@@ -4,21 +4,27 @@
 to a simulated time and returns, with every bit of the run's state in
 ``Simulation.state`` (plain numpy arrays); calling it again continues the same run.
 Splitting a run into steps never changes its results, which is what progress bars,
-checkpoints and controllers acting between steps rely on.
+checkpoints (:meth:`Simulation.save` / :meth:`Simulation.load`) and controllers
+acting between steps rely on.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
+import tomllib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import engine
+from ._version import __version__
 from .build import build_model, grow_heap, grow_tasks, initial_state
 from .results import Result, summarize
-from .scenario import Scenario
+from .scenario import Scenario, dump_scenario, scenario_from_dict
 
 TraceSink = Callable[[dict[str, np.ndarray]], None]
 
@@ -46,7 +52,10 @@ class Simulation:
 
     def __init__(self, scenario: Scenario, seed: int | None = None, *, trace: bool | TraceSink | None = None):
         self.scenario = scenario
-        self.seed = int(scenario.simulation.seed if seed is None else seed)
+        seed = scenario.simulation.seed if seed is None else seed
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+            raise ValueError(f"seed: must be an integer in [0, 2**63), got {seed!r}")
+        self.seed = int(seed)
         self.model, self.layout = build_model(scenario, self.seed)
         self._chunks: list[dict[str, np.ndarray]] | None = None
         self._sink: TraceSink | None = None
@@ -116,18 +125,65 @@ class Simulation:
         result = summarize(self.scenario, self.seed, self.model, settled, self.layout, self.now_s, self.wall_time_s,
                            site_baseline=baseline)
         if self._chunks is not None:
-            result.trace = _concat(self._chunks) if self._chunks else _trace_columns(self.state, 0, self.layout)
+            result.trace = _concat(self._chunks) if self._chunks else self.trace_rows(0)
         return result
+
+    def save(self, path: str | Path) -> Path:
+        """Checkpoint the run to one ``.npz`` file: every state array, the resolved scenario and the clock.
+
+        Trace rows already handed to a sink are not part of the checkpoint.
+        """
+        self._drain_trace()
+        path = Path(path)
+        meta = {
+            "airan": __version__,
+            "scenario_toml": dump_scenario(self.scenario),
+            "seed": self.seed,
+            "now_s": self.now_s,
+            "wall_time_s": self.wall_time_s,
+        }
+        arrays = {f"state.{name}": value for name, value in self.state._asdict().items()}
+        if self._site_baseline is not None:
+            arrays["baseline.t_s"] = np.array([self._site_baseline[0]])
+            arrays["baseline.busy_area_s"] = self._site_baseline[1]
+            arrays["baseline.queue_area_s"] = self._site_baseline[2]
+        tmp = path.with_name(f".{path.name}.tmp.npz")
+        np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, *, trace: bool | TraceSink | None = None) -> Simulation:
+        """Resume a run saved by :meth:`save`; continuing it gives the same results as never stopping."""
+        with np.load(Path(path), allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            scenario = scenario_from_dict(tomllib.loads(meta["scenario_toml"]), source=str(path))
+            sim = cls(scenario, meta["seed"], trace=trace)
+            saved = {name[len("state."):]: data[name] for name in data.files if name.startswith("state.")}
+            state = sim.state._replace(**{k: v for k, v in saved.items() if not k.startswith("trace_")})
+            sim.state = state._replace(trace_f=sim.state.trace_f, trace_i=sim.state.trace_i)
+            sim.state.ints[engine.I_TRACE_N] = 0
+            if "baseline.t_s" in data.files:
+                sim._site_baseline = (float(data["baseline.t_s"][0]), data["baseline.busy_area_s"],
+                                      data["baseline.queue_area_s"])
+        sim.now_s = float(meta["now_s"])
+        sim.wall_time_s = float(meta["wall_time_s"])
+        return sim
+
+    def trace_rows(self, n: int) -> dict[str, np.ndarray]:
+        """The first ``n`` rows of the kernel's trace buffer as named columns (``n = 0``: the empty table)."""
+        return _trace_columns(self.state, n, self.layout, self.scenario.simulation.warmup_s)
 
     def _drain_trace(self) -> None:
         n = int(self.state.ints[engine.I_TRACE_N])
         if self._sink is None or n == 0:
             return
-        self._sink(_trace_columns(self.state, n, self.layout))
+        self._sink(self.trace_rows(n))
         self.state.ints[engine.I_TRACE_N] = 0
 
 
-def _trace_columns(st: engine.State, n: int, layout) -> dict[str, np.ndarray]:
+def _trace_columns(st: engine.State, n: int, layout, warmup_s: float) -> dict[str, np.ndarray]:
+    """The first ``n`` trace rows as named columns (``counted``: generated after the warm-up)."""
     f, i = st.trace_f[:n], st.trace_i[:n]
     site_names = np.array(layout.site_names + [""], dtype=object)  # index -1: none
     return {
@@ -137,6 +193,7 @@ def _trace_columns(st: engine.State, n: int, layout) -> dict[str, np.ndarray]:
         "site": site_names[i[:, engine.TI_SITE]],
         "outcome": OUTCOMES[i[:, engine.TI_OUTCOME]],
         "ran": PLACES[i[:, engine.TI_RAN]],
+        "counted": f[:, engine.TF_T_GEN] >= warmup_s,
         "t_generated_s": f[:, engine.TF_T_GEN].copy(),
         "t_end_s": f[:, engine.TF_T_END].copy(),
         "latency_s": f[:, engine.TF_T_END] - f[:, engine.TF_T_GEN],

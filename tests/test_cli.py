@@ -113,7 +113,9 @@ def test_set_overrides_are_applied_and_recorded(scenario_file, tmp_path):
         (["--set", "devices.0.rate_hz=-1"], "cli.toml: devices[0].rate_hz: must be > 0, got -1"),
         (["--set", "simulation.colour=1"], "cli.toml: simulation.colour: unknown key"),
         (["--set", "oops"], "--set oops: must be dotted.path=value"),
-        (["--seed", "-3"], "--seed: must be an integer >= 0"),
+        (["--seed", "-3"], "cli.toml: simulation.seed: must be >= 0 and <= 9223372036854775807, got -3"),
+        (["--seed", "abc"], "argument --seed: invalid int value: 'abc'"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
     ],
 )
 def test_bad_input_is_one_line_with_exit_status_2(scenario_file, tmp_path, args, expected):
@@ -123,6 +125,13 @@ def test_bad_input_is_one_line_with_exit_status_2(scenario_file, tmp_path, args,
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], proc.stderr
     assert not (tmp_path / "x" / "summary.json").exists()
+
+
+def test_results_folder_problems_are_caught_before_the_run(scenario_file, tmp_path):
+    (tmp_path / "o" / "summary.json").mkdir(parents=True)
+    proc = airan("run", str(scenario_file), "--out", str(tmp_path / "o"), cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "summary.json is a folder" in proc.stderr and proc.stdout == ""
 
 
 def test_missing_file_and_bad_toml(tmp_path):

@@ -1,0 +1,1 @@
+"""Radio access models: path loss, antennas, link budget, SINR and rates."""
