@@ -25,7 +25,7 @@ Task life cycle
 Shared radio cells
     Every transfer is a flow in a cell's uplink or downlink. The active flows of a
     cell share it by processor sharing: with ``n`` flows each gets ``1/n`` of the
-    airtime (``H_n / n`` with proportional fair, see :mod:`airan.radio.sharing`),
+    airtime (``H_n / n`` with proportional fair, see :func:`share_per_flow`),
     and a flow of ``b`` bits needs ``b / R`` seconds of airtime at its device's
     full-cell rate ``R``. Each cell keeps a virtual time ``V`` that grows at the
     share per flow; a flow started at ``V0`` ends when ``V`` reaches
@@ -590,14 +590,17 @@ def advance(m, st, until_s):
                 cell_vmin_s[direction, c] = np.inf
                 cell_event_seq[direction, c] = -1
 
+            # the transfer's time counts whether or not the device is still alive
+            if direction == DL:
+                downlink_s = now - task_t_mark_s[k]
+            else:
+                task_uplink_s[k] = now - task_t_mark_s[k]
             if not alive:
                 outcome = OUT_DROPPED_BATTERY
             elif direction == DL:
                 outcome = OUT_COMPLETED
-                downlink_s = now - task_t_mark_s[k]
             else:
                 # -- uplink done: join the site's FIFO, or meet a full queue --
-                task_uplink_s[k] = now - task_t_mark_s[k]
                 s = dev_site[d]
                 task_t_mark_s[k] = now
                 counted = (task_flags[k] & F_COUNTED) != 0
