@@ -10,11 +10,13 @@ on a compiled discrete-event core, and get latency, energy and battery-life resu
 """
 
 from ._version import __version__
+from .build import BuildError
 from .results import Result
 from .scenario import Scenario, ScenarioError, apply_overrides, dump_scenario, load_scenario, scenario_from_dict
 from .simulation import Simulation, run
 
 __all__ = [
+    "BuildError",
     "Result",
     "Scenario",
     "ScenarioError",

@@ -8,17 +8,19 @@ import numpy as np
 
 from . import engine, histogram
 from ._rng import FAMILY_DEVICE, FAMILY_SITE, seed_streams
+from .radio import network
 from .scenario import Scenario
 
-#: Seed family for device placement (kept apart from the kernel's stream families).
+#: Seed families for device placement and radio draws (apart from the kernel's stream families).
 _FAMILY_PLACEMENT = 2
+_FAMILY_RADIO = 3
 
 J_PER_WH = 3600.0
 BITS_PER_BYTE = 8.0
 
 
 class Layout(NamedTuple):
-    """Names and positions that the kernel does not need but results do."""
+    """Names, positions and radio figures that the kernel does not need but results do."""
 
     site_names: list[str]
     site_x_m: np.ndarray  # float64[n_sites], m
@@ -28,6 +30,22 @@ class Layout(NamedTuple):
     dev_group: np.ndarray  # int32[n_devices], index into group_names
     dev_x_m: np.ndarray  # float64[n_devices], m
     dev_y_m: np.ndarray  # float64[n_devices], m
+    radio: dict[str, np.ndarray] | None  # per-device radio columns (None: ideal channel)
+    cells: dict[str, np.ndarray] | None  # per-cell columns (None: ideal channel)
+
+
+class BuildError(ValueError):
+    """A scenario that validates but cannot be built (one line, naming the field)."""
+
+
+class _SiteArrays(NamedTuple):
+    x_m: np.ndarray
+    y_m: np.ndarray
+    height_m: np.ndarray
+    sectors: np.ndarray
+    azimuth_deg: np.ndarray
+    downtilt_deg: np.ndarray
+    bias_db: np.ndarray
 
 
 def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
@@ -37,12 +55,13 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
     wl_index = {w.name: i for i, w in enumerate(scenario.workloads)}
     n_dev = scenario.n_devices
     offload_policy = scenario.policy.name == "offload"
+    channel = scenario.channel
 
     site_servers = np.array([s.gpu.servers if s.gpu else 0 for s in sites], dtype=np.int32)
     dev = {name: np.empty(n_dev, dtype=np.float64) for name in (
         "rate_hz", "flops_per_s", "power_idle_w", "power_compute_w", "power_tx_w", "power_rx_w",
-        "energy_j", "uplink_bps", "downlink_bps", "radius_m")}
-    dev_site = np.empty(n_dev, dtype=np.int32)
+        "energy_j", "uplink_bps", "downlink_bps", "radius_m", "min_distance_m", "height_m")}
+    home_site = np.empty(n_dev, dtype=np.int32)  # where each device is dropped
     dev_workload = np.empty(n_dev, dtype=np.int32)
     dev_periodic = np.empty(n_dev, dtype=np.bool_)
     dev_group = np.empty(n_dev, dtype=np.int32)
@@ -51,7 +70,7 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
     for g_index, group in enumerate(scenario.devices):
         members = group.sites if group.sites is not None else [s.name for s in sites]
         block = slice(i, i + group.count)
-        dev_site[block] = [site_index[members[j % len(members)]] for j in range(group.count)]
+        home_site[block] = [site_index[members[j % len(members)]] for j in range(group.count)]
         dev_workload[block] = wl_index[group.workload]
         dev_periodic[block] = group.arrival == "periodic"
         dev_group[block] = g_index
@@ -62,10 +81,88 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         dev["power_tx_w"][block] = group.power_tx_w
         dev["power_rx_w"][block] = group.power_rx_w
         dev["energy_j"][block] = group.battery_wh * J_PER_WH * group.initial_charge
-        dev["uplink_bps"][block] = group.uplink_bps
-        dev["downlink_bps"][block] = group.downlink_bps
+        dev["uplink_bps"][block] = group.uplink_bps if group.uplink_bps is not None else np.nan
+        dev["downlink_bps"][block] = group.downlink_bps if group.downlink_bps is not None else np.nan
         dev["radius_m"][block] = group.cell_radius_m
+        dev["min_distance_m"][block] = group.min_distance_m
+        dev["height_m"][block] = group.height_m
         i += group.count
+
+    # devices uniformly in an annulus around their site (area-uniform), r in [min_distance, radius]
+    placement = np.random.default_rng(np.random.SeedSequence([int(seed), _FAMILY_PLACEMENT]))
+    r0, r1 = dev["min_distance_m"], dev["radius_m"]
+    radius = np.sqrt(r0**2 + placement.random(n_dev) * (r1**2 - r0**2))
+    angle = 2.0 * np.pi * placement.random(n_dev)
+    site_x = np.array([s.x_m for s in sites], dtype=np.float64)
+    site_y = np.array([s.y_m for s in sites], dtype=np.float64)
+    dev_x = site_x[home_site] + radius * np.cos(angle)
+    dev_y = site_y[home_site] + radius * np.sin(angle)
+
+    wl_flops = np.array([w.flops for w in scenario.workloads], dtype=np.float64)
+    wl_in_bits = np.array([w.input_bytes * BITS_PER_BYTE for w in scenario.workloads], dtype=np.float64)
+    wl_out_bits = np.array([w.output_bytes * BITS_PER_BYTE for w in scenario.workloads], dtype=np.float64)
+
+    radio = cells = None
+    if channel.model == "ideal":
+        dev_site = home_site
+        dev_cell = np.arange(n_dev, dtype=np.int32)  # a cell of its own per device
+        dev_offload = (site_servers[dev_site] > 0) & offload_policy
+        uplink_bps, downlink_bps = dev["uplink_bps"], dev["downlink_bps"]
+        power_tx_w = dev["power_tx_w"]
+    else:
+        site_arrays = _SiteArrays(
+            x_m=site_x, y_m=site_y,
+            height_m=network.site_heights_m(channel, [s.height_m for s in sites]),
+            sectors=np.array([s.sectors for s in sites]),
+            azimuth_deg=np.array([s.azimuth_deg for s in sites], dtype=np.float64),
+            downtilt_deg=np.array([s.downtilt_deg for s in sites], dtype=np.float64),
+            bias_db=np.array([s.association_bias_db for s in sites], dtype=np.float64),
+        )
+        radio_rng = np.random.default_rng(np.random.SeedSequence([int(seed), _FAMILY_RADIO]))
+        try:
+            links = network.attach(channel, site_arrays, dev_x, dev_y, dev["height_m"], radio_rng)
+        except network.RadioError as exc:
+            raise BuildError(str(exc)) from None
+        dev_site = links.site
+        dev_cell = links.cell
+        dev_offload = (site_servers[dev_site] > 0) & offload_policy
+        # a device the link budget gives no rate cannot offload: it computes locally
+        for _ in range(2):
+            demand_ul = dev_offload * dev["rate_hz"] * wl_in_bits[dev_workload]
+            demand_dl = dev_offload * dev["rate_hz"] * wl_out_bits[dev_workload]
+            rates = network.rates(channel, links, demand_ul, demand_dl)
+            covered = (rates.uplink_bps > 0) & (rates.downlink_bps > 0)
+            if not (dev_offload & ~covered).any():
+                break
+            dev_offload = dev_offload & covered
+        uplink_bps = np.where(rates.uplink_bps > 0, rates.uplink_bps, np.nan)
+        downlink_bps = np.where(rates.downlink_bps > 0, rates.downlink_bps, np.nan)
+        # radio energy hook: radiated power from power control, through the PA, adds to tx power
+        radiated_w = 10.0 ** (links.tx_power_dbm / 10.0) / 1000.0
+        power_tx_w = dev["power_tx_w"] + radiated_w / channel.ue_pa_efficiency
+        radio = {
+            "cell": links.cell.astype(np.int64),
+            "distance_m": links.distance_m,
+            "los": links.los,
+            "pathloss_db": links.pathloss_db,
+            "shadowing_db": links.shadowing_db,
+            "coupling_loss_db": links.coupling_loss_db,
+            "tx_power_dbm": links.tx_power_dbm,
+            "sinr_dl_db": rates.sinr_dl_db,
+            "sinr_ul_db": rates.sinr_ul_db,
+            "rate_dl_bps": rates.downlink_bps,
+            "rate_ul_bps": rates.uplink_bps,
+            "covered": covered,
+        }
+        cells = {
+            "cell": np.arange(links.cells.site.shape[0], dtype=np.int64),
+            "site": np.array([sites[s].name for s in links.cells.site], dtype=object),
+            "sector": links.cells.sector.astype(np.int64),
+            "boresight_deg": links.cells.boresight_deg,
+            "devices": np.bincount(links.cell, minlength=links.cells.site.shape[0]).astype(np.int64),
+            "load_dl_predicted": rates.load_dl,
+            "load_ul_predicted": rates.load_ul,
+        }
 
     model = engine.Model(
         site_servers=site_servers,
@@ -76,34 +173,27 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
             dtype=np.int64,
         ),
         site_on_full_local=np.array([bool(s.gpu and s.gpu.on_full == "local") for s in sites]),
-        dev_site=dev_site,
+        dev_site=np.ascontiguousarray(dev_site, dtype=np.int32),
         dev_workload=dev_workload,
         dev_periodic=dev_periodic,
         dev_rate_hz=dev["rate_hz"],
-        dev_offload=(site_servers[dev_site] > 0) & offload_policy,
+        dev_offload=dev_offload,
         dev_flops_per_s=dev["flops_per_s"],
         dev_power_idle_w=dev["power_idle_w"],
         dev_power_compute_w=dev["power_compute_w"],
-        dev_power_tx_w=dev["power_tx_w"],
+        dev_power_tx_w=power_tx_w,
         dev_power_rx_w=dev["power_rx_w"],
         dev_energy_j=dev["energy_j"],
-        dev_uplink_bps=dev["uplink_bps"],
-        dev_downlink_bps=dev["downlink_bps"],
-        dev_cell=np.arange(n_dev, dtype=np.int32),  # ideal channel: a cell of its own per device
-        wl_flops=np.array([w.flops for w in scenario.workloads], dtype=np.float64),
-        wl_input_bits=np.array([w.input_bytes * BITS_PER_BYTE for w in scenario.workloads], dtype=np.float64),
-        wl_output_bits=np.array([w.output_bytes * BITS_PER_BYTE for w in scenario.workloads], dtype=np.float64),
+        dev_uplink_bps=uplink_bps,
+        dev_downlink_bps=downlink_bps,
+        dev_cell=np.ascontiguousarray(dev_cell, dtype=np.int32),
+        wl_flops=wl_flops,
+        wl_input_bits=wl_in_bits,
+        wl_output_bits=wl_out_bits,
         wl_deadline_s=np.array([w.deadline_s for w in scenario.workloads], dtype=np.float64),
         warmup_s=np.array([scenario.simulation.warmup_s], dtype=np.float64),
-        proportional_fair=np.array([False]),
+        proportional_fair=np.array([channel.sharing == "proportional_fair"]),
     )
-
-    # devices uniformly in a disc around their site (area-uniform: r = R sqrt(U))
-    placement = np.random.default_rng(np.random.SeedSequence([int(seed), _FAMILY_PLACEMENT]))
-    radius = dev["radius_m"] * np.sqrt(placement.random(n_dev))
-    angle = 2.0 * np.pi * placement.random(n_dev)
-    site_x = np.array([s.x_m for s in sites], dtype=np.float64)
-    site_y = np.array([s.y_m for s in sites], dtype=np.float64)
     layout = Layout(
         site_names=[s.name for s in sites],
         site_x_m=site_x,
@@ -111,17 +201,25 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         workload_names=[w.name for w in scenario.workloads],
         group_names=[g.name for g in scenario.devices],
         dev_group=dev_group,
-        dev_x_m=site_x[dev_site] + radius * np.cos(angle),
-        dev_y_m=site_y[dev_site] + radius * np.sin(angle),
+        dev_x_m=dev_x,
+        dev_y_m=dev_y,
+        radio=radio,
+        cells=cells,
     )
     return model, layout
 
 
-def initial_state(model: engine.Model, seed: int, *, trace_capacity: int = 0) -> engine.State:
-    """A fresh run's state: empty heap and queues, full batteries, seeded streams."""
+def initial_state(
+    model: engine.Model, seed: int, *, trace_capacity: int = 0, n_cells: int | None = None
+) -> engine.State:
+    """A fresh run's state: empty heap and queues, full batteries, seeded streams.
+
+    ``n_cells`` defaults to the highest cell a device uses, plus one.
+    """
     n_dev = model.dev_site.shape[0]
     n_sites = model.site_servers.shape[0]
-    n_cells = int(model.dev_cell.max()) + 1 if n_dev else 0
+    if n_cells is None:
+        n_cells = int(model.dev_cell.max()) + 1 if n_dev else 0
     heap_capacity = 2 * n_dev + 64
     task_capacity = 2 * n_dev + 64
     ints = np.zeros(engine.N_INTS, dtype=np.int64)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import __version__
 from .results import write_parquet
+from .build import BuildError
 from .scenario import ScenarioError, load_scenario
 from .simulation import Simulation
 
@@ -107,7 +108,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"airan: error: --out {out}: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
     writer = _TraceWriter(out / "trace.parquet") if args.trace else None
-    sim = Simulation(scenario, trace=writer)
+    try:
+        sim = Simulation(scenario, trace=writer)
+    except BuildError as exc:
+        raise BuildError(f"{Path(args.scenario).name}: {exc}") from None
     progress = None
     steps = 1
     if args.progress or (args.progress is None and not args.quiet and sys.stderr.isatty()):
@@ -206,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ScenarioError as exc:
+    except (ScenarioError, BuildError) as exc:
         print(f"airan: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

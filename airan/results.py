@@ -32,6 +32,15 @@ Definitions used in the summary (the names are a public contract):
 - ``battery_life_*_h``: for a device whose battery emptied, the measured time it
   emptied; otherwise the projected life, initial battery energy / the device's
   average power over the run. ``devices_depleted`` says how many are measured.
+- Radio (channel models other than ``ideal``): ``sinr_{dl,ul}_mean_db`` and
+  ``sinr_{dl,ul}_p5_db`` over devices (the mean of the dB values; the 5th
+  percentile by nearest rank), ``rate_{dl,ul}_mean_bps`` the mean full-cell rate
+  (a device alone in its cell), ``cell_load_{dl,ul}_mean`` / ``_max`` the measured
+  fraction of time a cell had an active transfer (after the warm-up),
+  ``devices_out_of_coverage`` devices with no rate (they compute locally).
+  ``throughput_{ul,dl}_mean_bps`` (every channel) is the mean over devices of the
+  bits each device moved divided by the time its transfers took, so it includes
+  the slow-down from sharing.
 - ``wall_time_s`` is the wall-clock time spent advancing the run (the kernel and
   growing its arrays), without compilation, set-up or summarising.
 - The per-device table covers the whole run (warm-up tasks included), as its
@@ -68,6 +77,7 @@ class Result:
     sites: dict[str, np.ndarray]
     latency_histogram: dict[str, np.ndarray]
     trace: dict[str, np.ndarray] | None = field(default=None)
+    cells: dict[str, np.ndarray] | None = field(default=None)
 
     def write(self, out_dir: str | Path) -> Path:
         """Write ``summary.json``, ``scenario.toml`` (resolved, with the seed used) and Parquet tables.
@@ -85,6 +95,8 @@ class Result:
         write_parquet(out / "devices.parquet", self.devices)
         write_parquet(out / "sites.parquet", self.sites)
         write_parquet(out / "latency_histogram.parquet", self.latency_histogram)
+        if self.cells is not None:
+            write_parquet(out / "cells.parquet", self.cells)
         if self.trace is not None:
             write_parquet(out / "trace.parquet", self.trace)
         return out
@@ -92,12 +104,12 @@ class Result:
 
 def summarize(
     scenario: Scenario, seed: int, model: engine.Model, st: engine.State, layout: Layout, now_s: float,
-    wall_time_s: float, site_baseline: tuple[float, np.ndarray, np.ndarray] | None = None,
+    wall_time_s: float, at_warmup: engine.State | None = None,
 ) -> Result:
-    """Build a :class:`Result` from a state whose energies and site integrals are settled at ``now_s``.
+    """Build a :class:`Result` from a state whose energies and time integrals are settled at ``now_s``.
 
-    ``site_baseline`` is ``(t_s, busy_area_s, queue_area_s)`` settled at the end of
-    the warm-up; site utilisation and queue length are then measured from there.
+    ``at_warmup`` is the state settled at the end of the warm-up; site utilisation,
+    queue length and cell load are then measured from there.
     """
     ints, sums = st.ints, st.sums
     generated = int(ints[engine.I_GENERATED])
@@ -123,7 +135,12 @@ def summarize(
     # sites
     servers = model.site_servers
     has_gpu = servers > 0
-    t_from, busy_from, queue_from = site_baseline if site_baseline is not None else (0.0, 0.0, 0.0)
+    if at_warmup is not None:
+        t_from = float(model.warmup_s[0])
+        busy_from, queue_from = at_warmup.site_busy_area_s, at_warmup.site_queue_area_s
+        cell_busy_from = at_warmup.cell_busy_s
+    else:
+        t_from, busy_from, queue_from, cell_busy_from = 0.0, 0.0, 0.0, 0.0
     span_s = now_s - t_from
     with np.errstate(divide="ignore", invalid="ignore"):
         utilization = np.where(has_gpu, (st.site_busy_area_s - busy_from) / (np.maximum(servers, 1) * span_s), np.nan)
@@ -185,6 +202,27 @@ def summarize(
         "events": int(ints[engine.I_EVENTS]),
         "seed": int(seed),
     }
+
+    # radio: measured throughput per device (bits / time its transfers took), cell load
+    with np.errstate(divide="ignore", invalid="ignore"):
+        throughput = np.where(st.dev_flow_s > 0, st.dev_bits / st.dev_flow_s, np.nan)  # [2, n_dev]
+        cell_load = (st.cell_busy_s - cell_busy_from) / span_s  # [2, n_cells]
+    radio = layout.radio
+    summary.update({
+        "throughput_ul_mean_bps": _nanmean(throughput[engine.UL]),
+        "throughput_dl_mean_bps": _nanmean(throughput[engine.DL]),
+        "sinr_dl_mean_db": _nanmean(radio["sinr_dl_db"]) if radio else math.nan,
+        "sinr_dl_p5_db": nearest_rank(radio["sinr_dl_db"], 0.05) if radio else math.nan,
+        "sinr_ul_mean_db": _nanmean(radio["sinr_ul_db"]) if radio else math.nan,
+        "sinr_ul_p5_db": nearest_rank(radio["sinr_ul_db"], 0.05) if radio else math.nan,
+        "rate_dl_mean_bps": _nanmean(radio["rate_dl_bps"]) if radio else math.nan,
+        "rate_ul_mean_bps": _nanmean(radio["rate_ul_bps"]) if radio else math.nan,
+        "cell_load_dl_mean": float(np.mean(cell_load[engine.DL])) if radio else math.nan,
+        "cell_load_ul_mean": float(np.mean(cell_load[engine.UL])) if radio else math.nan,
+        "cell_load_dl_max": float(np.max(cell_load[engine.DL])) if radio else math.nan,
+        "cell_load_ul_max": float(np.max(cell_load[engine.UL])) if radio else math.nan,
+        "devices_out_of_coverage": int((~radio["covered"]).sum()) if radio else 0,
+    })
     summary = {k: _json_value(v) for k, v in summary.items()}
 
     devices = {
@@ -208,6 +246,9 @@ def summarize(
         "battery_life_h": life_h,
         "depleted": st.dev_depleted.copy(),
         "depleted_at_s": st.dev_t_depleted_s.copy(),
+        "throughput_ul_bps": throughput[engine.UL],
+        "throughput_dl_bps": throughput[engine.DL],
+        **(radio or {}),
     }
     sites = {
         "site": np.array(layout.site_names, dtype=object),
@@ -226,7 +267,17 @@ def summarize(
         "upper_s": np.concatenate((edges, [np.inf])),
         "count": st.hist.copy(),
     }
-    return Result(scenario, seed, summary, devices, sites, latency_histogram)
+    cells = None
+    if layout.cells is not None:
+        cells = {**layout.cells, "load_dl": cell_load[engine.DL], "load_ul": cell_load[engine.UL],
+                 "bits_dl": st.cell_bits[engine.DL].copy(), "bits_ul": st.cell_bits[engine.UL].copy()}
+    return Result(scenario, seed, summary, devices, sites, latency_histogram, cells=cells)
+
+
+def _nanmean(values: np.ndarray) -> float:
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else math.nan
 
 
 def nearest_rank(values: np.ndarray, q: float) -> float:

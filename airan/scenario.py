@@ -70,6 +70,12 @@ class Site(_Model):
     name: str = Field(min_length=1, description="unique site name")
     x_m: float = Field(0.0, description="x position, m")
     y_m: float = Field(0.0, description="y position, m")
+    height_m: float | None = Field(
+        None, gt=0, description="antenna height, m; omit for the environment's (UMa 25, UMi 10, RMa 35, InH 3, else 25)")
+    sectors: Literal[1, 3] = Field(1, description="cells at this site: 1 (omni) or 3 (TR 38.901 Table 7.3-1 pattern)")
+    azimuth_deg: float = Field(0.0, description="rotation of the sector boresights (30, 150, 270 deg), deg")
+    downtilt_deg: float = Field(0.0, ge=0, lt=90, description="electrical downtilt of the sector antennas, deg")
+    association_bias_db: float = Field(0.0, description="added to this site's received power for association, dB")
     gpu: Gpu | None = Field(None, description="GPU site at this base station; omit for none")
 
 
@@ -107,6 +113,9 @@ class DeviceGroup(_Model):
     cell_radius_m: float = Field(
         250.0, gt=0, description="devices are dropped uniformly in a disc of this radius around their site, m"
     )
+    min_distance_m: float = Field(
+        10.0, ge=0, description="no device is dropped closer than this to its site (TR 38.901 minimum), m")
+    height_m: float = Field(1.5, gt=0, description="device antenna height, m")
     arrival: Literal["poisson", "periodic"] = Field(
         "poisson", description="task arrivals: Poisson, or periodic with a uniformly random phase per device"
     )
@@ -118,14 +127,71 @@ class DeviceGroup(_Model):
     power_rx_w: float = Field(ge=0, description="extra power while receiving, W")
     battery_wh: float = Field(gt=0, description="battery capacity, Wh")
     initial_charge: float = Field(1.0, ge=0, le=1, description="state of charge at t = 0, fraction of capacity")
-    uplink_bps: float = Field(gt=0, description="uplink rate of the ideal channel, bit/s")
-    downlink_bps: float = Field(gt=0, description="downlink rate of the ideal channel, bit/s")
+    uplink_bps: float | None = Field(None, gt=0, description="uplink rate, ideal channel only, bit/s")
+    downlink_bps: float | None = Field(None, gt=0, description="downlink rate, ideal channel only, bit/s")
+
+    @model_validator(mode="after")
+    def _inside_the_disc(self) -> DeviceGroup:
+        if self.min_distance_m >= self.cell_radius_m:
+            raise ValueError(
+                f"min_distance_m: must be < cell_radius_m ({self.cell_radius_m!r}), got {self.min_distance_m!r}")
+        return self
 
 
 class Channel(_Model):
-    """Radio channel model. ``ideal``: each device has fixed uplink/downlink rates, not shared."""
+    """Radio channel model and link budget.
 
-    model: Literal["ideal"] = Field("ideal", description="channel model")
+    ``ideal``: each device has the fixed ``uplink_bps`` / ``downlink_bps`` of its
+    group, in a cell of its own (for validation). ``tr38901``: TR 38.901 path loss,
+    LOS probability and shadowing in ``environment``; ``subthz``: free space plus
+    ITU-R P.676 absorption (100-300 GHz); ``power_law``: PL = FSPL(1 m) + 10 alpha
+    log10(d). For the last three, rates follow from SINR in a band preset
+    (``airan.radio.bands``), cells share their uplink and downlink among active
+    transfers, and devices attach to the cell with the strongest received power.
+    """
+
+    model: Literal["ideal", "tr38901", "subthz", "power_law"] = Field("ideal", description="channel model")
+    band: str = Field("n78", description="band preset: n78, fr3_7ghz or subthz_140ghz (airan.radio.bands)")
+    fc_ghz: float | None = Field(None, gt=0, description="carrier frequency, GHz; omit for the band's")
+    bs_tx_power_dbm: float | None = Field(None, description="cell transmit power, dBm; omit for the band's")
+    ue_max_power_dbm: float | None = Field(None, description="device maximum power P_CMAX, dBm; omit for the band's")
+    environment: Literal["UMa", "UMi", "RMa", "InH"] = Field(
+        "UMa", description="TR 38.901 scenario (UMi: street canyon, InH: office) for model tr38901")
+    los: Literal["probabilistic", "los", "nlos"] = Field(
+        "probabilistic", description="line of sight per link: drawn from TR 38.901 Table 7.4.2-1, or forced")
+    shadowing: bool = Field(True, description="log-normal shadow fading per device-site link (tr38901)")
+    shadowing_correlated: bool = Field(
+        False, description="shadowing spatially correlated among a site's links (exponential, Table 7.5-6 distances)")
+    alpha: float = Field(3.5, gt=0, description="path-loss exponent of model power_law")
+    fast_fading: Literal["none", "rayleigh", "rician"] = Field(
+        "none", description="a fading power gain drawn once per link (block fading over the run)")
+    rician_k_db: float = Field(6.0, description="Rician K factor, dB")
+    rate: Literal["shannon", "cqi"] = Field(
+        "shannon", description="spectral efficiency from Shannon (with gap and cap) or the TS 38.214 CQI table")
+    shannon_gap_db: float = Field(0.0, ge=0, description="implementation gap to Shannon capacity, dB")
+    max_spectral_efficiency: float = Field(
+        7.4063, gt=0, description="cap on spectral efficiency, bit/s/Hz (256QAM, R = 948/1024)")
+    cqi_table: Literal[1, 2] = Field(2, description="TS 38.214 CQI table (1: up to 64QAM, 2: up to 256QAM)")
+    dl_overhead: float = Field(0.14, ge=0, lt=1, description="downlink overhead fraction (TS 38.306, FR1 0.14)")
+    ul_overhead: float = Field(0.08, ge=0, lt=1, description="uplink overhead fraction (TS 38.306, FR1 0.08)")
+    sharing: Literal["equal_time", "proportional_fair"] = Field(
+        "equal_time", description="how a cell's active transfers share it")
+    interference: Literal["coupled", "full", "none"] = Field(
+        "coupled", description="other cells' activity: load from offered traffic (fixed point), always on, or off")
+    noise: bool = Field(True, description="thermal noise (-174 dBm/Hz + noise figure); false for interference-only")
+    p0_dbm: float = Field(-95.0, description="uplink power control P0 (nominal PUSCH power per RB), dBm")
+    pc_alpha: float = Field(0.8, ge=0, le=1, description="uplink power control path-loss compensation factor")
+    ue_pa_efficiency: float = Field(
+        0.35, gt=0, le=1, description="device power-amplifier efficiency: radiated power / this is added to tx power")
+    extrapolate: bool = Field(False, description="allow frequencies and distances outside a model's validity range")
+
+    @model_validator(mode="after")
+    def _known_band(self) -> Channel:
+        from .radio.bands import BANDS
+
+        if self.band not in BANDS:
+            raise ValueError(f"band: must be one of {', '.join(BANDS)}, got {self.band!r}")
+        return self
 
 
 class Policy(_Model):
@@ -185,6 +251,14 @@ class Scenario(_Model):
                     )
             if group.sites is not None and not group.sites:
                 raise ValueError(f"devices[{i}].sites: must name at least one site (omit it for all sites)")
+            for field in ("uplink_bps", "downlink_bps"):
+                given = getattr(group, field) is not None
+                if self.channel.model == "ideal" and not given:
+                    raise ValueError(f"devices[{i}].{field}: required with channel.model = \"ideal\"")
+                if self.channel.model != "ideal" and given:
+                    raise ValueError(
+                        f"devices[{i}].{field}: only used by channel.model = \"ideal\" (rates follow from "
+                        f"the {self.channel.model} link budget); remove it")
         return self
 
     @property

@@ -64,13 +64,16 @@ class Simulation:
             self._sink = self._chunks.append
         elif callable(trace):
             self._sink = trace
-        self.state = initial_state(self.model, self.seed, trace_capacity=TRACE_BUFFER_ROWS if self._sink else 0)
+        self.state = initial_state(
+            self.model, self.seed, trace_capacity=TRACE_BUFFER_ROWS if self._sink else 0,
+            n_cells=None if self.layout.cells is None else len(self.layout.cells["cell"]),
+        )
         # compile (or load from the cache) now, so that wall_time_s counts simulation only;
         # no event is before t = 0, so this call changes nothing
         engine.advance(self.model, self.state, 0.0)
         self.now_s = 0.0
         self.wall_time_s = 0.0
-        self._site_baseline = None  # site integrals settled at the end of the warm-up
+        self._at_warmup: engine.State | None = None  # the state settled at the end of the warm-up
 
     @property
     def duration_s(self) -> float:
@@ -82,12 +85,10 @@ class Simulation:
         if until_s < self.now_s:
             raise ValueError(f"cannot advance to {until_s} s: the run is already at {self.now_s} s")
         warmup_s = self.scenario.simulation.warmup_s
-        if self._site_baseline is None and until_s >= warmup_s:
-            # stop at the end of the warm-up to note the site integrals (splitting changes nothing)
+        if self._at_warmup is None and until_s >= warmup_s:
+            # stop at the end of the warm-up to note the time integrals (splitting changes nothing)
             self._advance(warmup_s)
-            settled = engine.State(*(a.copy() for a in self.state))
-            engine.settle(self.model, settled, warmup_s)
-            self._site_baseline = (warmup_s, settled.site_busy_area_s, settled.site_queue_area_s)
+            self._at_warmup = self._settled()
         self._advance(until_s)
 
     def _advance(self, until_s: float) -> None:
@@ -119,14 +120,19 @@ class Simulation:
 
     def result(self) -> Result:
         """Results as of now. The state is not modified: energies are settled on a copy."""
-        settled = engine.State(*(a.copy() for a in self.state))
-        engine.settle(self.model, settled, self.now_s)
-        baseline = self._site_baseline if self.now_s > self.scenario.simulation.warmup_s else None
+        settled = self._settled()
+        baseline = self._at_warmup if self.now_s > self.scenario.simulation.warmup_s else None
         result = summarize(self.scenario, self.seed, self.model, settled, self.layout, self.now_s, self.wall_time_s,
-                           site_baseline=baseline)
+                           at_warmup=baseline)
         if self._chunks is not None:
             result.trace = _concat(self._chunks) if self._chunks else self.trace_rows(0)
         return result
+
+    def _settled(self) -> engine.State:
+        """A copy of the state with energies and time integrals brought up to now."""
+        settled = engine.State(*(a.copy() for a in self.state))
+        engine.settle(self.model, settled, self.now_s)
+        return settled
 
     def save(self, path: str | Path) -> Path:
         """Checkpoint the run to one ``.npz`` file: every state array, the resolved scenario and the clock.
@@ -143,10 +149,8 @@ class Simulation:
             "wall_time_s": self.wall_time_s,
         }
         arrays = {f"state.{name}": value for name, value in self.state._asdict().items()}
-        if self._site_baseline is not None:
-            arrays["baseline.t_s"] = np.array([self._site_baseline[0]])
-            arrays["baseline.busy_area_s"] = self._site_baseline[1]
-            arrays["baseline.queue_area_s"] = self._site_baseline[2]
+        if self._at_warmup is not None:
+            arrays.update({f"warmup.{name}": value for name, value in self._at_warmup._asdict().items()})
         tmp = path.with_name(f".{path.name}.tmp.npz")
         np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays)
         os.replace(tmp, path)
@@ -163,9 +167,8 @@ class Simulation:
             state = sim.state._replace(**{k: v for k, v in saved.items() if not k.startswith("trace_")})
             sim.state = state._replace(trace_f=sim.state.trace_f, trace_i=sim.state.trace_i)
             sim.state.ints[engine.I_TRACE_N] = 0
-            if "baseline.t_s" in data.files:
-                sim._site_baseline = (float(data["baseline.t_s"][0]), data["baseline.busy_area_s"],
-                                      data["baseline.queue_area_s"])
+            if any(name.startswith("warmup.") for name in data.files):
+                sim._at_warmup = engine.State(**{name: data[f"warmup.{name}"] for name in engine.State._fields})
         sim.now_s = float(meta["now_s"])
         sim.wall_time_s = float(meta["wall_time_s"])
         return sim
@@ -202,6 +205,12 @@ def _trace_columns(st: engine.State, n: int, layout, warmup_s: float) -> dict[st
         "gpu_wait_s": f[:, engine.TF_GPU_WAIT].copy(),
         "gpu_service_s": f[:, engine.TF_GPU_SERVICE].copy(),
         "downlink_s": f[:, engine.TF_DOWNLINK].copy(),
+        **({} if layout.radio is None else {
+            "sinr_ul_db": layout.radio["sinr_ul_db"][i[:, engine.TI_DEVICE]],
+            "sinr_dl_db": layout.radio["sinr_dl_db"][i[:, engine.TI_DEVICE]],
+            "rate_ul_bps": layout.radio["rate_ul_bps"][i[:, engine.TI_DEVICE]],
+            "rate_dl_bps": layout.radio["rate_dl_bps"][i[:, engine.TI_DEVICE]],
+        }),
     }
 
 
