@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .results import write_parquet
 from .build import BuildError
+from .results import write_parquet
 from .scenario import ScenarioError, load_scenario
 from .simulation import Simulation
 

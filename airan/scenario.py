@@ -71,7 +71,8 @@ class Site(_Model):
     x_m: float = Field(0.0, description="x position, m")
     y_m: float = Field(0.0, description="y position, m")
     height_m: float | None = Field(
-        None, gt=0, description="antenna height, m; omit for the environment's (UMa 25, UMi 10, RMa 35, InH 3, else 25)")
+        None, gt=0,
+        description="antenna height, m; omit for the environment's (UMa 25, UMi 10, RMa 35, InH 3; others 25)")
     sectors: Literal[1, 3] = Field(1, description="cells at this site: 1 (omni) or 3 (TR 38.901 Table 7.3-1 pattern)")
     azimuth_deg: float = Field(0.0, description="rotation of the sector boresights (30, 150, 270 deg), deg")
     downtilt_deg: float = Field(0.0, ge=0, lt=90, description="electrical downtilt of the sector antennas, deg")

@@ -244,15 +244,14 @@ def rates(channel, links: Links, demand_ul_bps: np.ndarray, demand_dl_bps: np.nd
     sinr_dl, sinr_ul, r_dl, r_ul = evaluate(load_dl, load_ul)
     iterations = 0
     if channel.interference == "coupled":
-        # start from full load: the map is monotone, so the iterates decrease to the fixed point
-        for iterations in range(1, _COUPLING_MAX_ITERATIONS + 1):
+        # Start from full load: more load means more interference, lower rates and so more load,
+        # so the map is monotone and the iterates decrease to its largest fixed point.
+        change = np.inf
+        while change >= _COUPLING_TOLERANCE and iterations < _COUPLING_MAX_ITERATIONS:
+            iterations += 1
             new_dl, new_ul = offered_load(demand_dl_bps, r_dl), offered_load(demand_ul_bps, r_ul)
             change = max(np.max(np.abs(new_dl - load_dl), initial=0.0), np.max(np.abs(new_ul - load_ul), initial=0.0))
             load_dl, load_ul = new_dl, new_ul
             sinr_dl, sinr_ul, r_dl, r_ul = evaluate(load_dl, load_ul)
-            if change < _COUPLING_TOLERANCE:
-                break
-    elif channel.interference == "full":
-        pass
     return Rates(sinr_dl, sinr_ul, r_dl, r_ul, offered_load(demand_dl_bps, r_dl), offered_load(demand_ul_bps, r_ul),
                  iterations)
