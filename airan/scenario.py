@@ -180,7 +180,9 @@ class Channel(_Model):
     interference: Literal["coupled", "full", "none"] = Field(
         "coupled", description="other cells' activity: load from offered traffic (fixed point), always on, or off")
     noise: bool = Field(True, description="thermal noise (-174 dBm/Hz + noise figure); false for interference-only")
-    p0_dbm: float = Field(-95.0, description="uplink power control P0 (nominal PUSCH power per RB), dBm")
+    p0_dbm: float = Field(
+        -80.0, description="uplink power control P0, target received power per resource block, dBm (R: -76 to "
+        "-90 dBm are typical p0-NominalWithGrant settings with alpha 0.8)")
     pc_alpha: float = Field(0.8, ge=0, le=1, description="uplink power control path-loss compensation factor")
     ue_pa_efficiency: float = Field(
         0.35, gt=0, le=1, description="device power-amplifier efficiency: radiated power / this is added to tx power")

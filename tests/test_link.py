@@ -43,7 +43,7 @@ def test_thermal_noise_100mhz_nf9():
     # -174 dBm/Hz + 10*log10(1e8) = -174 + 80 = -94 dBm; + 9 dB NF = -85.0 dBm
     # (not -84.0: 10*log10(100e6) is 80 dB exactly).
     assert thermal_noise_dbm(100e6, 9.0) == pytest.approx(-85.0, abs=1e-12)
-    # kT0 at 290 K is -173.975 dBm/Hz: 0.025 dB more noise (REFERENCES §2).
+    # kT0 at 290 K is -173.975 dBm/Hz: 0.025 dB more noise (kT at 290 K).
     kt0_dbm_hz = 10 * np.log10(1.380649e-23 * 290.0) + 30.0
     assert thermal_noise_dbm(100e6, 9.0, kt0_dbm_hz) - thermal_noise_dbm(100e6, 9.0) == pytest.approx(0.025, abs=1e-3)
     # 20 MHz: -174 + 73.0103 + 7; 400 MHz: -174 + 86.0206 + 7.
@@ -268,7 +268,7 @@ def test_cqi_mapping_monotone_zero_below_first_threshold_top_at_high_sinr():
 
 def test_nr_peak_rate_38306_examples():
     n78 = band("n78")
-    # REFERENCES §3 (C): FR1 DL, 100 MHz, 273 PRB, 4 layers, 256QAM, f = 1, OH 0.14 -> 2337.0 Mb/s.
+    # TS 38.306 4.1.2 worked out: FR1 DL, 100 MHz, 273 PRB, 4 layers, 256QAM, f = 1, OH 0.14 -> 2337.0 Mb/s.
     dl = nr_peak_rate_bps(n78.n_prb, n78.scs_khz, layers=4, qm=8, overhead=link.PEAK_RATE_OVERHEAD["FR1_DL"])
     assert dl / 1e6 == pytest.approx(2337.0, abs=0.05)
     # FR1 UL, 1 layer, 256QAM, OH 0.08 -> 625.0 Mb/s.

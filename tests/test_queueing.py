@@ -1,4 +1,4 @@
-"""The GPU site against queueing theory (REFERENCES.md section 8).
+"""The GPU site against queueing theory (L. Kleinrock, Queueing Systems, Vol. 1, Wiley 1975).
 
 Set-up shared by every case: one site whose GPU has ``c`` servers of rate
 mu = 1/s (1e12 FLOP per task at 1e12 FLOP/s), fed by 10 devices with Poisson
@@ -98,7 +98,7 @@ def mm1_wait_mean_sd_s(lam: float, mu: float, n: float) -> float:
 
 @pytest.mark.parametrize(
     ("lam", "mu", "c", "wq_s", "p_wait"),
-    [  # REFERENCES.md section 8, rows Q-01, Q-08, Q-09, Q-10, Q-12
+    [  # closed-form values: M/M/1 (8, 10), M/M/2 (15, 10), M/M/4 (30, 10), M/M/8 (70, 10), M/M/6 (5, 1)
         (8, 10, 1, 0.4, 0.8),
         (15, 10, 2, 0.128571, 0.642857),
         (30, 10, 4, 0.050943, 0.509434),

@@ -57,7 +57,8 @@ def test_isolated_link_sinr_equals_the_link_budget():
     noise_bs = -174.0 + 10 * math.log10(bd.bandwidth_hz) + bd.bs_noise_figure_db
     np.testing.assert_allclose(dev["sinr_dl_db"], bd.bs_tx_power_dbm - coupling - noise_ue, rtol=EXACT)
     # uplink: open-loop power control, TS 38.213 7.1.1: min(Pmax, P0 + 10 log10(2^mu M_RB) + alpha PL)
-    tx = np.minimum(bd.ue_max_power_dbm, -95.0 + 10 * math.log10(2**bd.mu * bd.n_prb) + 0.8 * coupling)
+    p0_dbm, alpha = airan.scenario.Channel().p0_dbm, airan.scenario.Channel().pc_alpha
+    tx = np.minimum(bd.ue_max_power_dbm, p0_dbm + 10 * math.log10(2**bd.mu * bd.n_prb) + alpha * coupling)
     np.testing.assert_allclose(dev["tx_power_dbm"], tx, rtol=EXACT)
     np.testing.assert_allclose(dev["sinr_ul_db"], tx - coupling - noise_bs, rtol=EXACT)
     # rates: occupied bandwidth x (1 - overhead) x min(log2(1 + SINR), 7.4063)

@@ -1,7 +1,7 @@
 """Carrier presets: frequency, bandwidth, numerology and link-budget figures of a band.
 
 Each preset is a frozen :class:`Band`. Its ``sources`` tuple gives, number by number,
-where the value comes from and how sure it is, with the tags of airan's REFERENCES.md:
+where the value comes from and how sure it is, with these tags:
 
 - **V**: checked against a public primary text or two independent public implementations.
 - **C**: computed from other figures (the computation is stated).
@@ -128,7 +128,7 @@ _N78 = Band(
         "8 dBi each (Table 7.3-1): 8 + 10*log10(10) = 18 dBi peak, ignoring coupling losses (C from R)",
         "ue_antenna_gain_dbi=0.0: isotropic device, TR 38.901 §7.8.1 calibration (R)",
         "bs_noise_figure_db=5.0: ITU-R M.2412 / TR 38.802 evaluation value below 6 GHz (R)",
-        "ue_noise_figure_db=9.0: TR 38.901 Table 7.8-1 calibration (R; airan REFERENCES.md §1)",
+        "ue_noise_figure_db=9.0: TR 38.901 Table 7.8-1 calibration (R)",
     ),
 )
 
@@ -148,7 +148,7 @@ _FR3_7GHZ = Band(
     default_pathloss="38.901",
     sources=(
         "fc_ghz=7.0: a Rel-20 6G study priority carrier (0.7 / 4 / 7 GHz), summaries of R1-2509386 and "
-        "R1-2509142 (proposals, not agreements; R; airan REFERENCES.md §2)",
+        "R1-2509142 (proposals, not agreements; R)",
         "bandwidth_hz=400e6: the wide-carrier assumption of the 6G upper-mid-band studies (R, not agreed)",
         "scs_khz=30, n_prb=1092: 6G numerology not agreed (A). Assumed as four NR 100 MHz carriers at 30 kHz "
         "(273 PRB each, TS 38.101-1 Table 5.3.2-1, V): keeps FR1's delay-spread margin for macro cells and "
@@ -182,16 +182,16 @@ _SUBTHZ_140GHZ = Band(
     default_pathloss="subthz",
     sources=(
         "fc_ghz=140.0: D band (110-170 GHz), low water-vapour absorption, 0.915 dB/km at 140 GHz "
-        "(ITU-R P.676 via airan REFERENCES.md §2, C)",
+        "(ITU-R P.676-12 standard atmosphere, C)",
         "bandwidth_hz=2e9: assumed channel (A); Nature Commun. Eng. 2025 assumes 10 % fractional bandwidth "
         "(14 GHz at 140 GHz), which a single carrier does not reach",
         "scs_khz=960, n_prb=162: NR FR2-2 numerology for a 2000 MHz channel at 960 kHz, TS 38.101-2 "
         "Table 5.3.2-1 (R); 140 GHz is outside every NR range, so this is a borrowed numerology (A)",
         "bs_tx_power_dbm=20.0: Pt = 20 dBm, Nature Commun. Eng. 2025 s44172-025-00545-9 Fig. 1 assumptions "
-        "and the worked 140 GHz link budget of airan REFERENCES.md §2 (R)",
+        "and a worked 140 GHz link budget with 25 dBi at each end (R)",
         "ue_max_power_dbm=20.0: the same Pt at each end in Nature Commun. Eng. 2025 (R); optimistic for a "
         "handset, a CPE-like device is meant",
-        "bs_antenna_gain_dbi=25.0: the worked 140 GHz link budget, 25 dBi at each end (airan REFERENCES.md §2, C)",
+        "bs_antenna_gain_dbi=25.0: the worked 140 GHz link budget, 25 dBi at each end (C)",
         "ue_antenna_gain_dbi=15.0: 15 dBi at each end, Nature Commun. Eng. 2025 (R)",
         "bs_noise_figure_db=10.0: the worked 140 GHz link budget (C)",
         "ue_noise_figure_db=11.7: NF rising linearly from 5 dB at 10 GHz to 20 dB at 300 GHz, "

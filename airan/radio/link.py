@@ -123,7 +123,7 @@ CQI_TABLE_2: tuple[CqiEntry, ...] = (
 )
 
 #: Lowest SINR (dB) at which CQI 1..15 of Table 1 meets 10 % BLER on an AWGN channel, as
-#: used by the Vienna system-level simulators (airan REFERENCES.md §9 item 10; not
+#: used by the Vienna 5G system-level simulator (as commonly quoted; not
 #: re-checked against the Vienna source). The SINR->CQI mapping is implementation
 #: specific, not standardised: treat this as a default curve and override it.
 VIENNA_CQI_THRESHOLDS_DB: tuple[float, ...] = (
@@ -192,7 +192,7 @@ def thermal_noise_dbm(
 
     References
     ----------
-    airan REFERENCES.md §2 and §9 item 11; H. T. Friis, "Noise figures of radio receivers",
+    -174 dBm/Hz is the rounded kT0 at T0 = 290 K (exactly -173.975 dBm/Hz); H. T. Friis, "Noise figures of radio receivers",
     Proc. IRE 32(7), 1944 (noise figure).
     """
     bandwidth_hz = _f64(bandwidth_hz)
