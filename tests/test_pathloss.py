@@ -487,7 +487,7 @@ def test_correlated_shadowing_one_realisation_and_coincident_points():
 
 
 def test_free_space_examples():
-    # 20 log10(4 pi d f / c), c = 299 792 458 m/s 
+    # 20 log10(4 pi d f / c), c = 299 792 458 m/s
     assert float(free_space_db(140.0, 100.0)) == pytest.approx(115.370, abs=5e-4)
     assert float(free_space_db(300.0, 100.0)) == pytest.approx(121.990, abs=5e-4)
     expected = 20 * log10(4 * math.pi * 50.0 * 28e9 / 299_792_458.0)

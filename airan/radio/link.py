@@ -192,7 +192,8 @@ def thermal_noise_dbm(
 
     References
     ----------
-    -174 dBm/Hz is the rounded kT0 at T0 = 290 K (exactly -173.975 dBm/Hz); H. T. Friis, "Noise figures of radio receivers",
+    -174 dBm/Hz is the rounded kT0 at T0 = 290 K (exactly -173.975 dBm/Hz);
+    H. T. Friis, "Noise figures of radio receivers",
     Proc. IRE 32(7), 1944 (noise figure).
     """
     bandwidth_hz = _f64(bandwidth_hz)
