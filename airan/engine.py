@@ -388,7 +388,7 @@ def share_per_flow(n_flows, proportional_fair):
     of the proportional fair scheduler in the single-cell environment", IEEE
     Trans. Veh. Technol. 56(2), 2007; exact for exponential SNR at high SNR).
     """
-    if n_flows <= 0:
+    if n_flows <= 1:  # callers use 1.0 directly for a lone flow (the common case)
         return 1.0
     if not proportional_fair:
         return 1.0 / n_flows
@@ -536,16 +536,31 @@ def advance(m, st, until_s):
         alive = not dev_depleted[d]
         t0 = dev_t_energy_s[d]
         if alive and now > t0:
-            dt, busy_cpu, busy_ul, busy_dl, empty = _energy_step(
-                t0, now, dev_cpu_free_s[d],
-                now if dev_flows[UL, d] > 0 else t0, now if dev_flows[DL, d] > 0 else t0,
-                dev_power_idle_w[d], dev_power_compute_w[d], dev_power_tx_w[d], dev_power_rx_w[d],
-                dev_energy_j[d] - (dev_e_idle_j[d] + dev_e_compute_j[d] + dev_e_tx_j[d] + dev_e_rx_j[d]),
-            )
-            dev_e_idle_j[d] += dev_power_idle_w[d] * dt
-            dev_e_compute_j[d] += dev_power_compute_w[d] * busy_cpu
-            dev_e_tx_j[d] += dev_power_tx_w[d] * busy_ul
-            dev_e_rx_j[d] += dev_power_rx_w[d] * busy_dl
+            # the common case inline: the battery outlasts the interval
+            dt = now - t0
+            busy_cpu = min(max(dev_cpu_free_s[d] - t0, 0.0), dt)
+            busy_ul = dt if dev_flows[UL, d] > 0 else 0.0
+            busy_dl = dt if dev_flows[DL, d] > 0 else 0.0
+            e_idle = dev_power_idle_w[d] * dt
+            e_compute = dev_power_compute_w[d] * busy_cpu
+            e_tx = dev_power_tx_w[d] * busy_ul
+            e_rx = dev_power_rx_w[d] * busy_dl
+            remaining = dev_energy_j[d] - (dev_e_idle_j[d] + dev_e_compute_j[d] + dev_e_tx_j[d] + dev_e_rx_j[d])
+            empty = False
+            if e_idle + e_compute + e_tx + e_rx >= remaining:
+                dt, busy_cpu, busy_ul, busy_dl, empty = _energy_step(
+                    t0, now, dev_cpu_free_s[d],
+                    now if dev_flows[UL, d] > 0 else t0, now if dev_flows[DL, d] > 0 else t0,
+                    dev_power_idle_w[d], dev_power_compute_w[d], dev_power_tx_w[d], dev_power_rx_w[d], remaining,
+                )
+                e_idle = dev_power_idle_w[d] * dt
+                e_compute = dev_power_compute_w[d] * busy_cpu
+                e_tx = dev_power_tx_w[d] * busy_ul
+                e_rx = dev_power_rx_w[d] * busy_dl
+            dev_e_idle_j[d] += e_idle
+            dev_e_compute_j[d] += e_compute
+            dev_e_tx_j[d] += e_tx
+            dev_e_rx_j[d] += e_rx
             dev_t_energy_s[d] = t0 + dt
             if empty:
                 dev_depleted[d] = True
@@ -560,7 +575,8 @@ def advance(m, st, until_s):
 
         if kind == EV_CELL_END:
             # -- a flow ends: take it out of its cell, re-time the others -----
-            share = share_per_flow(cell_flows[direction, c], pf)
+            n_before = cell_flows[direction, c]
+            share = 1.0 if n_before == 1 else share_per_flow(n_before, pf)
             cell_vtime_s[direction, c] += share * (now - cell_t_last_s[direction, c])
             cell_busy_s[direction, c] += now - cell_t_last_s[direction, c]
             cell_t_last_s[direction, c] = now
@@ -583,7 +599,8 @@ def advance(m, st, until_s):
                     vmin = min(vmin, task_vfinish_s[j])
                     j = task_next[j]
                 cell_vmin_s[direction, c] = vmin
-                wait = max(vmin - cell_vtime_s[direction, c], 0.0) / share_per_flow(n_left, pf)
+                share = 1.0 if n_left == 1 else share_per_flow(n_left, pf)
+                wait = max(vmin - cell_vtime_s[direction, c], 0.0) / share
                 cell_event_seq[direction, c] = _push(
                     ev_time, ev_seq, ev_payload, ints, now + wait, EV_CELL_END, 2 * c + direction)
             else:
@@ -697,7 +714,8 @@ def advance(m, st, until_s):
                 airtime = wl_output_bits[w] / dev_downlink_bps[d]
             n_now = cell_flows[flow_direction, c]
             if n_now > 0:
-                cell_vtime_s[flow_direction, c] += share_per_flow(n_now, pf) * (now - cell_t_last_s[flow_direction, c])
+                share = 1.0 if n_now == 1 else share_per_flow(n_now, pf)
+                cell_vtime_s[flow_direction, c] += share * (now - cell_t_last_s[flow_direction, c])
                 cell_busy_s[flow_direction, c] += now - cell_t_last_s[flow_direction, c]
             else:
                 cell_vmin_s[flow_direction, c] = np.inf
@@ -711,7 +729,8 @@ def advance(m, st, until_s):
             dev_flows[flow_direction, d] += 1
             vmin = min(cell_vmin_s[flow_direction, c], vfinish)
             cell_vmin_s[flow_direction, c] = vmin
-            wait = max(vmin - cell_vtime_s[flow_direction, c], 0.0) / share_per_flow(n_now + 1, pf)
+            share = 1.0 if n_now == 0 else share_per_flow(n_now + 1, pf)
+            wait = max(vmin - cell_vtime_s[flow_direction, c], 0.0) / share
             cell_event_seq[flow_direction, c] = _push(
                 ev_time, ev_seq, ev_payload, ints, now + wait, EV_CELL_END, 2 * c + flow_direction)
 
