@@ -58,11 +58,12 @@ def _kibam(y1, y2, power_w, t, c, kp):
     """KiBaM wells after ``t`` seconds at constant ``power_w`` (closed form, module docstring)."""
     if c >= 1.0:
         return y1 - power_w * t, y2
-    x = math.exp(-kp * t)
+    one_minus_x = -math.expm1(-kp * t)  # 1 - exp(-k' t), accurate for small k' t
+    x = 1.0 - one_minus_x
     y0 = y1 + y2
-    ramp = kp * t - 1.0 + x
-    n1 = y1 * x + (y0 * kp * c - power_w) * (1.0 - x) / kp - power_w * c * ramp / kp
-    n2 = y2 * x + y0 * (1.0 - c) * (1.0 - x) - power_w * (1.0 - c) * ramp / kp
+    ramp = kp * t - one_minus_x  # k' t - 1 + exp(-k' t)
+    n1 = y1 * x + (y0 * kp * c - power_w) * one_minus_x / kp - power_w * c * ramp / kp
+    n2 = y2 * x + y0 * (1.0 - c) * one_minus_x - power_w * (1.0 - c) * ramp / kp
     return n1, n2
 
 

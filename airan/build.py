@@ -297,6 +297,8 @@ def initial_state(
         dev_generated=np.zeros(n_dev, dtype=np.int64),
         dev_completed=np.zeros(n_dev, dtype=np.int64),
         dev_dropped=np.zeros(n_dev, dtype=np.int64),
+        dev_ran_local=np.zeros(n_dev, dtype=np.int64),
+        dev_offloaded=np.zeros(n_dev, dtype=np.int64),
         dev_latency_sum_s=np.zeros(n_dev, dtype=np.float64),
         rng_dev=seed_streams(seed, FAMILY_DEVICE, n_dev),
         rng_site=seed_streams(seed, FAMILY_SITE, n_sites),

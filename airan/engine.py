@@ -225,6 +225,8 @@ class State(NamedTuple):
     dev_generated: np.ndarray  # int64, tasks generated (all)
     dev_completed: np.ndarray  # int64, tasks completed (all)
     dev_dropped: np.ndarray  # int64, tasks dropped (all)
+    dev_ran_local: np.ndarray  # int64, tasks run on the device's CPU, fallbacks included (all)
+    dev_offloaded: np.ndarray  # int64, tasks sent over the uplink (all)
     dev_latency_sum_s: np.ndarray  # float64, summed latency of completed tasks (all), s
     # random streams
     rng_dev: np.ndarray  # uint64[n_devices, 4], one stream per device (arrivals)
@@ -516,6 +518,8 @@ def advance(m, st, until_s):
     dev_generated = st.dev_generated
     dev_completed = st.dev_completed
     dev_dropped = st.dev_dropped
+    dev_ran_local = st.dev_ran_local
+    dev_offloaded = st.dev_offloaded
     dev_latency_sum_s = st.dev_latency_sum_s
     rng_dev = st.rng_dev
     rng_site = st.rng_site
@@ -745,6 +749,7 @@ def advance(m, st, until_s):
                 flags |= F_OFFLOADED
                 if flags & F_COUNTED:
                     ints[I_OFFLOADED] += 1
+                dev_offloaded[d] += 1
                 flow_direction = UL
             else:
                 if flags & F_COUNTED:
@@ -820,6 +825,7 @@ def advance(m, st, until_s):
             end = start + wl_flops[dev_workload[d]] / dev_flops_per_s[d]
             dev_cpu_free_s[d] = end
             task_local_s[k] = end - now
+            dev_ran_local[d] += 1
             _push(ev_time, ev_seq, ev_payload, ints, end, EV_LOCAL_END, k)
 
         # -- the task ended: statistics, trace row, free slot -----------------

@@ -25,13 +25,20 @@ Definitions used in the summary (the names are a public contract):
   ``gpu_queue_length_mean`` are unweighted means over the sites that have a GPU,
   ``gpu_utilization_max`` the busiest site (per-site values: ``sites.parquet``).
 - Energy covers the whole run, warm-up included: ``device_energy_j`` is the sum
-  over devices of idle + compute + tx + rx energy; ``device_energy_per_task_j``
-  divides it by all tasks completed in the run (warm-up included, like the
-  energy), and ``device_energy_active_per_task_j`` does the same for the energy
-  above the baseline (compute + tx + rx), the part a policy trades.
+  over devices of idle + compute + tx + rx + tail energy (each also reported;
+  they sum to the total); ``device_energy_per_task_j`` divides it by all tasks
+  completed in the run (warm-up included, like the energy), and
+  ``device_energy_active_per_task_j`` does the same for the energy above the
+  baseline (compute + tx + rx + tail), the part a policy trades.
+  ``device_energy_per_local_task_j`` is compute energy per task run on a device,
+  ``device_energy_per_offloaded_task_j`` radio energy (tx + rx + tail) per
+  offloaded task.
 - ``battery_life_*_h``: for a device whose battery emptied, the measured time it
-  emptied; otherwise the projected life, initial battery energy / the device's
-  average power over the run. ``devices_depleted`` says how many are measured.
+  emptied (``battery_life_measured`` in the devices table); otherwise the
+  projected life of its battery model from its initial charge at the device's
+  average power over the run (ideal: energy / power; Peukert and KiBaM: their
+  constant-load lifetime, :func:`airan.battery.projected_life_s`).
+  ``devices_depleted`` says how many are measured.
 - Radio (channel models other than ``ideal``): ``sinr_{dl,ul}_mean_db`` and
   ``sinr_{dl,ul}_p5_db`` over devices (the mean of the dB values; the 5th
   percentile by nearest rank), ``rate_{dl,ul}_mean_bps`` the mean full-cell rate
@@ -59,7 +66,7 @@ from typing import Any
 
 import numpy as np
 
-from . import engine, histogram
+from . import battery, engine, histogram
 from .build import Layout
 from .scenario import Scenario, dump_scenario
 
@@ -123,11 +130,13 @@ def summarize(
 
     # devices
     e_idle, e_compute, e_tx, e_rx = st.dev_e_idle_j, st.dev_e_compute_j, st.dev_e_tx_j, st.dev_e_rx_j
-    e_total = e_idle + e_compute + e_tx + e_rx
+    e_tail = st.dev_e_tail_j
+    e_total = e_idle + e_compute + e_tx + e_rx + e_tail
     alive_s = np.where(st.dev_depleted, st.dev_t_depleted_s, now_s)
     with np.errstate(divide="ignore", invalid="ignore"):
         power_w = np.where(alive_s > 0, e_total / alive_s, 0.0)
-        projected_s = np.where(power_w > 0, model.dev_energy_j / power_w, np.inf)
+        projected_s = battery.projected_life_array_s(model.dev_battery_model, model.dev_battery_a,
+                                                     model.dev_battery_b, model.dev_energy_j, power_w)
         dev_latency_mean = np.where(st.dev_completed > 0, st.dev_latency_sum_s / st.dev_completed, np.nan)
     life_h = np.where(st.dev_depleted, st.dev_t_depleted_s, projected_s) / S_PER_H
     completed_all = int(st.dev_completed.sum())
@@ -186,8 +195,12 @@ def summarize(
         "device_energy_compute_j": float(e_compute.sum()),
         "device_energy_tx_j": float(e_tx.sum()),
         "device_energy_rx_j": float(e_rx.sum()),
+        "device_energy_tail_j": float(e_tail.sum()),
         "device_energy_per_task_j": ratio(float(e_total.sum()), completed_all),
-        "device_energy_active_per_task_j": ratio(float((e_compute + e_tx + e_rx).sum()), completed_all),
+        "device_energy_active_per_task_j": ratio(float((e_compute + e_tx + e_rx + e_tail).sum()), completed_all),
+        "device_energy_per_local_task_j": ratio(float(e_compute.sum()), int(st.dev_ran_local.sum())),
+        "device_energy_per_offloaded_task_j": ratio(float((e_tx + e_rx + e_tail).sum()),
+                                                    int(st.dev_offloaded.sum())),
         "device_power_mean_w": float(power_w.mean()),
         "battery_life_mean_h": float(life_h.mean()),
         "battery_life_p5_h": nearest_rank(life_h, 0.05),
@@ -242,8 +255,12 @@ def summarize(
         "energy_compute_j": e_compute.copy(),
         "energy_tx_j": e_tx.copy(),
         "energy_rx_j": e_rx.copy(),
+        "energy_tail_j": e_tail.copy(),
+        "tasks_ran_local": st.dev_ran_local.copy(),
+        "tasks_offloaded": st.dev_offloaded.copy(),
         "power_mean_w": power_w,
         "battery_life_h": life_h,
+        "battery_life_measured": st.dev_depleted.copy(),
         "depleted": st.dev_depleted.copy(),
         "depleted_at_s": st.dev_t_depleted_s.copy(),
         "throughput_ul_bps": throughput[engine.UL],
