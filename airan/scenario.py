@@ -100,11 +100,12 @@ class DeviceGroup(_Model):
     throughput-proportional terms of Huang et al.), and after its last transfer
     ``power_tail_w`` for ``rrc_tail_s`` (RRC connected with DRX) then
     ``power_inactive_w`` for ``rrc_inactive_s`` (RRC inactive) before idle. These
-    are increments above the baseline and add up when activities overlap: the state-based linear model of offloading studies (Y. Mao et al.,
-    "A survey on mobile edge computing: the communication perspective", IEEE
-    Commun. Surveys Tuts. 19(4), 2017, Sec. III), with the baseline playing the
-    role of the constant term of the LTE power model of J. Huang et al., "A close
-    examination of performance and power characteristics of 4G LTE networks",
+    are increments above the baseline and add up when activities overlap: the
+    state-based linear model of offloading studies (Y. Mao et al., "A survey on
+    mobile edge computing: the communication perspective", IEEE Commun. Surveys
+    Tuts. 19(4), 2017, Sec. III), with the baseline playing the role of the
+    constant term of the LTE power model of J. Huang et al., "A close examination
+    of performance and power characteristics of 4G LTE networks",
     MobiSys 2012.
     """
 
