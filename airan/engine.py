@@ -644,10 +644,11 @@ def advance(m, st, until_s):
                 # throughput-proportional radio energy, drawn when the transfer completes
                 lump = bits * (dev_tx_j_per_bit[d] if direction == UL else dev_rx_j_per_bit[d])
                 if lump > 0.0:
+                    drawn = min(lump, dev_battery_y1[d])  # an emptying battery gives what it has left
                     if direction == UL:
-                        dev_e_tx_j[d] += lump
+                        dev_e_tx_j[d] += drawn
                     else:
-                        dev_e_rx_j[d] += lump
+                        dev_e_rx_j[d] += drawn
                     y1, y2, emptied = battery_draw(dev_battery_model[d], dev_battery_y1[d], dev_battery_y2[d], lump)
                     dev_battery_y1[d] = y1
                     dev_battery_y2[d] = y2
