@@ -97,7 +97,7 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         elif group.battery_model == "kibam":
             c = group.kibam_c
             dev["battery_a"][block] = c
-            dev["battery_b"][block] = group.kibam_k_per_s / (c * (1.0 - c)) if c < 1.0 else np.inf
+            dev["battery_b"][block] = group.kibam_k_prime_per_s
         else:
             dev["battery_a"][block] = 1.0
             dev["battery_b"][block] = 1.0

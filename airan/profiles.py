@@ -62,6 +62,7 @@ __all__ = [
     "accelerator_profile",
     "base_station_profile",
     "device_profile",
+    "evaluate_formula",
     "load_profiles",
     "profiles_from_dict",
     "profiles_markdown",
@@ -121,8 +122,12 @@ class _Row(_Model):
         """Fields that must have a ``sources`` entry: every number and the modelling choices."""
         return self.numeric_fields() + [f for f in self._SOURCED_TEXT if getattr(self, f) is not None]
 
+    def _check_row(self) -> None:
+        """Cross-field checks of a row kind; run before its sources are checked."""
+
     @model_validator(mode="after")
-    def _sources_and_formulas(self) -> _Row:
+    def _validate_row(self) -> _Row:
+        self._check_row()
         need = self.sourced_fields()
         missing = [f for f in need if f not in self.sources]
         if missing:
@@ -207,8 +212,7 @@ class DeviceProfile(_Row):
         "kibam": ("kibam_c", "kibam_k_prime_per_s"),
     }
 
-    @model_validator(mode="after")
-    def _consistent(self) -> DeviceProfile:
+    def _check_row(self) -> None:
         wanted = self._BATTERY_PARAMETERS[self.battery_model]
         for model, names in self._BATTERY_PARAMETERS.items():
             for name in names:
@@ -220,7 +224,6 @@ class DeviceProfile(_Row):
         if self.default_accelerator not in self.accelerators:
             raise ValueError(
                 f"default_accelerator: must be one of {', '.join(self.accelerators)}, got {self.default_accelerator!r}")
-        return self
 
     @property
     def compute_flops_per_s(self) -> float:
@@ -263,15 +266,14 @@ class AcceleratorProfile(_Row):
     power_peak_w: float = Field(gt=0, description="board power limit (TDP / TGP), W")
     memory_gb: float = Field(gt=0, description="accelerator memory, GB")
 
-    @model_validator(mode="after")
-    def _ordered(self) -> AcceleratorProfile:
+    def _check_row(self) -> None:
         if self.power_idle_w > self.power_peak_w:
-            raise ValueError(f"power_idle_w: must be <= power_peak_w ({self.power_peak_w!r}), got {self.power_idle_w!r}")
+            raise ValueError(
+                f"power_idle_w: must be <= power_peak_w ({self.power_peak_w!r}), got {self.power_idle_w!r}")
         if self.flops_per_s > self.peak_dense_8bit_flops_per_s:
             raise ValueError(
                 f"flops_per_s: must be <= peak_dense_8bit_flops_per_s ({self.peak_dense_8bit_flops_per_s!r}), "
                 f"got {self.flops_per_s!r}")
-        return self
 
     @property
     def utilization(self) -> float:
@@ -432,18 +434,25 @@ def _package_tables() -> ProfileTables:
 
 
 class _Profiles(Mapping[str, Any]):
-    """A read-only name -> profile mapping whose misses raise :class:`UnknownProfileError`."""
+    """A read-only name -> profile mapping over one table of the shipped file, read on first use.
 
-    def __init__(self, kind: str, rows: Mapping[str, Any]) -> None:
+    A miss raises :class:`UnknownProfileError` (a ``KeyError`` and a ``ValueError``).
+    """
+
+    def __init__(self, kind: str, table: str) -> None:
         self._kind = kind
-        self._rows = dict(rows)
+        self._table = table
+
+    @property
+    def _rows(self) -> dict[str, Any]:
+        return getattr(_package_tables(), self._table)
 
     def __getitem__(self, name: str) -> Any:
+        rows = self._rows
         try:
-            return self._rows[name]
+            return rows[name]
         except (KeyError, TypeError):
-            raise UnknownProfileError(
-                f"unknown {self._kind} profile {name!r}; known: {', '.join(self._rows)}") from None
+            raise UnknownProfileError(f"unknown {self._kind} profile {name!r}; known: {', '.join(rows)}") from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._rows)
@@ -455,36 +464,27 @@ class _Profiles(Mapping[str, Any]):
         return f"<{self._kind} profiles: {', '.join(self._rows)}>"
 
 
-@cache
-def _mappings() -> dict[str, _Profiles]:
-    tables = _package_tables()
-    return {
-        "DEVICE_PROFILES": _Profiles("device", tables.devices),
-        "ACCELERATOR_PROFILES": _Profiles("accelerator", tables.accelerators),
-        "BASE_STATION_PROFILES": _Profiles("base station", tables.base_stations),
-    }
-
-
-def __getattr__(name: str) -> Any:
-    # DEVICE_PROFILES, ACCELERATOR_PROFILES, BASE_STATION_PROFILES load the table on first use
-    if name in ("DEVICE_PROFILES", "ACCELERATOR_PROFILES", "BASE_STATION_PROFILES"):
-        return _mappings()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: Shipped device profiles by name (:class:`DeviceProfile`).
+DEVICE_PROFILES: Mapping[str, DeviceProfile] = _Profiles("device", "devices")
+#: Shipped GPU / edge-module profiles by name (:class:`AcceleratorProfile`).
+ACCELERATOR_PROFILES: Mapping[str, AcceleratorProfile] = _Profiles("accelerator", "accelerators")
+#: Shipped EARTH base-station profiles by type (:class:`BaseStationProfile`).
+BASE_STATION_PROFILES: Mapping[str, BaseStationProfile] = _Profiles("base station", "base_stations")
 
 
 def device_profile(name: str) -> DeviceProfile:
     """The shipped device profile ``name`` (smartphone, ar_glasses, ...)."""
-    return _mappings()["DEVICE_PROFILES"][name]
+    return DEVICE_PROFILES[name]
 
 
 def accelerator_profile(name: str) -> AcceleratorProfile:
     """The shipped GPU / edge-module profile ``name`` (h100, l4, jetson_orin_nx, ...)."""
-    return _mappings()["ACCELERATOR_PROFILES"][name]
+    return ACCELERATOR_PROFILES[name]
 
 
 def base_station_profile(name: str) -> BaseStationProfile:
     """The shipped EARTH base-station profile ``name`` (macro, rrh, micro, pico, femto)."""
-    return _mappings()["BASE_STATION_PROFILES"][name]
+    return BASE_STATION_PROFILES[name]
 
 
 # ----------------------------------------------------------------------------
@@ -519,6 +519,8 @@ def _describe(exc: ValidationError) -> str:
         return f"{path}: required value is missing"
     if kind in _BOUND_WORDS:
         bound = next(iter(ctx.values()))
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
         return f"{path}: must be {_BOUND_WORDS[kind]} {bound}, got {got!r}"
     if kind == "literal_error":
         return f"{path}: must be one of {ctx.get('expected')}, got {got!r}"
@@ -557,7 +559,7 @@ def profiles_markdown(tables: ProfileTables | None = None) -> str:
         "",
         "## Devices",
         "",
-        " ".join((DeviceProfile.__doc__ or "").split("\n\n")[0].split()),
+        _doc_paragraph(DeviceProfile, 0),
         "Radio and RRC numbers are increments above `power_idle_w`; the constant term of a transfer "
         "(`power_tx_w`, `power_rx_w`: Huang's beta) counts once when both directions are active.",
         "",
@@ -579,7 +581,7 @@ def profiles_markdown(tables: ProfileTables | None = None) -> str:
     lines += [
         "## GPUs for GPU sites (`accelerators`)",
         "",
-        " ".join((AcceleratorProfile.__doc__ or "").split("\n\n")[1].split()),
+        _doc_paragraph(AcceleratorProfile, 1),
         "",
         "| accelerator | description | FLOP/s | dense 8-bit peak | utilisation | idle W | peak W | memory GB |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
@@ -614,6 +616,10 @@ def profiles_markdown(tables: ProfileTables | None = None) -> str:
     lines += [f"| `{key}` | {text} |" for key, text in tables.references.items()]
     lines.append("")
     return "\n".join(lines)
+
+
+def _doc_paragraph(model: type, index: int) -> str:
+    return " ".join((model.__doc__ or "").split("\n\n")[index].split()).replace("``", "`")
 
 
 def _entries(row: _Row, prefix: str) -> Iterator[tuple[str, str, str]]:

@@ -48,6 +48,12 @@ Definitions used in the summary (the names are a public contract):
   ``throughput_{ul,dl}_mean_bps`` (every channel) is the mean over devices of the
   bits each device moved divided by the time its transfers took, so it includes
   the slow-down from sharing.
+- GPU energy (``gpu_energy_j``, per inference served ``gpu_energy_per_inference_j``)
+  follows a linear power model per server, idle power plus (peak - idle) x the
+  fraction of time busy, over the whole run; base-station energy
+  (``site_energy_j``) the EARTH model (see ``_site_energy_j``);
+  ``network_energy_j`` adds the device, GPU and base-station energies that are
+  defined, and ``network_energy_per_task_j`` divides by all completed tasks.
 - ``wall_time_s`` is the wall-clock time spent advancing the run (the kernel and
   growing its arrays), without compilation, set-up or summarising.
 - The per-device table covers the whole run (warm-up tasks included), as its
@@ -216,6 +222,26 @@ def summarize(
         "seed": int(seed),
     }
 
+    # GPU and base-station energy, whole run (the kernel's busy integrals; linear power models)
+    gpu_idle = np.array([s.gpu.power_idle_w if s.gpu and s.gpu.power_idle_w is not None else np.nan
+                         for s in scenario.sites])
+    gpu_peak = np.array([s.gpu.power_peak_w if s.gpu and s.gpu.power_peak_w is not None else np.nan
+                         for s in scenario.sites])
+    gpu_energy = np.where(has_gpu, servers * gpu_idle * now_s + (gpu_peak - gpu_idle) * st.site_busy_area_s, 0.0)
+    site_energy = _site_energy_j(scenario, layout, st, now_s)
+    gpu_known = has_gpu & np.isfinite(gpu_idle)
+    gpu_energy_total = float(gpu_energy[gpu_known].sum()) if gpu_known.any() else math.nan
+    site_energy_total = float(np.nansum(site_energy)) if np.isfinite(site_energy).any() else math.nan
+    network_parts = [float(e_total.sum())] + [x for x in (gpu_energy_total, site_energy_total) if math.isfinite(x)]
+    summary.update({
+        "gpu_energy_j": gpu_energy_total,
+        "gpu_energy_per_inference_j": ratio(gpu_energy_total, float(st.site_served[gpu_known].sum()))
+        if gpu_known.any() else math.nan,
+        "site_energy_j": site_energy_total,
+        "network_energy_j": sum(network_parts),
+        "network_energy_per_task_j": ratio(sum(network_parts), completed_all),
+    })
+
     # radio: measured throughput per device (bits / time its transfers took), cell load
     with np.errstate(divide="ignore", invalid="ignore"):
         throughput = np.where(st.dev_flow_s > 0, st.dev_bits / st.dev_flow_s, np.nan)  # [2, n_dev]
@@ -277,6 +303,10 @@ def summarize(
         "gpu_services": st.site_served.copy(),
         "gpu_rejected": st.site_rejected.copy(),
         "devices": np.bincount(model.dev_site, minlength=servers.shape[0]).astype(np.int64),
+        "gpu_energy_j": np.where(gpu_known, gpu_energy, np.nan),
+        "gpu_energy_per_inference_j": np.where(gpu_known & (st.site_served > 0), gpu_energy / np.maximum(
+            st.site_served, 1), np.nan),
+        "site_energy_j": site_energy,
     }
     edges = histogram.bin_edges_s()
     latency_histogram = {
@@ -289,6 +319,31 @@ def summarize(
         cells = {**layout.cells, "load_dl": cell_load[engine.DL], "load_ul": cell_load[engine.UL],
                  "bits_dl": st.cell_bits[engine.DL].copy(), "bits_ul": st.cell_bits[engine.UL].copy()}
     return Result(scenario, seed, summary, devices, sites, latency_histogram, cells=cells)
+
+
+def _site_energy_j(scenario: Scenario, layout, st: engine.State, now_s: float) -> np.ndarray:
+    """Base-station input energy per site over the run, EARTH model (nan where none is given).
+
+    Each cell of a site transmits at full power while its downlink is busy and
+    sleeps otherwise; a site's ``n_trx`` transceivers are split evenly over its
+    cells: E = n_trx / n_cells * sum over cells of [(p0 + delta_p p_max) busy + p_sleep idle].
+    With the ideal channel (no shared cells) a site is taken as always transmitting
+    at full power. G. Auer et al., IEEE Wireless Commun. 18(5), 2011.
+    """
+    out = np.full(len(scenario.sites), np.nan)
+    for i, site in enumerate(scenario.sites):
+        bs = site.base_station
+        if bs is None:
+            continue
+        full_w = bs.p0_w + bs.delta_p * bs.p_max_w
+        if layout.cells is None:
+            out[i] = bs.n_trx * full_w * now_s
+            continue
+        mine = np.flatnonzero(layout.cells["site"] == site.name)
+        busy = np.minimum(st.cell_busy_s[engine.DL, mine], now_s)
+        per_cell = bs.n_trx / len(mine)
+        out[i] = float(np.sum(per_cell * (full_w * busy + bs.p_sleep_w * (now_s - busy))))
+    return out
 
 
 def _nanmean(values: np.ndarray) -> float:

@@ -21,6 +21,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
+    "BaseStation",
     "Gpu",
     "Site",
     "Workload",
@@ -51,8 +52,12 @@ class Gpu(_Model):
     or for an exponential time with that mean (``exponential``, the M/M/c validation case).
     """
 
+    accelerator: str | None = Field(
+        None, description="accelerator profile (docs/profiles.md) filling flops_per_s and the powers; omit for none")
     servers: int = Field(ge=1, description="number of identical servers (GPUs or GPU instances), c")
     flops_per_s: float = Field(gt=0, description="sustained inference throughput of one server, FLOP/s")
+    power_idle_w: float | None = Field(None, ge=0, description="power of one idle server, W; omit: no GPU energy")
+    power_peak_w: float | None = Field(None, ge=0, description="power of one busy server, W (linear in between)")
     service: Literal["deterministic", "exponential"] = Field(
         "deterministic", description="service-time distribution; its mean is flops / flops_per_s"
     )
@@ -62,6 +67,38 @@ class Gpu(_Model):
     on_full: Literal["drop", "local"] = Field(
         "drop", description="what happens to a task that finds the queue full: dropped, or executed on its device"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_profile(cls, data: Any) -> Any:
+        return _fill_from_profile(data, "accelerator", _accelerator_fields)
+
+    @model_validator(mode="after")
+    def _powers_together(self) -> Gpu:
+        if (self.power_idle_w is None) != (self.power_peak_w is None):
+            raise ValueError("power_peak_w: give both power_idle_w and power_peak_w, or neither")
+        if self.power_idle_w is not None and self.power_idle_w > self.power_peak_w:
+            raise ValueError(
+                f"power_idle_w: must be <= power_peak_w ({self.power_peak_w!r}), got {self.power_idle_w!r}")
+        return self
+
+
+class BaseStation(_Model):
+    """Base-station power of the EARTH model (G. Auer et al., "How much energy is needed to run a
+    wireless network?", IEEE Wireless Commun. 18(5), 2011): ``n_trx (p0_w + delta_p p_out)``
+    while transmitting at RF power ``p_out`` per transceiver, ``n_trx p_sleep_w`` when idle."""
+
+    type: str = Field(description="base-station profile filling the rest (macro, rrh, micro, pico, femto)")
+    n_trx: int = Field(ge=1, description="transceiver chains (sectors x antennas)")
+    p_max_w: float = Field(gt=0, description="maximum RF output per transceiver, W")
+    p0_w: float = Field(ge=0, description="input power per transceiver at minimum non-zero output, W")
+    delta_p: float = Field(ge=0, description="slope of input over RF output power")
+    p_sleep_w: float = Field(ge=0, description="input power per transceiver when idle (sleep), W")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_profile(cls, data: Any) -> Any:
+        return _fill_from_profile(data, "type", _base_station_fields)
 
 
 class Site(_Model):
@@ -78,6 +115,8 @@ class Site(_Model):
     downtilt_deg: float = Field(0.0, ge=0, lt=90, description="electrical downtilt of the sector antennas, deg")
     association_bias_db: float = Field(0.0, description="added to this site's received power for association, dB")
     gpu: Gpu | None = Field(None, description="GPU site at this base station; omit for none")
+    base_station: BaseStation | None = Field(
+        None, description="base-station power model (EARTH); omit to leave site energy out")
 
 
 class Workload(_Model):
@@ -110,6 +149,10 @@ class DeviceGroup(_Model):
     """
 
     name: str = Field(min_length=1, description="unique group name")
+    profile: str | None = Field(
+        None, description="device profile (docs/profiles.md) filling every power, battery and compute field not given")
+    accelerator: Literal["cpu", "gpu", "npu"] | None = Field(
+        None, description="with a profile: the processor local inference runs on (default: the profile's)")
     count: int = Field(ge=1, le=10_000_000, description="number of devices in the group")
     workload: str = Field(description="name of the workload the devices generate")
     sites: tuple[str, ...] | None = Field(
@@ -137,8 +180,8 @@ class DeviceGroup(_Model):
     peukert_k: float = Field(1.05, ge=1, le=2, description="Peukert exponent (about 1.05 for Li-ion)")
     peukert_rated_h: float = Field(20.0, gt=0, description="discharge time at which battery_wh is rated, h")
     kibam_c: float = Field(0.625, gt=0, le=1, description="KiBaM fraction of the charge in the available well")
-    kibam_k_per_s: float = Field(
-        4.5e-5, gt=0, description="KiBaM rate constant k of Manwell and McGowan (k' = k / (c (1 - c))), 1/s")
+    kibam_k_prime_per_s: float = Field(
+        1.92e-4, gt=0, description="KiBaM rate constant k' = k / (c (1 - c)) of Jongerden and Haverkort, 1/s")
     tx_j_per_bit: float = Field(0.0, ge=0, description="transmit energy per bit on top of power_tx_w, J/bit")
     rx_j_per_bit: float = Field(0.0, ge=0, description="receive energy per bit on top of power_rx_w, J/bit")
     rrc_tail_s: float = Field(0.0, ge=0, description="RRC connected tail after the last transfer, s")
@@ -147,6 +190,11 @@ class DeviceGroup(_Model):
     power_inactive_w: float = Field(0.0, ge=0, description="extra power in RRC inactive, W")
     uplink_bps: float | None = Field(None, gt=0, description="uplink rate, ideal channel only, bit/s")
     downlink_bps: float | None = Field(None, gt=0, description="downlink rate, ideal channel only, bit/s")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_profile(cls, data: Any) -> Any:
+        return _fill_from_profile(data, "profile", _device_fields)
 
     @model_validator(mode="after")
     def _inside_the_disc(self) -> DeviceGroup:
@@ -284,6 +332,55 @@ class Scenario(_Model):
     @property
     def n_devices(self) -> int:
         return sum(g.count for g in self.devices)
+
+
+# ----------------------------------------------------------------------------
+# Profiles: named rows of airan/data/profiles.toml fill the fields a table omits
+# ----------------------------------------------------------------------------
+
+
+def _fill_from_profile(data: Any, key: str, fields) -> Any:
+    """Return ``data`` with the fields of the profile named by ``data[key]`` filled in where absent."""
+    if not isinstance(data, dict) or data.get(key) is None or not isinstance(data[key], str):
+        return data
+    try:
+        defaults = fields(data[key], data)
+    except LookupError as exc:
+        message = str(exc.args[0]) if exc.args else str(exc)
+        raise ValueError(f"{key}: {message}") from None
+    return {**defaults, **data}
+
+
+def _device_fields(name: str, data: dict) -> dict[str, Any]:
+    from .profiles import device_profile
+
+    row = device_profile(name)
+    kind = data.get("accelerator") or row.default_accelerator
+    if kind not in row.accelerators:
+        raise LookupError(f"profile {name!r} has no {kind!r} accelerator (it has {', '.join(row.accelerators)})")
+    out = {f: getattr(row, f) for f in (
+        "power_idle_w", "power_tx_w", "power_rx_w", "tx_j_per_bit", "rx_j_per_bit", "rrc_tail_s", "power_tail_w",
+        "rrc_inactive_s", "power_inactive_w", "battery_wh", "battery_model")}
+    for f in ("peukert_k", "peukert_rated_h", "kibam_c", "kibam_k_prime_per_s"):
+        if getattr(row, f) is not None:
+            out[f] = getattr(row, f)
+    out["compute_flops_per_s"] = row.accelerators[kind].flops_per_s
+    out["power_compute_w"] = row.accelerators[kind].power_w
+    return out
+
+
+def _accelerator_fields(name: str, data: dict) -> dict[str, Any]:
+    from .profiles import accelerator_profile
+
+    row = accelerator_profile(name)
+    return {"flops_per_s": row.flops_per_s, "power_idle_w": row.power_idle_w, "power_peak_w": row.power_peak_w}
+
+
+def _base_station_fields(name: str, data: dict) -> dict[str, Any]:
+    from .profiles import base_station_profile
+
+    row = base_station_profile(name)
+    return {f: getattr(row, f) for f in ("n_trx", "p_max_w", "p0_w", "delta_p", "p_sleep_w")}
 
 
 # ----------------------------------------------------------------------------
@@ -520,6 +617,7 @@ _SECTIONS = [
     ("channel", Channel, "[channel]"),
     ("sites", Site, "[[sites]] (one or more)"),
     ("sites.gpu", Gpu, "[sites.gpu] (optional, per site)"),
+    ("sites.base_station", BaseStation, "[sites.base_station] (optional, per site)"),
     ("workloads", Workload, "[[workloads]] (one or more)"),
     ("devices", DeviceGroup, "[[devices]] (one or more device groups)"),
 ]

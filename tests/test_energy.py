@@ -92,7 +92,7 @@ def test_constant_load_lifetime_matches_the_closed_form(make_raw, model):
     # an idle-only device at 3.6 W on a 0.5 Wh battery: it empties during the run, and the
     # measured instant equals the model's constant-load lifetime
     params = {"battery_model": model, "peukert_k": 1.2, "peukert_rated_h": 20.0, "kibam_c": 0.625,
-              "kibam_k_per_s": 4.5e-4}
+              "kibam_k_prime_per_s": 4.5e-4 / (0.625 * 0.375)}
     raw = one_device(make_raw, duration_s=5000.0, device={"rate_hz": 1e-9, "power_idle_w": 3.6,
                                                           "battery_wh": 0.5, **params})
     dev = run(raw).devices
@@ -133,7 +133,8 @@ def test_kibam_recovers_under_a_pulsed_load(make_raw):
     # Jongerden and Haverkort's recovery effect: the same average power drawn in pulses lasts
     # longer than the constant-power lifetime at the pulse power would suggest, and a KiBaM
     # battery delivers more energy under a light load than under a heavy one
-    params = {"battery_model": "kibam", "kibam_c": 0.625, "kibam_k_per_s": 4.5e-5, "battery_wh": 0.2,
+    params = {"battery_model": "kibam", "kibam_c": 0.625, "kibam_k_prime_per_s": 4.5e-5 / (0.625 * 0.375),
+              "battery_wh": 0.2,
               "power_idle_w": 0.0}
     heavy = run(one_device(make_raw, duration_s=20_000.0, device={**params, "rate_hz": 1e-9,
                                                                    "power_idle_w": 2.0}))
@@ -146,3 +147,42 @@ def test_kibam_recovers_under_a_pulsed_load(make_raw):
                                             0.2 * 3600.0, 0.1)
     assert light.devices["battery_life_h"][0] * 3600.0 == pytest.approx(life_light_s, rel=1e-9)
     assert 0.1 * life_light_s > delivered_heavy
+
+
+def test_gpu_energy_at_zero_load_is_idle_power_times_time(make_raw):
+    raw = one_device(make_raw, policy="local", servers=3, device={})
+    raw["sites"][0]["gpu"].update({"power_idle_w": 60.0, "power_peak_w": 700.0})
+    s = run(raw).summary
+    assert s["gpu_energy_j"] == pytest.approx(3 * 60.0 * 1000.0, rel=1e-12)
+
+
+def test_gpu_energy_adds_the_peak_minus_idle_power_over_busy_time(make_raw):
+    raw = one_device(make_raw, servers=2, device={"count": 5, "rate_hz": 0.5, "arrival": "poisson"},
+                     duration_s=400.0)
+    raw["sites"][0]["gpu"].update({"power_idle_w": 60.0, "power_peak_w": 700.0})
+    result = run(raw, trace=True)
+    t, s = result.trace, result.summary
+    served = t["ran"] == "gpu"
+    # every service ended before the run did (10 ms services, arrivals every ~0.4 s)
+    busy_s = t["gpu_service_s"][served].sum()
+    assert s["tasks_in_flight"] == 0
+    assert s["gpu_energy_j"] == pytest.approx(2 * 60.0 * 400.0 + 640.0 * busy_s, rel=1e-9)
+    assert s["gpu_energy_per_inference_j"] == pytest.approx(s["gpu_energy_j"] / served.sum(), rel=1e-12)
+
+
+def test_earth_site_energy_at_full_load_and_asleep(make_raw):
+    # macro site of the EARTH paper: 6 x (130 + 4.7 x 20) = 1344 W at full load, 6 x 75 W asleep
+    earth = {"type": "macro", "n_trx": 6, "p_max_w": 20.0, "p0_w": 130.0, "delta_p": 4.7, "p_sleep_w": 75.0}
+    raw = one_device(make_raw, device={})
+    raw["sites"][0]["base_station"] = earth
+    s = run(raw).summary  # ideal channel: the site always transmits
+    assert s["site_energy_j"] == pytest.approx(1344.0 * 1000.0, rel=1e-12)
+    radio = {"model": "tr38901"}
+    raw = {**one_device(make_raw, policy="local", device={}), "channel": radio}
+    for group in raw["devices"]:
+        group.pop("uplink_bps"), group.pop("downlink_bps")
+        group.update({"cell_radius_m": 200.0, "min_distance_m": 35.0})
+    raw["sites"][0]["base_station"] = earth
+    s = run(raw).summary  # nothing offloaded: every cell sleeps the whole run
+    assert s["site_energy_j"] == pytest.approx(6 * 75.0 * 1000.0, rel=1e-12)
+    assert s["network_energy_j"] == pytest.approx(s["device_energy_j"] + s["site_energy_j"], rel=1e-12)
