@@ -209,6 +209,7 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         dev_power_inactive_w=dev["power_inactive_w"],
         dev_rrc_tail_s=dev["rrc_tail_s"],
         dev_rrc_inactive_s=dev["rrc_inactive_s"],
+        dev_has_tail=(dev["power_tail_w"] * dev["rrc_tail_s"] + dev["power_inactive_w"] * dev["rrc_inactive_s"]) > 0,
         dev_tx_j_per_bit=dev["tx_j_per_bit"],
         dev_rx_j_per_bit=dev["rx_j_per_bit"],
         dev_uplink_bps=uplink_bps,

@@ -153,6 +153,7 @@ class Model(NamedTuple):
     dev_power_inactive_w: np.ndarray  # float64, extra power in RRC inactive, W
     dev_rrc_tail_s: np.ndarray  # float64, connected tail after the last transfer, s
     dev_rrc_inactive_s: np.ndarray  # float64, time in RRC inactive before idle, s
+    dev_has_tail: np.ndarray  # bool, the device spends energy in RRC tail or inactive states
     dev_tx_j_per_bit: np.ndarray  # float64, throughput-proportional transmit energy, J/bit
     dev_rx_j_per_bit: np.ndarray  # float64, throughput-proportional receive energy, J/bit
     dev_uplink_bps: np.ndarray  # float64, uplink rate when alone in its cell, bit/s
@@ -457,6 +458,7 @@ def advance(m, st, until_s):
     dev_power_inactive_w = m.dev_power_inactive_w
     dev_rrc_tail_s = m.dev_rrc_tail_s
     dev_rrc_inactive_s = m.dev_rrc_inactive_s
+    dev_has_tail = m.dev_has_tail
     dev_tx_j_per_bit = m.dev_tx_j_per_bit
     dev_rx_j_per_bit = m.dev_rx_j_per_bit
     dev_uplink_bps = m.dev_uplink_bps
@@ -581,15 +583,16 @@ def advance(m, st, until_s):
             busy_dl = dt if dl_active else 0.0
             busy_tail = 0.0
             busy_inactive = 0.0
-            if not ul_active and not dl_active:
+            e_tail = 0.0
+            if dev_has_tail[d] and not ul_active and not dl_active:
                 tail_end = dev_radio_idle_since_s[d] + dev_rrc_tail_s[d]
                 busy_tail = min(max(tail_end - t0, 0.0), dt)
                 busy_inactive = min(max(tail_end + dev_rrc_inactive_s[d] - t0, 0.0), dt) - busy_tail
+                e_tail = dev_power_tail_w[d] * busy_tail + dev_power_inactive_w[d] * busy_inactive
             e_idle = dev_power_idle_w[d] * dt
             e_compute = dev_power_compute_w[d] * busy_cpu
             e_tx = dev_power_tx_w[d] * busy_ul
             e_rx = dev_power_rx_w[d] * busy_dl
-            e_tail = dev_power_tail_w[d] * busy_tail + dev_power_inactive_w[d] * busy_inactive
             empty = False
             total = e_idle + e_compute + e_tx + e_rx + e_tail
             if dev_battery_model[d] == BATTERY_IDEAL and total < dev_battery_y1[d]:
@@ -920,7 +923,7 @@ def settle(m, st, now):
         busy_dl = dt if dl_active else 0.0
         busy_tail = 0.0
         busy_inactive = 0.0
-        if not ul_active and not dl_active:
+        if m.dev_has_tail[d] and not ul_active and not dl_active:
             tail_end = st.dev_radio_idle_since_s[d] + m.dev_rrc_tail_s[d]
             busy_tail = min(max(tail_end - t0, 0.0), dt)
             busy_inactive = min(max(tail_end + m.dev_rrc_inactive_s[d] - t0, 0.0), dt) - busy_tail
