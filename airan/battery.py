@@ -84,6 +84,10 @@ def battery_segment(model, a, b, y1, y2, power_w, tau_s):
     ``a, b``: Peukert ``k`` and reference power (W); KiBaM ``c`` and ``k'`` (1/s).
     """
     if model == BATTERY_KIBAM:
+        # dy1/dt = -P + k' (c y2 - (1 - c) y1): an empty available well that is not refilling
+        # faster than it is drained is empty now (with zero power and bound charge it recovers)
+        if y1 <= 0.0 and -power_w + b * (a * y2 - (1.0 - a) * y1) <= 0.0:
+            return 0.0, y2, 0.0
         end1, end2 = _kibam(y1, y2, power_w, tau_s, a, b)
         if end1 > 0.0:
             return end1, end2, -1.0

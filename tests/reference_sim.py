@@ -15,17 +15,28 @@ What it does differently from the kernel, on purpose, so that the two share no t
 - Device CPU: a single FIFO server that starts the next task when one ends. (The
   kernel computes every end time when the task is queued.)
 - Battery: the device's power is a step function that changes only when its
-  activity changes; after each change the instant the battery will empty is
-  scheduled as an event of its own. (The kernel integrates energy at the device's
-  next event and solves for the empty instant inside that interval.)
+  activity changes (CPU, transfers, RRC state); after each change the instant the
+  battery will empty at the new power is scheduled as an event of its own. (The
+  kernel integrates energy at the device's next event, walks the breakpoints of
+  that interval segment by segment and bisects for the empty instant inside one.)
+- RRC tail: an explicit state machine per device (connected while a transfer is
+  active; then ``tail`` for ``rrc_tail_s``, ``inactive`` for ``rrc_inactive_s``,
+  ``idle``), each timed state ended by a timer event that a new transfer cancels.
+  (The kernel keeps only the end of the last transfer and clips intervals to it.)
+- Battery models are written here from their equations, not from
+  ``airan.battery``: the KiBaM is kept as its total charge ``y = y1 + y2`` and the
+  height difference ``delta = h2 - h1`` (which relaxes exponentially to ``P / (c k')``
+  at constant power, so ``y1 = c (y - (1 - c) delta)``), and its empty instant is
+  found by Newton's method from the side on which it converges monotonically (the
+  kernel keeps the two wells, uses the Manwell-McGowan closed form and bisects).
+  Peukert drains at ``P^k / P_ref^(k-1)``; per-bit energy is a lump taken from the
+  available charge when a transfer ends, all of what is left if it is not enough.
 - Summary statistics come from one record per task, not from running counters.
 
 Per-task times: each phase's time (local wait + compute, uplink, GPU wait, GPU
 service, downlink) is recorded when the phase ends, whatever happens to the task
 next, so the phases a task went through always add up to ``t_end_s -
-t_generated_s``; ``ended_in`` says which phase's end ended the task. (The kernel
-records 0 s for the uplink or downlink at whose end a task is dropped because its
-battery emptied; test_reference.py keeps that difference visible.)
+t_generated_s``; ``ended_in`` says which phase's end ended the task.
 
 The only thing taken from the package is the random streams: each device's and
 each site's xoshiro256** stream is drawn with ``airan._rng`` in the documented
@@ -35,8 +46,10 @@ there), so the two simulators see the same random numbers and can be compared
 task by task.
 
 The reference reads the kernel's :class:`airan.engine.Model` only as the list of
-numbers the scenario describes (rates, powers, sizes...), which lets a test edit
-it (for example put several devices in one radio cell) and run both.
+numbers the scenario describes (rates, powers, sizes, battery model and its two
+parameters...), which lets a test edit it (for example put several devices in one
+radio cell) and run both. GPU and base-station powers are not in the model; a test
+passes them as ``site_powers`` (see :class:`SitePowers`).
 """
 
 from __future__ import annotations
@@ -52,6 +65,182 @@ import numpy as np
 from airan._rng import FAMILY_DEVICE, FAMILY_SITE, exponential, seed_streams, uniform
 
 OUTCOMES = ("completed", "dropped_queue_full", "dropped_battery")
+PARTS = ("idle", "compute", "tx", "rx", "tail")  # the five energy components ("tail": RRC tail and inactive)
+BATTERY_MODELS = {0: "ideal", 1: "peukert", 2: "kibam"}  # the Model's dev_battery_model codes
+
+
+# ---------------------------------------------------------------------------
+# Batteries, in energy units (a constant terminal voltage)
+#
+# Each one answers: how much is available now (the load empties the battery when
+# this reaches zero), what it becomes after drawing a constant power for a while,
+# how long a constant power takes to empty it, and what a lump of energy drawn at
+# once takes from it.
+# ---------------------------------------------------------------------------
+
+
+class IdealBattery:
+    """Coulomb counting: the energy left goes down by the energy drawn."""
+
+    model = "ideal"
+
+    def __init__(self, energy_j: float):
+        self.left_j = energy_j
+
+    def available_j(self) -> float:
+        return self.left_j
+
+    def bound_j(self) -> float:
+        return 0.0
+
+    def drain_w(self, power_w: float) -> float:
+        return power_w
+
+    def spend(self, power_w: float, dt_s: float) -> None:
+        self.left_j -= self.drain_w(power_w) * dt_s
+
+    def seconds_to_empty(self, power_w: float) -> float:
+        if self.left_j <= 0.0:
+            return 0.0
+        drain_w = self.drain_w(power_w)
+        return self.left_j / drain_w if drain_w > 0.0 else math.inf
+
+    def draw(self, energy_j: float) -> tuple[float, bool]:
+        """Take ``energy_j`` at once; ``(energy given, emptied)`` (an emptying battery gives what it has)."""
+        if energy_j < self.left_j:
+            self.left_j -= energy_j
+            return energy_j, False
+        given, self.left_j = self.left_j, 0.0
+        return given, True
+
+    def empty(self) -> None:
+        self.left_j = 0.0
+
+
+class PeukertBattery(IdealBattery):
+    """Peukert's law: at constant power ``P`` the rated energy drains at ``P^k / P_ref^(k-1)``.
+
+    (At constant power a battery of rated energy ``E = P_ref H`` then lasts
+    ``E P_ref^(k-1) / P^k = H (E / (P H))^k``, Peukert's lifetime.) A lump is rated
+    energy taken as it is.
+    """
+
+    model = "peukert"
+
+    def __init__(self, energy_j: float, k: float, rated_w: float):
+        super().__init__(energy_j)
+        self.k = k
+        self.rated_w = rated_w
+
+    def drain_w(self, power_w: float) -> float:
+        if power_w <= 0.0:
+            return 0.0
+        return power_w ** self.k / self.rated_w ** (self.k - 1.0)
+
+
+class KineticBattery:
+    """The kinetic battery model of Manwell and McGowan, kept as total charge and height difference.
+
+    Wells ``y1`` (available, width ``c``) and ``y2`` (bound, width ``1 - c``) at heights
+    ``h1 = y1 / c`` and ``h2 = y2 / (1 - c)``; the load takes ``P`` from ``y1`` and
+    ``k (h2 - h1)`` flows from ``y2`` to ``y1``. Write ``y = y1 + y2`` and
+    ``delta = h2 - h1``: then ``dy/dt = -P`` and, with ``k' = k / (c (1 - c))``,
+    ``d delta/dt = P / c - k' delta``, so at constant power
+
+        y(t) = y - P t,    delta(t) = delta + (P / (c k') - delta) (1 - exp(-k' t)),
+
+    and ``y1 = c (y - (1 - c) delta)``, ``y2 = (1 - c) (y + c delta)``. At rest both
+    wells are at the same height (``delta = 0``). ``y1`` is convex in ``t`` while
+    ``delta < P / (c k')`` and concave otherwise (it rises, then falls: recovery), and
+    at ``t = y / P`` it is ``-c (1 - c) delta(t) <= 0``; Newton's method from ``t = 0``
+    (convex) or from ``t = y / P`` (concave) then approaches its one zero from one side.
+    """
+
+    model = "kibam"
+
+    def __init__(self, energy_j: float, c: float, k_prime_per_s: float):
+        self.c = c
+        self.kp = k_prime_per_s
+        self.total_j = energy_j
+        self.delta_j = 0.0  # h2 - h1 (J per unit well width)
+
+    def available_j(self) -> float:
+        return self.c * (self.total_j - (1.0 - self.c) * self.delta_j)
+
+    def bound_j(self) -> float:
+        return (1.0 - self.c) * (self.total_j + self.c * self.delta_j)
+
+    def _delta_after(self, power_w: float, t_s: float) -> float:
+        steady = power_w / (self.c * self.kp)
+        return self.delta_j - (steady - self.delta_j) * math.expm1(-self.kp * t_s)
+
+    def _available_after(self, power_w: float, t_s: float) -> float:
+        return self.c * (self.total_j - power_w * t_s - (1.0 - self.c) * self._delta_after(power_w, t_s))
+
+    def _available_slope(self, power_w: float, t_s: float) -> float:
+        steady = power_w / (self.c * self.kp)
+        return self.c * (-power_w + (1.0 - self.c) * self.kp * (self.delta_j - steady) * math.exp(-self.kp * t_s))
+
+    def spend(self, power_w: float, dt_s: float) -> None:
+        self.delta_j = self._delta_after(power_w, dt_s)
+        self.total_j -= power_w * dt_s
+
+    def seconds_to_empty(self, power_w: float) -> float:
+        if self.available_j() <= 0.0:
+            return 0.0
+        if power_w <= 0.0:
+            return math.inf  # y1 relaxes towards c y > 0
+        concave = self.delta_j > power_w / (self.c * self.kp)
+        t = self.total_j / power_w if concave else 0.0
+        for _ in range(100):
+            step = self._available_after(power_w, t) / self._available_slope(power_w, t)
+            t -= step
+            # quadratic convergence: after a step this small the error left is far below rounding
+            # (a tighter test would chase the rounding noise of y1, ~1e-16 y, back and forth)
+            if abs(step) <= 1e-11 * t:
+                break
+        else:  # pragma: no cover
+            raise RuntimeError("KiBaM empty instant: Newton did not converge")
+        return t
+
+    def draw(self, energy_j: float) -> tuple[float, bool]:
+        """Take ``energy_j`` at once from the available well (h1 drops by energy / c)."""
+        available = self.available_j()
+        if energy_j < available:
+            self.total_j -= energy_j
+            self.delta_j += energy_j / self.c
+            return energy_j, False
+        self.empty()
+        return available, True
+
+    def empty(self) -> None:
+        """The available well at zero, the bound well as it is."""
+        bound = self.bound_j()
+        self.total_j = bound
+        self.delta_j = bound / (1.0 - self.c) if self.c < 1.0 else 0.0
+
+
+def make_battery(model, d: int):
+    """Device ``d``'s battery at t = 0, at rest, from the numbers in ``model``."""
+    kind = BATTERY_MODELS[int(model.dev_battery_model[d])]
+    energy_j, a, b = float(model.dev_energy_j[d]), float(model.dev_battery_a[d]), float(model.dev_battery_b[d])
+    if kind == "peukert":
+        return PeukertBattery(energy_j, k=a, rated_w=b)
+    if kind == "kibam":
+        return KineticBattery(energy_j, c=a, k_prime_per_s=b)
+    return IdealBattery(energy_j)
+
+
+@dataclass(frozen=True)
+class SitePowers:
+    """A site's power figures, which the kernel's model does not carry (None: not given)."""
+
+    gpu_idle_w: float | None = None  # one idle GPU server
+    gpu_peak_w: float | None = None  # one busy GPU server (linear in between)
+    bs_n_trx: int | None = None  # EARTH base station: transceivers,
+    bs_p0_w: float | None = None  # power at zero RF output per transceiver,
+    bs_delta_p: float | None = None  # slope,
+    bs_p_max_w: float | None = None  # and maximum RF output per transceiver
 
 
 # ---------------------------------------------------------------------------
@@ -96,20 +285,32 @@ class Link:
 @dataclass(eq=False)
 class Device:
     index: int
-    battery_j: float
+    battery: Any  # IdealBattery, PeukertBattery or KineticBattery
     p_idle_w: float
     p_compute_w: float
     p_tx_w: float
     p_rx_w: float
+    p_tail_w: float = 0.0
+    p_inactive_w: float = 0.0
+    rrc_tail_s: float = 0.0
+    rrc_inactive_s: float = 0.0
+    tx_j_per_bit: float = 0.0
+    rx_j_per_bit: float = 0.0
     cpu_queue: deque = field(default_factory=deque)  # tasks waiting for the CPU
     cpu_task: Task | None = None  # task being computed
     n_uplink: int = 0
     n_downlink: int = 0
-    energy_j: dict = field(default_factory=lambda: {"idle": 0.0, "compute": 0.0, "tx": 0.0, "rx": 0.0})
+    rrc: str = "idle"  # "connected" (a transfer is active), "tail", "inactive" or "idle"
+    rrc_version: int = 0  # bumped at each RRC change; older timer events are ignored
+    energy_j: dict = field(default_factory=lambda: dict.fromkeys(PARTS, 0.0))
     t_energy_s: float = 0.0
     battery_version: int = 0
     depleted: bool = False
     t_depleted_s: float = math.inf
+    emptied_by: str = ""  # what drew the last energy: "lump", or the power components then drawn
+    ran_local: int = 0  # tasks queued on the CPU, fallbacks included
+    offloaded: int = 0  # tasks sent over the uplink
+    notes: set = field(default_factory=set)  # things that happened, for the branch-coverage test
 
     def powers_w(self) -> dict[str, float]:
         """Each power component being drawn now."""
@@ -118,6 +319,7 @@ class Device:
             "compute": self.p_compute_w if self.cpu_task is not None else 0.0,
             "tx": self.p_tx_w if self.n_uplink > 0 else 0.0,
             "rx": self.p_rx_w if self.n_downlink > 0 else 0.0,
+            "tail": {"tail": self.p_tail_w, "inactive": self.p_inactive_w}.get(self.rrc, 0.0),
         }
 
 
@@ -147,9 +349,10 @@ class Site:
 class ReferenceSimulation:
     """One run of the model described by ``model`` (an ``airan.engine.Model``) with ``seed``."""
 
-    def __init__(self, model, seed: int, duration_s: float):
+    def __init__(self, model, seed: int, duration_s: float, site_powers: list[SitePowers] | None = None):
         m = model
         self.m = m
+        self.site_powers = site_powers
         self.duration_s = float(duration_s)
         self.warmup_s = float(m.warmup_s[0])
         self.proportional_fair = bool(m.proportional_fair[0])
@@ -177,11 +380,17 @@ class ReferenceSimulation:
         self.devices = [
             Device(
                 index=d,
-                battery_j=float(m.dev_energy_j[d]),
+                battery=make_battery(m, d),
                 p_idle_w=float(m.dev_power_idle_w[d]),
                 p_compute_w=float(m.dev_power_compute_w[d]),
                 p_tx_w=float(m.dev_power_tx_w[d]),
                 p_rx_w=float(m.dev_power_rx_w[d]),
+                p_tail_w=float(m.dev_power_tail_w[d]),
+                p_inactive_w=float(m.dev_power_inactive_w[d]),
+                rrc_tail_s=float(m.dev_rrc_tail_s[d]),
+                rrc_inactive_s=float(m.dev_rrc_inactive_s[d]),
+                tx_j_per_bit=float(m.dev_tx_j_per_bit[d]),
+                rx_j_per_bit=float(m.dev_rx_j_per_bit[d]),
             )
             for d in range(n_dev)
         ]
@@ -219,12 +428,18 @@ class ReferenceSimulation:
     # -- device energy ------------------------------------------------------
 
     def accrue_energy(self, dev: Device, now: float) -> None:
-        """Add each power component times the time since the last update (nothing once empty)."""
+        """Add each power component times the time since the last update, and take it from the battery
+        (nothing once empty)."""
         if dev.depleted:
             return
         dt = now - dev.t_energy_s
-        for part, power_w in dev.powers_w().items():
+        powers_w = dev.powers_w()
+        for part, power_w in powers_w.items():
             dev.energy_j[part] += power_w * dt
+        before_j = dev.battery.available_j()
+        dev.battery.spend(sum(powers_w.values()), dt)
+        if dev.battery.available_j() > before_j:
+            dev.notes.add("available charge recovered")
         dev.t_energy_s = now
 
     def plan_battery(self, dev: Device, now: float) -> None:
@@ -232,25 +447,49 @@ class ReferenceSimulation:
         if dev.depleted:
             return
         dev.battery_version += 1
-        left_j = dev.battery_j - sum(dev.energy_j.values())
-        power_w = sum(dev.powers_w().values())
-        if left_j <= 0.0:
+        wait_s = dev.battery.seconds_to_empty(sum(dev.powers_w().values()))
+        if wait_s <= 0.0:
             self.on_battery_empty(now, dev, dev.battery_version)
-        elif power_w > 0.0:
-            self.schedule(now + left_j / power_w, self.on_battery_empty, dev, dev.battery_version)
+        elif wait_s < math.inf:
+            self.schedule(now + wait_s, self.on_battery_empty, dev, dev.battery_version)
 
     def on_battery_empty(self, now: float, dev: Device, version: int) -> None:
         if version != dev.battery_version or dev.depleted:
             return
         self.accrue_energy(dev, now)
+        dev.battery.empty()
+        dev.notes.add(f"emptied in RRC {dev.rrc}")
+        self.deplete(dev, now, "+".join(part for part, p in dev.powers_w().items() if p > 0.0))
+
+    def deplete(self, dev: Device, now: float, emptied_by: str) -> None:
         dev.depleted = True
         dev.t_depleted_s = now
+        dev.emptied_by = emptied_by
 
     def change_activity(self, dev: Device, now: float, change) -> None:
         """Apply ``change(dev)`` to the device's activity, with the energy brought up to ``now`` first."""
         self.accrue_energy(dev, now)
         change(dev)
         self.plan_battery(dev, now)
+
+    # -- the radio's RRC state: connected, tail, inactive, idle -----------------
+
+    AFTER = {"tail": "inactive", "inactive": "idle"}
+
+    def enter_rrc(self, dev: Device, state: str, now: float) -> None:
+        """Put the device's radio in ``state`` (skipping timed states of length 0) and start its timer."""
+        length_s = {"tail": dev.rrc_tail_s, "inactive": dev.rrc_inactive_s}
+        while state in length_s and length_s[state] <= 0.0:
+            state = self.AFTER[state]
+        dev.rrc = state
+        dev.rrc_version += 1  # cancels the timer of the state left
+        if state in length_s:
+            self.schedule(now + length_s[state], self.on_rrc_timer, dev, dev.rrc_version)
+
+    def on_rrc_timer(self, now: float, dev: Device, version: int) -> None:
+        if version != dev.rrc_version:
+            return  # a transfer started since
+        self.change_activity(dev, now, lambda dev: self.enter_rrc(dev, self.AFTER[dev.rrc], now))
 
     # -- arrivals -----------------------------------------------------------
 
@@ -267,6 +506,7 @@ class ReferenceSimulation:
         self.tasks.append(task)
         if self.m.dev_offload[d]:
             task.offloaded = True
+            dev.offloaded += 1
             self.start_flow(task, "ul", now)
         else:
             self.to_cpu(task, now)
@@ -276,6 +516,7 @@ class ReferenceSimulation:
     def to_cpu(self, task: Task, now: float) -> None:
         dev = self.devices[task.device]
         task.t_phase_s = now
+        dev.ran_local += 1
         dev.cpu_queue.append(task)
         if dev.cpu_task is None:
             self.start_cpu(dev, now)
@@ -348,6 +589,9 @@ class ReferenceSimulation:
                 dev.n_uplink += 1
             else:
                 dev.n_downlink += 1
+            if dev.rrc in ("tail", "inactive") and not dev.depleted:
+                dev.notes.add(f"transfer started in RRC {dev.rrc}")
+            self.enter_rrc(dev, "connected", now)
 
         self.change_activity(self.devices[d], now, add)
 
@@ -367,6 +611,15 @@ class ReferenceSimulation:
                 dev.n_uplink -= 1
             else:
                 dev.n_downlink -= 1
+            # the transfer's per-bit energy, at once
+            j_per_bit = dev.tx_j_per_bit if link.direction == "ul" else dev.rx_j_per_bit
+            if not dev.depleted and flow[2] * j_per_bit > 0.0:
+                given_j, emptied = dev.battery.draw(flow[2] * j_per_bit)
+                dev.energy_j["tx" if link.direction == "ul" else "rx"] += given_j
+                if emptied:
+                    self.deplete(dev, now, "lump")
+            if dev.n_uplink + dev.n_downlink == 0:
+                self.enter_rrc(dev, "tail", now)  # the last transfer ended
 
         self.change_activity(dev, now, remove)
         if link.direction == "ul":
@@ -479,17 +732,27 @@ class ReferenceSimulation:
 
         def mean(values) -> float | None:
             values = list(values)
+            if any(math.isinf(v) for v in values):
+                return math.inf
             return sum(values) / len(values) if values else None
 
-        def ratio(num: float, den: float) -> float | None:
-            return num / den if den > 0 else None
+        def ratio(num: float | None, den: float) -> float | None:
+            return num / den if num is not None and den > 0 else None
 
         gpu_sites = [s for s in self.sites if s.servers > 0]
         span_s = self.duration_s - self.warmup_s
-        energy = {part: sum(dev.energy_j[part] for dev in self.devices) for part in ("idle", "compute", "tx", "rx")}
+        energy = {part: sum(dev.energy_j[part] for dev in self.devices) for part in PARTS}
+        device_j = sum(energy.values())
         n_done_all = sum(1 for t in self.tasks if t.outcome == "completed")
+        table = self.device_table()
+        life_h = sorted(table["battery_life_h"])
+        gpu_j, site_j = self.site_energies_j()
+        gpu_known = [s for s in range(len(self.sites)) if not math.isnan(gpu_j[s])]
+        gpu_total_j = sum(gpu_j[s] for s in gpu_known) if gpu_known else None
+        site_total_j = sum(x for x in site_j if not math.isnan(x)) if any(not math.isnan(x) for x in site_j) else None
+        network_j = device_j + (gpu_total_j or 0.0) + (site_total_j or 0.0)
         late = sum(1 for t in done if t.t_end_s - t.t_gen_s > deadline[self.m.dev_workload[t.device]])
-        return {
+        summary = {
             "tasks_generated": len(counted),
             "tasks_completed": len(done),
             "tasks_dropped": len(dropped),
@@ -515,11 +778,56 @@ class ReferenceSimulation:
             "gpu_utilization_max": max((s.busy_area_after_warmup_s / (s.servers * span_s) for s in gpu_sites),
                                        default=None),
             "gpu_queue_length_mean": mean(s.queue_area_after_warmup_s / span_s for s in gpu_sites),
-            "device_energy_j": sum(energy.values()),
+            "device_energy_j": device_j,
             **{f"device_energy_{part}_j": value for part, value in energy.items()},
-            "device_energy_per_task_j": ratio(sum(energy.values()), n_done_all),
+            "device_energy_per_task_j": ratio(device_j, n_done_all),
+            "device_energy_active_per_task_j": ratio(energy["compute"] + energy["tx"] + energy["rx"] + energy["tail"],
+                                                     n_done_all),
+            "device_energy_per_local_task_j": ratio(energy["compute"], sum(dev.ran_local for dev in self.devices)),
+            "device_energy_per_offloaded_task_j": ratio(energy["tx"] + energy["rx"] + energy["tail"],
+                                                        sum(dev.offloaded for dev in self.devices)),
+            "device_power_mean_w": mean(table["power_mean_w"]),
+            "battery_life_mean_h": mean(life_h),
+            "battery_life_p5_h": life_h[max(math.ceil(0.05 * len(life_h)) - 1, 0)],  # nearest rank
+            "battery_life_min_h": life_h[0],
             "devices_depleted": sum(dev.depleted for dev in self.devices),
+            "gpu_energy_j": gpu_total_j,
+            "gpu_energy_per_inference_j": ratio(gpu_total_j, sum(self.sites[s].served for s in gpu_known))
+            if gpu_known else None,
+            "site_energy_j": site_total_j,
+            "network_energy_j": network_j,
+            "network_energy_per_task_j": ratio(network_j, n_done_all),
         }
+        # as in summary.json: no value where it is undefined or infinite
+        return {key: None if isinstance(v, float) and not math.isfinite(v) else v for key, v in summary.items()}
+
+    def life_s(self, dev: Device) -> float:
+        """Battery life: the instant it emptied, or how long a fresh battery of its model lasts at its mean power."""
+        if dev.depleted:
+            return dev.t_depleted_s
+        return make_battery(self.m, dev.index).seconds_to_empty(self.mean_power_w(dev))
+
+    def mean_power_w(self, dev: Device) -> float:
+        """Energy drawn over the time the device was alive (0 for no time)."""
+        alive_s = dev.t_depleted_s if dev.depleted else self.duration_s
+        return sum(dev.energy_j.values()) / alive_s if alive_s > 0.0 else 0.0
+
+    def site_energies_j(self) -> tuple[list[float], list[float]]:
+        """Each site's GPU energy (servers x idle power x run + (peak - idle) x busy server-seconds) and
+        EARTH base-station energy (always at full load: the ideal channel), nan where no power is given."""
+        gpu_j, site_j = [], []
+        powers = self.site_powers or [SitePowers()] * len(self.sites)
+        for site, pw in zip(self.sites, powers, strict=True):
+            if site.servers > 0 and pw.gpu_idle_w is not None:
+                gpu_j.append(site.servers * pw.gpu_idle_w * self.duration_s
+                             + (pw.gpu_peak_w - pw.gpu_idle_w) * site.busy_area_s)
+            else:
+                gpu_j.append(math.nan)
+            if pw.bs_n_trx is not None:
+                site_j.append(pw.bs_n_trx * (pw.bs_p0_w + pw.bs_delta_p * pw.bs_p_max_w) * self.duration_s)
+            else:
+                site_j.append(math.nan)
+        return gpu_j, site_j
 
     def device_table(self) -> dict[str, np.ndarray]:
         """Per-device totals over the whole run (warm-up included)."""
@@ -542,14 +850,33 @@ class ReferenceSimulation:
             "tasks_completed": completed,
             "tasks_dropped": dropped,
             "latency_mean_s": latency_mean,
-            **{f"energy_{part}_j": np.array([dev.energy_j[part] for dev in self.devices])
-               for part in ("idle", "compute", "tx", "rx")},
+            "energy_j": np.array([sum(dev.energy_j.values()) for dev in self.devices]),
+            **{f"energy_{part}_j": np.array([dev.energy_j[part] for dev in self.devices]) for part in PARTS},
+            "tasks_ran_local": np.array([dev.ran_local for dev in self.devices], dtype=np.int64),
+            "tasks_offloaded": np.array([dev.offloaded for dev in self.devices], dtype=np.int64),
+            "power_mean_w": np.array([self.mean_power_w(dev) for dev in self.devices]),
+            "battery_life_h": np.array([self.life_s(dev) / 3600.0 for dev in self.devices]),
+            "battery_life_measured": np.array([dev.depleted for dev in self.devices]),
             "depleted": np.array([dev.depleted for dev in self.devices]),
             "depleted_at_s": np.array([dev.t_depleted_s for dev in self.devices]),
         }
 
-    def site_table(self) -> dict[str, np.ndarray]:
+    def battery_table(self) -> dict[str, np.ndarray]:
+        """Each battery at the end: available charge (y1, 0 once empty) and bound charge (y2, KiBaM only), J."""
         return {
+            "model": np.array([dev.battery.model for dev in self.devices], dtype=object),
+            "y1_j": np.array([0.0 if dev.depleted else dev.battery.available_j() for dev in self.devices]),
+            "y2_j": np.array([dev.battery.bound_j() for dev in self.devices]),
+            "emptied_by": np.array([dev.emptied_by for dev in self.devices], dtype=object),
+        }
+
+    def site_table(self) -> dict[str, np.ndarray]:
+        gpu_j, site_j = self.site_energies_j()
+        return {
+            "gpu_energy_j": np.array(gpu_j),
+            "gpu_energy_per_inference_j": np.array([e / s.served if s.served > 0 else math.nan
+                                                    for e, s in zip(gpu_j, self.sites, strict=True)]),
+            "site_energy_j": np.array(site_j),
             "busy_area_s": np.array([s.busy_area_s for s in self.sites]),
             "queue_area_s": np.array([s.queue_area_s for s in self.sites]),
             "gpu_services": np.array([s.served for s in self.sites], dtype=np.int64),
@@ -565,6 +892,7 @@ class ReferenceSimulation:
         }
 
 
-def simulate(model, seed: int, duration_s: float) -> ReferenceSimulation:
+def simulate(model, seed: int, duration_s: float, site_powers: list[SitePowers] | None = None
+             ) -> ReferenceSimulation:
     """Run the reference model to ``duration_s`` and return it (read its tables)."""
-    return ReferenceSimulation(model, seed, duration_s).run()
+    return ReferenceSimulation(model, seed, duration_s, site_powers).run()
