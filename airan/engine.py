@@ -908,42 +908,24 @@ def schedule_first_arrivals(m, st):
 def settle(m, st, now):
     """Bring every device's energy and every site's and cell's integrals up to ``now`` (end of a run).
 
-    Uses the same arithmetic as the event loop, so results do not depend on it.
+    Always the segment walk of :func:`_device_energy` (the loop inlines its common
+    case); it runs on a copy of the state, so results never depend on when it ran.
     """
     now = np.float64(now)
     for d in range(m.dev_site.shape[0]):
         t0 = st.dev_t_energy_s[d]
         if st.dev_depleted[d] or now <= t0:
             continue
-        # the event loop's energy block, step for step
-        ul_active = st.dev_flows[UL, d] > 0
-        dl_active = st.dev_flows[DL, d] > 0
-        dt = now - t0
-        busy_cpu = min(max(st.dev_cpu_free_s[d] - t0, 0.0), dt)
-        busy_ul = dt if ul_active else 0.0
-        busy_dl = dt if dl_active else 0.0
-        busy_tail = 0.0
-        busy_inactive = 0.0
-        if m.dev_has_tail[d] and not ul_active and not dl_active:
-            tail_end = st.dev_radio_idle_since_s[d] + m.dev_rrc_tail_s[d]
-            busy_tail = min(max(tail_end - t0, 0.0), dt)
-            busy_inactive = min(max(tail_end + m.dev_rrc_inactive_s[d] - t0, 0.0), dt) - busy_tail
-        total = (m.dev_power_idle_w[d] * dt + m.dev_power_compute_w[d] * busy_cpu + m.dev_power_tx_w[d] * busy_ul
-                 + m.dev_power_rx_w[d] * busy_dl
-                 + (m.dev_power_tail_w[d] * busy_tail + m.dev_power_inactive_w[d] * busy_inactive))
-        empty = False
-        if m.dev_battery_model[d] == BATTERY_IDEAL and total < st.dev_battery_y1[d]:
-            st.dev_battery_y1[d] -= total
-        else:
-            dt, busy_cpu, busy_ul, busy_dl, busy_tail, busy_inactive, y1, y2, empty = _device_energy(
-                t0, now, st.dev_cpu_free_s[d], ul_active, dl_active, st.dev_radio_idle_since_s[d],
-                m.dev_power_idle_w[d], m.dev_power_compute_w[d], m.dev_power_tx_w[d], m.dev_power_rx_w[d],
-                m.dev_power_tail_w[d], m.dev_power_inactive_w[d], m.dev_rrc_tail_s[d], m.dev_rrc_inactive_s[d],
-                m.dev_battery_model[d], m.dev_battery_a[d], m.dev_battery_b[d], st.dev_battery_y1[d],
-                st.dev_battery_y2[d],
-            )
-            st.dev_battery_y1[d] = y1
-            st.dev_battery_y2[d] = y2
+        dt, busy_cpu, busy_ul, busy_dl, busy_tail, busy_inactive, y1, y2, empty = _device_energy(
+            t0, now, st.dev_cpu_free_s[d], st.dev_flows[UL, d] > 0, st.dev_flows[DL, d] > 0,
+            st.dev_radio_idle_since_s[d],
+            m.dev_power_idle_w[d], m.dev_power_compute_w[d], m.dev_power_tx_w[d], m.dev_power_rx_w[d],
+            m.dev_power_tail_w[d], m.dev_power_inactive_w[d], m.dev_rrc_tail_s[d], m.dev_rrc_inactive_s[d],
+            m.dev_battery_model[d], m.dev_battery_a[d], m.dev_battery_b[d], st.dev_battery_y1[d],
+            st.dev_battery_y2[d],
+        )
+        st.dev_battery_y1[d] = y1
+        st.dev_battery_y2[d] = y2
         st.dev_e_idle_j[d] += m.dev_power_idle_w[d] * dt
         st.dev_e_compute_j[d] += m.dev_power_compute_w[d] * busy_cpu
         st.dev_e_tx_j[d] += m.dev_power_tx_w[d] * busy_ul
