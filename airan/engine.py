@@ -37,7 +37,9 @@ Shared radio cells
 Device energy
     A device draws its baseline power, plus extra power while its CPU computes
     (a FIFO with deterministic service, busy up to ``dev_cpu_free_s``) and while it
-    has an uplink or downlink flow. Those states change only at the device's own
+    has an uplink or downlink flow (with both, the radio's constant power is
+    counted once: ``max(power_tx_w, power_rx_w)``, booked ``power_tx_w`` to
+    transmit and the rest to receive). Those states change only at the device's own
     events, so energy is integrated exactly at each event that concerns the device;
     the battery-empty instant is solved for inside the last interval.
 """
@@ -590,10 +592,13 @@ def advance(m, st, until_s):
                 busy_tail = min(max(tail_end - t0, 0.0), dt)
                 busy_inactive = min(max(tail_end + dev_rrc_inactive_s[d] - t0, 0.0), dt) - busy_tail
                 e_tail = dev_power_tail_w[d] * busy_tail + dev_power_inactive_w[d] * busy_inactive
+            p_rx = dev_power_rx_w[d]
+            if ul_active and dl_active:  # the radio's constant power is counted once
+                p_rx = max(p_rx - dev_power_tx_w[d], 0.0)
             e_idle = dev_power_idle_w[d] * dt
             e_compute = dev_power_compute_w[d] * busy_cpu
             e_tx = dev_power_tx_w[d] * busy_ul
-            e_rx = dev_power_rx_w[d] * busy_dl
+            e_rx = p_rx * busy_dl
             empty = False
             total = e_idle + e_compute + e_tx + e_rx + e_tail
             if dev_battery_model[d] == BATTERY_IDEAL and total < dev_battery_y1[d]:
@@ -601,7 +606,7 @@ def advance(m, st, until_s):
             else:
                 dt, busy_cpu, busy_ul, busy_dl, busy_tail, busy_inactive, y1, y2, empty = _device_energy(
                     t0, now, dev_cpu_free_s[d], ul_active, dl_active, dev_radio_idle_since_s[d],
-                    dev_power_idle_w[d], dev_power_compute_w[d], dev_power_tx_w[d], dev_power_rx_w[d],
+                    dev_power_idle_w[d], dev_power_compute_w[d], dev_power_tx_w[d], p_rx,
                     dev_power_tail_w[d], dev_power_inactive_w[d], dev_rrc_tail_s[d], dev_rrc_inactive_s[d],
                     dev_battery_model[d], dev_battery_a[d], dev_battery_b[d], dev_battery_y1[d], dev_battery_y2[d],
                 )
@@ -610,7 +615,7 @@ def advance(m, st, until_s):
                 e_idle = dev_power_idle_w[d] * dt
                 e_compute = dev_power_compute_w[d] * busy_cpu
                 e_tx = dev_power_tx_w[d] * busy_ul
-                e_rx = dev_power_rx_w[d] * busy_dl
+                e_rx = p_rx * busy_dl
                 e_tail = dev_power_tail_w[d] * busy_tail + dev_power_inactive_w[d] * busy_inactive
             dev_e_idle_j[d] += e_idle
             dev_e_compute_j[d] += e_compute
@@ -916,10 +921,15 @@ def settle(m, st, now):
         t0 = st.dev_t_energy_s[d]
         if st.dev_depleted[d] or now <= t0:
             continue
+        ul_active = st.dev_flows[UL, d] > 0
+        dl_active = st.dev_flows[DL, d] > 0
+        p_rx = m.dev_power_rx_w[d]
+        if ul_active and dl_active:  # the radio's constant power is counted once
+            p_rx = max(p_rx - m.dev_power_tx_w[d], 0.0)
         dt, busy_cpu, busy_ul, busy_dl, busy_tail, busy_inactive, y1, y2, empty = _device_energy(
-            t0, now, st.dev_cpu_free_s[d], st.dev_flows[UL, d] > 0, st.dev_flows[DL, d] > 0,
+            t0, now, st.dev_cpu_free_s[d], ul_active, dl_active,
             st.dev_radio_idle_since_s[d],
-            m.dev_power_idle_w[d], m.dev_power_compute_w[d], m.dev_power_tx_w[d], m.dev_power_rx_w[d],
+            m.dev_power_idle_w[d], m.dev_power_compute_w[d], m.dev_power_tx_w[d], p_rx,
             m.dev_power_tail_w[d], m.dev_power_inactive_w[d], m.dev_rrc_tail_s[d], m.dev_rrc_inactive_s[d],
             m.dev_battery_model[d], m.dev_battery_a[d], m.dev_battery_b[d], st.dev_battery_y1[d],
             st.dev_battery_y2[d],
@@ -929,7 +939,7 @@ def settle(m, st, now):
         st.dev_e_idle_j[d] += m.dev_power_idle_w[d] * dt
         st.dev_e_compute_j[d] += m.dev_power_compute_w[d] * busy_cpu
         st.dev_e_tx_j[d] += m.dev_power_tx_w[d] * busy_ul
-        st.dev_e_rx_j[d] += m.dev_power_rx_w[d] * busy_dl
+        st.dev_e_rx_j[d] += p_rx * busy_dl
         st.dev_e_tail_j[d] += m.dev_power_tail_w[d] * busy_tail + m.dev_power_inactive_w[d] * busy_inactive
         st.dev_t_energy_s[d] = t0 + dt
         if empty:

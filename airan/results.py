@@ -38,7 +38,10 @@ Definitions used in the summary (the names are a public contract):
   projected life of its battery model from its initial charge at the device's
   average power over the run (ideal: energy / power; Peukert and KiBaM: their
   constant-load lifetime, :func:`airan.battery.projected_life_s`).
-  ``devices_depleted`` says how many are measured.
+  ``devices_depleted`` says how many are measured; ``battery_life_measured_mean_h``
+  averages the measured ones only, and ``battery_life_projected_mean_h`` the
+  projected life of every device (also for those that emptied;
+  ``battery_life_projected_h`` in the devices table).
 - Radio (channel models other than ``ideal``): ``sinr_{dl,ul}_mean_db`` and
   ``sinr_{dl,ul}_p5_db`` over devices (the mean of the dB values; the 5th
   percentile by nearest rank), ``rate_{dl,ul}_mean_bps`` the mean full-cell rate
@@ -145,6 +148,7 @@ def summarize(
                                                      model.dev_battery_b, model.dev_energy_j, power_w)
         dev_latency_mean = np.where(st.dev_completed > 0, st.dev_latency_sum_s / st.dev_completed, np.nan)
     life_h = np.where(st.dev_depleted, st.dev_t_depleted_s, projected_s) / S_PER_H
+    projected_h = projected_s / S_PER_H
     completed_all = int(st.dev_completed.sum())
 
     # sites
@@ -211,6 +215,9 @@ def summarize(
         "battery_life_mean_h": float(life_h.mean()),
         "battery_life_p5_h": nearest_rank(life_h, 0.05),
         "battery_life_min_h": float(life_h.min()),
+        "battery_life_measured_mean_h": float(np.mean(life_h[st.dev_depleted])) if st.dev_depleted.any()
+        else math.nan,
+        "battery_life_projected_mean_h": float(np.mean(projected_h)),
         "devices": int(model.dev_site.shape[0]),
         "devices_depleted": int(st.dev_depleted.sum()),
         "sites": int(servers.shape[0]),
@@ -287,6 +294,7 @@ def summarize(
         "power_mean_w": power_w,
         "battery_life_h": life_h,
         "battery_life_measured": st.dev_depleted.copy(),
+        "battery_life_projected_h": projected_h,
         "depleted": st.dev_depleted.copy(),
         "depleted_at_s": st.dev_t_depleted_s.copy(),
         "throughput_ul_bps": throughput[engine.UL],
@@ -327,8 +335,8 @@ def _site_energy_j(scenario: Scenario, layout, st: engine.State, now_s: float) -
     Each cell of a site transmits at full power while its downlink is busy and
     sleeps otherwise; a site's ``n_trx`` transceivers are split evenly over its
     cells: E = n_trx / n_cells * sum over cells of [(p0 + delta_p p_max) busy + p_sleep idle].
-    With the ideal channel (no shared cells) a site is taken as always transmitting
-    at full power. G. Auer et al., IEEE Wireless Commun. 18(5), 2011.
+    With the ideal channel there are no shared cells and no load to set the power:
+    nan. G. Auer et al., IEEE Wireless Commun. 18(5), 2011.
     """
     out = np.full(len(scenario.sites), np.nan)
     for i, site in enumerate(scenario.sites):
@@ -337,8 +345,7 @@ def _site_energy_j(scenario: Scenario, layout, st: engine.State, now_s: float) -
             continue
         full_w = bs.p0_w + bs.delta_p * bs.p_max_w
         if layout.cells is None:
-            out[i] = bs.n_trx * full_w * now_s
-            continue
+            continue  # the ideal channel has no cells whose load would set the power
         mine = np.flatnonzero(layout.cells["site"] == site.name)
         busy = np.minimum(st.cell_busy_s[engine.DL, mine], now_s)
         per_cell = bs.n_trx / len(mine)

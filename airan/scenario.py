@@ -139,7 +139,9 @@ class DeviceGroup(_Model):
     throughput-proportional terms of Huang et al.), and after its last transfer
     ``power_tail_w`` for ``rrc_tail_s`` (RRC connected with DRX) then
     ``power_inactive_w`` for ``rrc_inactive_s`` (RRC inactive) before idle. These
-    are increments above the baseline and add up when activities overlap: the
+    are increments above the baseline and add up when activities overlap, except
+    that with an uplink and a downlink active at once the radio's constant power is
+    counted once, ``max(power_tx_w, power_rx_w)`` (Huang's single beta): the
     state-based linear model of offloading studies (Y. Mao et al., "A survey on
     mobile edge computing: the communication perspective", IEEE Commun. Surveys
     Tuts. 19(4), 2017, Sec. III), with the baseline playing the role of the
@@ -195,6 +197,17 @@ class DeviceGroup(_Model):
     @classmethod
     def _from_profile(cls, data: Any) -> Any:
         return _fill_from_profile(data, "profile", _device_fields)
+
+    @model_validator(mode="after")
+    def _parameters_in_use(self) -> DeviceGroup:
+        if self.accelerator is not None and self.profile is None:
+            raise ValueError("accelerator: only used with a profile (give compute_flops_per_s instead)")
+        for prefix, model in (("peukert_", "peukert"), ("kibam_", "kibam")):
+            given = sorted(f for f in self.model_fields_set if f.startswith(prefix))
+            if given and self.battery_model != model:
+                raise ValueError(f"{given[0]}: only used with battery_model = \"{model}\", "
+                                 f"got battery_model = \"{self.battery_model}\"")
+        return self
 
     @model_validator(mode="after")
     def _inside_the_disc(self) -> DeviceGroup:
@@ -347,8 +360,16 @@ def _fill_from_profile(data: Any, key: str, fields) -> Any:
         defaults = fields(data[key], data)
     except LookupError as exc:
         message = str(exc.args[0]) if exc.args else str(exc)
-        raise ValueError(f"{key}: {message}") from None
+        raise ValueError(f"{getattr(exc, 'field', key)}: {message}") from None
     return {**defaults, **data}
+
+
+class _FieldLookupError(LookupError):
+    """A profile lookup that failed because of another field than the profile name."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
 
 
 def _device_fields(name: str, data: dict) -> dict[str, Any]:
@@ -356,8 +377,11 @@ def _device_fields(name: str, data: dict) -> dict[str, Any]:
 
     row = device_profile(name)
     kind = data.get("accelerator") or row.default_accelerator
-    if kind not in row.accelerators:
-        raise LookupError(f"profile {name!r} has no {kind!r} accelerator (it has {', '.join(row.accelerators)})")
+    if not isinstance(kind, str):
+        kind = row.default_accelerator  # the accelerator field's own type check reports it
+    elif kind not in row.accelerators:
+        raise _FieldLookupError(
+            "accelerator", f"profile {name!r} has no {kind!r} accelerator; it has {', '.join(row.accelerators)}")
     out = {f: getattr(row, f) for f in (
         "power_idle_w", "power_tx_w", "power_rx_w", "tx_j_per_bit", "rx_j_per_bit", "rrc_tail_s", "power_tail_w",
         "rrc_inactive_s", "power_inactive_w", "battery_wh", "battery_model")}
@@ -452,8 +476,18 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...],
 
 
 def dump_scenario(scenario: Scenario) -> str:
-    """The fully resolved scenario (every default written out) as TOML text."""
-    return tomli_w.dumps(scenario.model_dump(mode="python", exclude_none=True))
+    """The fully resolved scenario (every default written out) as TOML text.
+
+    Battery parameters of models a group does not use are left out, since giving
+    them is an error.
+    """
+    data = scenario.model_dump(mode="python", exclude_none=True)
+    for group in data["devices"]:
+        for prefix, model in (("peukert_", "peukert"), ("kibam_", "kibam")):
+            if group["battery_model"] != model:
+                for key in [k for k in group if k.startswith(prefix)]:
+                    del group[key]
+    return tomli_w.dumps(data)
 
 
 def _child(node: Any, key: str | int, here: str, source: str, *, create: bool) -> Any:

@@ -318,7 +318,9 @@ class Device:
             "idle": self.p_idle_w,
             "compute": self.p_compute_w if self.cpu_task is not None else 0.0,
             "tx": self.p_tx_w if self.n_uplink > 0 else 0.0,
-            "rx": self.p_rx_w if self.n_downlink > 0 else 0.0,
+            # with both directions active the radio's constant power is counted once (the larger)
+            "rx": (0.0 if self.n_downlink == 0 else self.p_rx_w if self.n_uplink == 0
+                   else max(self.p_rx_w - self.p_tx_w, 0.0)),
             "tail": {"tail": self.p_tail_w, "inactive": self.p_inactive_w}.get(self.rrc, 0.0),
         }
 
@@ -813,8 +815,9 @@ class ReferenceSimulation:
         return sum(dev.energy_j.values()) / alive_s if alive_s > 0.0 else 0.0
 
     def site_energies_j(self) -> tuple[list[float], list[float]]:
-        """Each site's GPU energy (servers x idle power x run + (peak - idle) x busy server-seconds) and
-        EARTH base-station energy (always at full load: the ideal channel), nan where no power is given."""
+        """Each site's GPU energy (servers x idle power x run + (peak - idle) x busy server-seconds), nan
+        where no power is given; base-station energy is nan: the random scenarios use the ideal channel,
+        which has no cell load to set a base station's power (the EARTH model is tested in test_energy)."""
         gpu_j, site_j = [], []
         powers = self.site_powers or [SitePowers()] * len(self.sites)
         for site, pw in zip(self.sites, powers, strict=True):
@@ -823,10 +826,7 @@ class ReferenceSimulation:
                              + (pw.gpu_peak_w - pw.gpu_idle_w) * site.busy_area_s)
             else:
                 gpu_j.append(math.nan)
-            if pw.bs_n_trx is not None:
-                site_j.append(pw.bs_n_trx * (pw.bs_p0_w + pw.bs_delta_p * pw.bs_p_max_w) * self.duration_s)
-            else:
-                site_j.append(math.nan)
+            site_j.append(math.nan)
         return gpu_j, site_j
 
     def device_table(self) -> dict[str, np.ndarray]:

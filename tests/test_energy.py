@@ -91,8 +91,11 @@ def test_idle_only_device_life_is_capacity_over_idle_power(make_raw):
 def test_constant_load_lifetime_matches_the_closed_form(make_raw, model):
     # an idle-only device at 3.6 W on a 0.5 Wh battery: it empties during the run, and the
     # measured instant equals the model's constant-load lifetime
-    params = {"battery_model": model, "peukert_k": 1.2, "peukert_rated_h": 20.0, "kibam_c": 0.625,
-              "kibam_k_prime_per_s": 4.5e-4 / (0.625 * 0.375)}
+    params = {"battery_model": model, **{
+        "ideal": {},
+        "peukert": {"peukert_k": 1.2, "peukert_rated_h": 20.0},
+        "kibam": {"kibam_c": 0.625, "kibam_k_prime_per_s": 4.5e-4 / (0.625 * 0.375)},
+    }[model]}
     raw = one_device(make_raw, duration_s=5000.0, device={"rate_hz": 1e-9, "power_idle_w": 3.6,
                                                           "battery_wh": 0.5, **params})
     dev = run(raw).devices
@@ -170,13 +173,13 @@ def test_gpu_energy_adds_the_peak_minus_idle_power_over_busy_time(make_raw):
     assert s["gpu_energy_per_inference_j"] == pytest.approx(s["gpu_energy_j"] / served.sum(), rel=1e-12)
 
 
-def test_earth_site_energy_at_full_load_and_asleep(make_raw):
+def test_earth_site_energy_asleep_and_under_load(make_raw):
     # macro site of the EARTH paper: 6 x (130 + 4.7 x 20) = 1344 W at full load, 6 x 75 W asleep
     earth = {"type": "macro", "n_trx": 6, "p_max_w": 20.0, "p0_w": 130.0, "delta_p": 4.7, "p_sleep_w": 75.0}
     raw = one_device(make_raw, device={})
     raw["sites"][0]["base_station"] = earth
-    s = run(raw).summary  # ideal channel: the site always transmits
-    assert s["site_energy_j"] == pytest.approx(1344.0 * 1000.0, rel=1e-12)
+    s = run(raw).summary  # ideal channel: no cells, no load, no site energy
+    assert s["site_energy_j"] is None
     radio = {"model": "tr38901"}
     raw = {**one_device(make_raw, policy="local", device={}), "channel": radio}
     for group in raw["devices"]:
@@ -186,3 +189,46 @@ def test_earth_site_energy_at_full_load_and_asleep(make_raw):
     s = run(raw).summary  # nothing offloaded: every cell sleeps the whole run
     assert s["site_energy_j"] == pytest.approx(6 * 75.0 * 1000.0, rel=1e-12)
     assert s["network_energy_j"] == pytest.approx(s["device_energy_j"] + s["site_energy_j"], rel=1e-12)
+
+    # under load: each cell's downlink busy time at full power, the rest asleep (one omni cell)
+    raw = {**one_device(make_raw, device={"count": 20, "rate_hz": 2.0, "arrival": "poisson"}), "channel": radio}
+    raw["workloads"][0]["output_bytes"] = 200_000.0
+    for group in raw["devices"]:
+        group.pop("uplink_bps"), group.pop("downlink_bps")
+        group.update({"cell_radius_m": 200.0, "min_distance_m": 35.0})
+    raw["sites"][0]["base_station"] = earth
+    result = run(raw)
+    busy_s = result.cells["load_dl"][0] * 1000.0  # no warm-up: the load is over the whole run
+    assert 0.05 < result.cells["load_dl"][0] < 0.95
+    assert result.summary["site_energy_j"] == pytest.approx(1344.0 * busy_s + 450.0 * (1000.0 - busy_s), rel=1e-9)
+
+
+def test_battery_life_is_reported_measured_and_projected(make_raw):
+    raw = make_raw(simulation={"duration_s": 500.0},
+                   devices=[{"name": "small", "count": 2, "battery_wh": 0.01, "power_idle_w": 0.5},
+                            {"name": "big", "count": 3, "battery_wh": 10.0, "power_idle_w": 0.5}])
+    result = run(raw)
+    dev, s = result.devices, result.summary
+    np.testing.assert_array_equal(dev["battery_life_measured"], [True, True, False, False, False])
+    assert s["devices_depleted"] == 2
+    assert s["battery_life_measured_mean_h"] == pytest.approx(np.mean(dev["depleted_at_s"][:2]) / 3600, rel=1e-12)
+    # projected life: battery energy / average power, for every device (the small ones too)
+    np.testing.assert_allclose(dev["battery_life_projected_h"],
+                               [0.01, 0.01, 10.0, 10.0, 10.0] / dev["power_mean_w"], rtol=1e-9)
+    assert s["battery_life_projected_mean_h"] == pytest.approx(np.mean(dev["battery_life_projected_h"]), rel=1e-12)
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("devices.0.accelerator=[1]", "devices[0].accelerator: must be one of"),
+    ("devices.0.accelerator=gpu", "devices[0].accelerator: profile 'smartphone' has no 'gpu' accelerator"),
+    ("devices.0.peukert_k=1.9", 'devices[0].peukert_k: only used with battery_model = "peukert"'),
+])
+def test_profile_and_battery_parameter_errors_are_one_line(make_raw, override, expected):
+    raw = make_raw()
+    group = raw["devices"][0]
+    for key in ("compute_flops_per_s", "power_idle_w", "power_compute_w", "power_tx_w", "power_rx_w", "battery_wh"):
+        group.pop(key)
+    group["profile"] = "smartphone"
+    with pytest.raises(airan.ScenarioError) as info:
+        airan.scenario_from_dict(airan.apply_overrides(raw, [override], source="s"), source="s")
+    assert expected in str(info.value) and "\n" not in str(info.value)

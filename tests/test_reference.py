@@ -413,7 +413,7 @@ def test_the_random_cases_reach_every_branch():
             saw("KiBaM c = 1", group.get("battery_model") == "kibam" and group["kibam_c"] == 1.0)
         s = result.summary
         saw("GPU power given", s["gpu_energy_j"] is not None)
-        saw("base-station power given", s["site_energy_j"] is not None)
+        saw("base-station power given", any("base_station" in site for site in raw["sites"]))
         saw(f"policy {raw['policy']['name']}")
         for group in raw["devices"]:
             saw(f"{group['arrival']} arrivals")
