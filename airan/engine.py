@@ -326,12 +326,6 @@ def _pop(ev_time, ev_seq, ev_payload, ints):
 
 
 @njit
-def _busy_s(free_s, t0, dt):
-    """Busy time of a FIFO resource busy until ``free_s`` within [t0, t0 + dt]."""
-    return min(max(free_s - t0, 0.0), dt)
-
-
-@njit
 def _clip(x, hi):
     return min(max(x, 0.0), hi)
 

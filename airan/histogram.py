@@ -65,16 +65,3 @@ def quantiles(counts: np.ndarray, qs, min_s: float, max_s: float) -> np.ndarray:
     centre = np.where(bins == 0, min_s, centre)
     centre = np.where(bins == N_BINS + 1, max_s, centre)
     return np.clip(centre, min_s, max_s)
-
-
-def cdf(counts: np.ndarray, min_s: float, max_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Empirical CDF points ``(latency_s, fraction <= latency)`` at the bins' upper edges."""
-    total = counts.sum()
-    if total == 0:
-        return np.array([]), np.array([])
-    edges = bin_edges_s()
-    upper = np.concatenate(([MIN_S], edges[1:], [max_s]))
-    keep = counts > 0
-    x = np.clip(upper[keep], min_s, max_s)
-    y = np.cumsum(counts)[keep] / total
-    return x, y
