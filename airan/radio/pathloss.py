@@ -344,20 +344,22 @@ def _uma_effective_height_m(d2d_m: np.ndarray, h_ut_m: np.ndarray, rng: np.rando
 
 def _uma_db(fc, d2d, d3d, h_bs, h_ut, h_e, los) -> np.ndarray:
     d_bp = 4.0 * (h_bs - h_e) * (h_ut - h_e) * fc * 1e9 / SPEED_OF_LIGHT_TR38901_M_PER_S
-    pl1 = 28.0 + 22.0 * np.log10(d3d) + 20.0 * np.log10(fc)
-    pl2 = 28.0 + 40.0 * np.log10(d3d) + 20.0 * np.log10(fc) - 9.0 * np.log10(d_bp**2 + (h_bs - h_ut) ** 2)
+    log_d, log_fc = np.log10(d3d), np.log10(fc)  # each logarithm once (same values as inline)
+    pl1 = 28.0 + 22.0 * log_d + 20.0 * log_fc
+    pl2 = 28.0 + 40.0 * log_d + 20.0 * log_fc - 9.0 * np.log10(d_bp**2 + (h_bs - h_ut) ** 2)
     pl_los = np.where(d2d <= d_bp, pl1, pl2)
-    pl_nlos = 13.54 + 39.08 * np.log10(d3d) + 20.0 * np.log10(fc) - 0.6 * (h_ut - 1.5)
+    pl_nlos = 13.54 + 39.08 * log_d + 20.0 * log_fc - 0.6 * (h_ut - 1.5)
     return np.where(los, pl_los, np.maximum(pl_los, pl_nlos))
 
 
 def _umi_db(fc, d2d, d3d, h_bs, h_ut, los) -> np.ndarray:
     h_e = 1.0
     d_bp = 4.0 * (h_bs - h_e) * (h_ut - h_e) * fc * 1e9 / SPEED_OF_LIGHT_TR38901_M_PER_S
-    pl1 = 32.4 + 21.0 * np.log10(d3d) + 20.0 * np.log10(fc)
-    pl2 = 32.4 + 40.0 * np.log10(d3d) + 20.0 * np.log10(fc) - 9.5 * np.log10(d_bp**2 + (h_bs - h_ut) ** 2)
+    log_d, log_fc = np.log10(d3d), np.log10(fc)  # each logarithm once (same values as inline)
+    pl1 = 32.4 + 21.0 * log_d + 20.0 * log_fc
+    pl2 = 32.4 + 40.0 * log_d + 20.0 * log_fc - 9.5 * np.log10(d_bp**2 + (h_bs - h_ut) ** 2)
     pl_los = np.where(d2d <= d_bp, pl1, pl2)
-    pl_nlos = 35.3 * np.log10(d3d) + 22.4 + 21.3 * np.log10(fc) - 0.3 * (h_ut - 1.5)
+    pl_nlos = 35.3 * log_d + 22.4 + 21.3 * log_fc - 0.3 * (h_ut - 1.5)
     return np.where(los, pl_los, np.maximum(pl_los, pl_nlos))
 
 
@@ -458,8 +460,9 @@ def los_probability(environment: str, d2d_m, h_ut_m=1.5, *, inh: str = "mixed") 
     elif env == "UMa":
         c_prime = np.where(h_ut <= 13.0, 0.0, (np.maximum(h_ut - 13.0, 0.0) / 10.0) ** 1.5)
         base = 18.0 / d_far + np.exp(-d / 63.0) * (1.0 - 18.0 / d_far)
-        height = 1.0 + c_prime * 1.25 * (d / 100.0) ** 3 * np.exp(-d / 150.0)
-        p = np.where(d <= 18.0, 1.0, np.minimum(base * height, 1.0))
+        if np.any(c_prime != 0.0):  # the height factor is exactly 1 for devices at or below 13 m
+            base = base * (1.0 + c_prime * 1.25 * (d / 100.0) ** 3 * np.exp(-d / 150.0))
+        p = np.where(d <= 18.0, 1.0, np.minimum(base, 1.0))
     else:
         if inh == "mixed":
             p = np.where(
