@@ -22,7 +22,8 @@ from numba import njit
 
 #: Stream families: a family's streams are independent of how many streams the others have.
 FAMILY_DEVICE = 0
-FAMILY_SITE = 1
+FAMILY_SITE = 1  # one stream per compute node (GPU service times)
+FAMILY_MOBILITY = 4  # one stream per device (mobility legs); 2, 3 and 5 seed build-time draws
 
 
 def seed_streams(seed: int, family: int, n_streams: int) -> np.ndarray:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import battery, engine, histogram
-from ._rng import FAMILY_DEVICE, FAMILY_SITE, seed_streams
+from ._rng import FAMILY_DEVICE, FAMILY_MOBILITY, FAMILY_SITE, seed_streams
 from .radio import network
 from .scenario import Scenario
 
 #: Seed families for device placement and radio draws (apart from the kernel's stream families).
 _FAMILY_PLACEMENT = 2
 _FAMILY_RADIO = 3
+_FAMILY_FIRST_LEGS = 5  # mobility: first waypoints and speeds
 
 J_PER_WH = 3600.0
 BITS_PER_BYTE = 8.0
@@ -22,16 +23,19 @@ BITS_PER_BYTE = 8.0
 class Layout(NamedTuple):
     """Names, positions and radio figures that the kernel does not need but results do."""
 
+    topology: Any  # airan.topology.Topology, GPUs placed as the scenario says
     site_names: list[str]
     site_x_m: np.ndarray  # float64[n_sites], m
     site_y_m: np.ndarray  # float64[n_sites], m
+    node_names: list[str]  # compute nodes, in kernel order
     workload_names: list[str]
     group_names: list[str]
     dev_group: np.ndarray  # int32[n_devices], index into group_names
-    dev_x_m: np.ndarray  # float64[n_devices], m
-    dev_y_m: np.ndarray  # float64[n_devices], m
-    radio: dict[str, np.ndarray] | None  # per-device radio columns (None: ideal channel)
+    dev_x_m: np.ndarray  # float64[n_devices], m, at t = 0
+    dev_y_m: np.ndarray  # float64[n_devices], m, at t = 0
+    radio: dict[str, np.ndarray] | None  # per-device radio columns at t = 0 (None: ideal channel)
     cells: dict[str, np.ndarray] | None  # per-cell columns (None: ideal channel)
+    links: dict[str, np.ndarray]  # per transport link columns (may be empty)
 
 
 class BuildError(ValueError):
@@ -46,37 +50,127 @@ class _SiteArrays(NamedTuple):
     azimuth_deg: np.ndarray
     downtilt_deg: np.ndarray
     bias_db: np.ndarray
+    environment: tuple[str, ...]
+    band: tuple[str, ...]
+    tx_power_dbm: np.ndarray
+
+
+def resolve_topology(scenario: Scenario):
+    """The scenario's network with its GPUs placed: a topology file, a generator, or its ``[[sites]]``.
+
+    A site's own ``gpu`` table becomes a compute node of kind ``site`` co-located with it.
+    """
+    from . import topology as tp
+
+    ref = scenario.topology
+    try:
+        if ref is None:
+            topo = tp.Topology(name=scenario.name, description="the scenario's sites", source="scenario",
+                               area=None, wrap=None, sites=scenario.sites, compute=(), links=(), roads=())
+        elif ref.file is not None:
+            topo = tp.load_topology(ref.file)
+        else:
+            topo = tp.generate(ref.generator, **ref.parameters)
+    except (tp.TopologyError, TypeError, ValueError) as exc:
+        field = "topology.file" if ref is not None and ref.file is not None else "topology.generator"
+        raise BuildError(f"{field}: {_one_line(exc)}") from None
+    colocated = [tp.ComputeNode(name=f"{s.name}-gpu", kind="site", site=s.name, x_m=None, y_m=None, gpu=s.gpu)
+                 for s in topo.sites if s.gpu is not None]
+    if colocated:
+        topo = topo.model_copy(update={
+            "sites": tuple(s.model_copy(update={"gpu": None}) for s in topo.sites),
+            "compute": tuple(colocated) + tuple(topo.compute)})
+    try:
+        topo = tp.apply_placement(topo, scenario.compute.placement, scenario.compute.gpu)
+    except (tp.TopologyError, ValueError) as exc:
+        raise BuildError(f"compute.placement: {_one_line(exc)}") from None
+    if ref is not None and ref.wrap_around and topo.wrap is None:
+        raise BuildError(f"topology.wrap_around: topology {topo.name!r} has no [wrap] (hexagonal layouts only)")
+    return topo
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
 
 
 def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
     """Turn a validated scenario into the kernel's read-only arrays and the result layout."""
-    sites = scenario.sites
+    from . import mobility as mob
+    from . import topology as tp
+
+    topo = resolve_topology(scenario)
+    routes = tp.routes(topo)
+    sites = topo.sites
+    nodes = topo.compute
     site_index = {s.name: i for i, s in enumerate(sites)}
     wl_index = {w.name: i for i, w in enumerate(scenario.workloads)}
     n_dev = scenario.n_devices
+    n_sites = len(sites)
     offload_policy = scenario.policy.name == "offload"
     channel = scenario.channel
+    moving = any(g.mobility != "static" for g in scenario.devices)
+    area = topo.bounds()
+    area_t = (area.x_min_m, area.x_max_m, area.y_min_m, area.y_max_m)
+    roads = mob.road_graph([np.asarray(r.points_m, dtype=np.float64) for r in topo.roads])
 
-    site_servers = np.array([s.gpu.servers if s.gpu else 0 for s in sites], dtype=np.int32)
     dev = {name: np.empty(n_dev, dtype=np.float64) for name in (
         "rate_hz", "flops_per_s", "power_idle_w", "power_compute_w", "power_tx_w", "power_rx_w",
-        "energy_j", "uplink_bps", "downlink_bps", "radius_m", "min_distance_m", "height_m",
+        "energy_j", "uplink_bps", "downlink_bps", "height_m",
         "battery_a", "battery_b", "power_tail_w", "power_inactive_w", "rrc_tail_s", "rrc_inactive_s",
-        "tx_j_per_bit", "rx_j_per_bit")}
+        "tx_j_per_bit", "rx_j_per_bit", "speed_min_mps", "speed_max_mps", "pause_s", "p_turn")}
     battery_model = np.empty(n_dev, dtype=np.int8)
-    home_site = np.empty(n_dev, dtype=np.int32)  # where each device is dropped
+    home_site = np.full(n_dev, -1, dtype=np.int32)  # the site a disc-placed device is dropped around
     dev_workload = np.empty(n_dev, dtype=np.int32)
     dev_periodic = np.empty(n_dev, dtype=np.bool_)
     dev_group = np.empty(n_dev, dtype=np.int32)
+    mob_kind = np.empty(n_dev, dtype=np.int8)
+    dev_x = np.empty(n_dev, dtype=np.float64)
+    dev_y = np.empty(n_dev, dtype=np.float64)
+    road_from = np.full(n_dev, -1, dtype=np.int32)
+    road_to = np.full(n_dev, -1, dtype=np.int32)
+    placement = np.random.default_rng(np.random.SeedSequence([int(seed), _FAMILY_PLACEMENT]))
 
     i = 0
     for g_index, group in enumerate(scenario.devices):
-        members = group.sites if group.sites is not None else [s.name for s in sites]
         block = slice(i, i + group.count)
-        home_site[block] = [site_index[members[j % len(members)]] for j in range(group.count)]
+        where = f"devices[{g_index}]"
+        if group.placement == "disc":
+            members = group.sites if group.sites is not None else [s.name for s in sites]
+            for j, name in enumerate(members):
+                if name not in site_index:
+                    raise BuildError(f"{where}.sites[{j}]: must be one of {', '.join(site_index)}, got {name!r}")
+            home = np.array([site_index[members[j % len(members)]] for j in range(group.count)], dtype=np.int32)
+            home_site[block] = home
+            # uniformly in an annulus around the site (area-uniform), r in [min_distance, radius]
+            r0, r1 = group.min_distance_m, group.cell_radius_m
+            radius = np.sqrt(r0**2 + placement.random(group.count) * (r1**2 - r0**2))
+            angle = 2.0 * np.pi * placement.random(group.count)
+            sx = np.array([sites[h].x_m for h in home], dtype=np.float64)
+            sy = np.array([sites[h].y_m for h in home], dtype=np.float64)
+            dev_x[block] = sx + radius * np.cos(angle)
+            dev_y[block] = sy + radius * np.sin(angle)
+        else:
+            try:
+                if group.placement == "area":
+                    dev_x[block], dev_y[block] = mob.place_uniform(placement, group.count, area_t)
+                elif group.placement == "hotspots":
+                    dev_x[block], dev_y[block] = mob.place_hotspots(
+                        placement, group.count, area_t, group.hotspots, group.hotspot_sigma_m)
+                else:
+                    if roads.node_x_m.shape[0] == 0:
+                        raise ValueError(f"placement: topology {topo.name!r} has no roads")
+                    dev_x[block], dev_y[block], road_from[block], road_to[block] = mob.place_on_roads(
+                        placement, group.count, roads)
+            except ValueError as exc:
+                raise BuildError(f"{where}.{_one_line(exc)}") from None
+        if moving and group.placement == "disc":
+            # a moving device must stay inside the area its radio map covers
+            np.clip(dev_x[block], area.x_min_m, area.x_max_m, out=dev_x[block])
+            np.clip(dev_y[block], area.y_min_m, area.y_max_m, out=dev_y[block])
         dev_workload[block] = wl_index[group.workload]
         dev_periodic[block] = group.arrival == "periodic"
         dev_group[block] = g_index
+        mob_kind[block] = mob.MODELS[group.mobility]
         dev["rate_hz"][block] = group.rate_hz
         dev["flops_per_s"][block] = group.compute_flops_per_s
         dev["power_idle_w"][block] = group.power_idle_w
@@ -86,17 +180,18 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         dev["energy_j"][block] = group.battery_wh * J_PER_WH * group.initial_charge
         dev["uplink_bps"][block] = group.uplink_bps if group.uplink_bps is not None else np.nan
         dev["downlink_bps"][block] = group.downlink_bps if group.downlink_bps is not None else np.nan
-        dev["radius_m"][block] = group.cell_radius_m
-        dev["min_distance_m"][block] = group.min_distance_m
         dev["height_m"][block] = group.height_m
+        dev["speed_min_mps"][block] = group.speed_min_mps
+        dev["speed_max_mps"][block] = group.speed_max_mps
+        dev["pause_s"][block] = group.pause_s
+        dev["p_turn"][block] = group.p_turn
         battery_model[block] = battery.MODELS[group.battery_model]
         if group.battery_model == "peukert":
             # the reference power is the rated energy over the rated time (the H-hour rate)
             dev["battery_a"][block] = group.peukert_k
             dev["battery_b"][block] = group.battery_wh * J_PER_WH / (group.peukert_rated_h * 3600.0)
         elif group.battery_model == "kibam":
-            c = group.kibam_c
-            dev["battery_a"][block] = c
+            dev["battery_a"][block] = group.kibam_c
             dev["battery_b"][block] = group.kibam_k_prime_per_s
         else:
             dev["battery_a"][block] = 1.0
@@ -106,58 +201,80 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
             dev[name][block] = getattr(group, name)
         i += group.count
 
-    # devices uniformly in an annulus around their site (area-uniform), r in [min_distance, radius]
-    placement = np.random.default_rng(np.random.SeedSequence([int(seed), _FAMILY_PLACEMENT]))
-    r0, r1 = dev["min_distance_m"], dev["radius_m"]
-    radius = np.sqrt(r0**2 + placement.random(n_dev) * (r1**2 - r0**2))
-    angle = 2.0 * np.pi * placement.random(n_dev)
-    site_x = np.array([s.x_m for s in sites], dtype=np.float64)
-    site_y = np.array([s.y_m for s in sites], dtype=np.float64)
-    dev_x = site_x[home_site] + radius * np.cos(angle)
-    dev_y = site_y[home_site] + radius * np.sin(angle)
-
     wl_flops = np.array([w.flops for w in scenario.workloads], dtype=np.float64)
     wl_in_bits = np.array([w.input_bytes * BITS_PER_BYTE for w in scenario.workloads], dtype=np.float64)
     wl_out_bits = np.array([w.output_bytes * BITS_PER_BYTE for w in scenario.workloads], dtype=np.float64)
+    site_x = np.array([s.x_m for s in sites], dtype=np.float64)
+    site_y = np.array([s.y_m for s in sites], dtype=np.float64)
+    reachable = routes.gpu_node >= 0  # [n_sites]
 
     radio = cells = None
+    map_arrays = _no_radio_map()
     if channel.model == "ideal":
+        if (home_site < 0).any():
+            g = int(dev_group[np.argmax(home_site < 0)])
+            raise BuildError(f"devices[{g}].placement: must be \"disc\" with channel.model = \"ideal\" "
+                             f"(a device attaches to the site it is dropped around)")
         dev_site = home_site
         dev_cell = np.arange(n_dev, dtype=np.int32)  # a cell of its own per device
-        dev_offload = (site_servers[dev_site] > 0) & offload_policy
+        cell_site = dev_site.copy()
+        cell_bias = np.zeros(n_dev)
         uplink_bps, downlink_bps = dev["uplink_bps"], dev["downlink_bps"]
-        power_tx_w = dev["power_tx_w"]
+        power_tx_w = dev["power_tx_w"].copy()
+        radiated_over_pa_w = np.zeros(n_dev)
     else:
-        site_arrays = _SiteArrays(
-            x_m=site_x, y_m=site_y,
-            height_m=network.site_heights_m(channel, [s.height_m for s in sites]),
-            sectors=np.array([s.sectors for s in sites]),
-            azimuth_deg=np.array([s.azimuth_deg for s in sites], dtype=np.float64),
-            downtilt_deg=np.array([s.downtilt_deg for s in sites], dtype=np.float64),
-            bias_db=np.array([s.association_bias_db for s in sites], dtype=np.float64),
-        )
+        site_arrays = _site_arrays(channel, sites)
+        wrap_shifts = None
+        if scenario.topology is not None and scenario.topology.wrap_around:
+            wrap_shifts = tp.hex_wrap_shifts_m(topo.wrap.isd_m, topo.wrap.rings)
         radio_rng = np.random.default_rng(np.random.SeedSequence([int(seed), _FAMILY_RADIO]))
         try:
-            links = network.attach(channel, site_arrays, dev_x, dev_y, dev["height_m"], radio_rng)
+            if moving:
+                from .radio import radiomap
+
+                heights = {g.height_m for g in scenario.devices}
+                if len(heights) > 1:
+                    raise BuildError("devices: every group must have the same height_m when devices move "
+                                     "(one radio map serves them all)")
+                field = radiomap.radio_field(channel, site_arrays, area_t, scenario.mobility.map_resolution_m,
+                                             heights.pop(), radio_rng, wrap_shifts_m=wrap_shifts)
+                links = radiomap.links_at(field, dev_x, dev_y)
+            else:
+                links = network.attach(channel, site_arrays, dev_x, dev_y, dev["height_m"], radio_rng,
+                                       wrap_shifts_m=wrap_shifts)
         except network.RadioError as exc:
             raise BuildError(str(exc)) from None
         dev_site = links.site
         dev_cell = links.cell
-        dev_offload = (site_servers[dev_site] > 0) & offload_policy
+        wants = reachable[dev_site] & offload_policy
         # a device the link budget gives no rate cannot offload: it computes locally
         for _ in range(2):
-            demand_ul = dev_offload * dev["rate_hz"] * wl_in_bits[dev_workload]
-            demand_dl = dev_offload * dev["rate_hz"] * wl_out_bits[dev_workload]
+            demand_ul = wants * dev["rate_hz"] * wl_in_bits[dev_workload]
+            demand_dl = wants * dev["rate_hz"] * wl_out_bits[dev_workload]
             rates = network.rates(channel, links, demand_ul, demand_dl)
             covered = (rates.uplink_bps > 0) & (rates.downlink_bps > 0)
-            if not (dev_offload & ~covered).any():
+            if not (wants & ~covered).any():
                 break
-            dev_offload = dev_offload & covered
+            wants = wants & covered
         uplink_bps = np.where(rates.uplink_bps > 0, rates.uplink_bps, np.nan)
         downlink_bps = np.where(rates.downlink_bps > 0, rates.downlink_bps, np.nan)
         # radio energy hook: radiated power from power control, through the PA, adds to tx power
-        radiated_w = 10.0 ** (links.tx_power_dbm / 10.0) / 1000.0
-        power_tx_w = dev["power_tx_w"] + radiated_w / channel.ue_pa_efficiency
+        radiated_over_pa_w = 10.0 ** (links.tx_power_dbm / 10.0) / 1000.0 / channel.ue_pa_efficiency
+        power_tx_w = dev["power_tx_w"] + radiated_over_pa_w
+        cell_site = links.cells.site.astype(np.int32)
+        cell_bias = np.array([sites[s].association_bias_db for s in cell_site], dtype=np.float64)
+        if moving:
+            rmap = radiomap.radio_map(channel, field, links, rates.interference_load_dl, rates.interference_load_ul,
+                                      k=scenario.mobility.map_candidates)
+            map_arrays = {
+                "map_grid": np.array([rmap.x0_m, rmap.y0_m, rmap.step_m, rmap.nx, rmap.ny], dtype=np.float64),
+                "map_cell": np.ascontiguousarray(rmap.cell, dtype=np.int32),
+                "map_rsrp_dbm": np.ascontiguousarray(rmap.rsrp_dbm, dtype=np.float32),
+                "map_rate_ul_bps": np.ascontiguousarray(np.nan_to_num(rmap.rate_ul_bps), dtype=np.float64),
+                "map_rate_dl_bps": np.ascontiguousarray(np.nan_to_num(rmap.rate_dl_bps), dtype=np.float64),
+                "map_tx_w": np.ascontiguousarray(np.nan_to_num(
+                    10.0 ** (rmap.tx_power_dbm / 10.0) / 1000.0 / channel.ue_pa_efficiency), dtype=np.float64),
+            }
         radio = {
             "cell": links.cell.astype(np.int64),
             "distance_m": links.distance_m,
@@ -182,24 +299,37 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
             "load_ul_predicted": rates.load_ul,
         }
 
+    # transport links become flow cells after the radio cells, one per link (each direction a row)
+    n_radio = cell_site.shape[0]
+    n_links = routes.capacity_bps.shape[0]
+    route_cell = np.where(routes.bottleneck >= 0, n_radio + routes.bottleneck, -1).astype(np.int32)
+    cell_rate = np.concatenate((np.full(n_radio, np.nan), routes.capacity_bps.astype(np.float64)))
+
+    gpus = [n.gpu for n in nodes]
     model = engine.Model(
-        site_servers=site_servers,
-        site_flops_per_s=np.array([s.gpu.flops_per_s if s.gpu else 1.0 for s in sites], dtype=np.float64),
-        site_exponential=np.array([bool(s.gpu and s.gpu.service == "exponential") for s in sites]),
-        site_queue_capacity=np.array(
-            [-1 if (s.gpu is None or s.gpu.queue_capacity is None) else s.gpu.queue_capacity for s in sites],
-            dtype=np.int64,
-        ),
-        site_on_full_local=np.array([bool(s.gpu and s.gpu.on_full == "local") for s in sites]),
+        node_servers=np.array([g.servers if g else 0 for g in gpus], dtype=np.int32),
+        node_flops_per_s=np.array([g.flops_per_s if g else 1.0 for g in gpus], dtype=np.float64),
+        node_exponential=np.array([bool(g and g.service == "exponential") for g in gpus], dtype=np.bool_),
+        node_queue_capacity=np.array(
+            [-1 if (g is None or g.queue_capacity is None) else g.queue_capacity for g in gpus], dtype=np.int64),
+        node_on_full_local=np.array([bool(g and g.on_full == "local") for g in gpus], dtype=np.bool_),
+        site_gpu_node=np.ascontiguousarray(routes.gpu_node, dtype=np.int32),
+        route_latency_s=np.ascontiguousarray(routes.latency_s, dtype=np.float64).reshape(n_sites, len(nodes)),
+        route_cell=np.ascontiguousarray(route_cell).reshape(n_sites, len(nodes)),
+        cell_rate_bps=cell_rate,
+        cell_site=np.ascontiguousarray(cell_site, dtype=np.int32),
+        cell_bias_db=np.ascontiguousarray(cell_bias, dtype=np.float64),
         dev_site=np.ascontiguousarray(dev_site, dtype=np.int32),
         dev_workload=dev_workload,
         dev_periodic=dev_periodic,
         dev_rate_hz=dev["rate_hz"],
-        dev_offload=dev_offload,
+        dev_offload=np.full(n_dev, offload_policy, dtype=np.bool_) & reachable[dev_site] & np.isfinite(
+            uplink_bps) & np.isfinite(downlink_bps) if not moving else np.full(n_dev, offload_policy),
         dev_flops_per_s=dev["flops_per_s"],
         dev_power_idle_w=dev["power_idle_w"],
         dev_power_compute_w=dev["power_compute_w"],
         dev_power_tx_w=power_tx_w,
+        dev_power_tx_base_w=dev["power_tx_w"],
         dev_power_rx_w=dev["power_rx_w"],
         dev_energy_j=dev["energy_j"],
         dev_battery_model=battery_model,
@@ -215,6 +345,25 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         dev_uplink_bps=uplink_bps,
         dev_downlink_bps=downlink_bps,
         dev_cell=np.ascontiguousarray(dev_cell, dtype=np.int32),
+        dev_x_m=dev_x,
+        dev_y_m=dev_y,
+        dev_road_from=road_from,
+        dev_road_to=road_to,
+        mob_kind=mob_kind,
+        mob_speed_min_mps=dev["speed_min_mps"],
+        mob_speed_max_mps=dev["speed_max_mps"],
+        mob_pause_s=dev["pause_s"],
+        mob_p_turn=dev["p_turn"],
+        mob_area=np.array(area_t, dtype=np.float64),
+        mob_devices=np.flatnonzero(mob_kind != mob.MOB_STATIC).astype(np.int32),
+        road_x_m=np.ascontiguousarray(roads.node_x_m, dtype=np.float64),
+        road_y_m=np.ascontiguousarray(roads.node_y_m, dtype=np.float64),
+        road_ptr=np.ascontiguousarray(roads.adj_ptr, dtype=np.int32),
+        road_adj=np.ascontiguousarray(roads.adj, dtype=np.int32),
+        mob_step_s=np.array([scenario.mobility.step_s if moving else 0.0]),
+        ho_hysteresis_db=np.array([scenario.mobility.hysteresis_db]),
+        ho_ttt_s=np.array([scenario.mobility.time_to_trigger_s]),
+        **map_arrays,
         wl_flops=wl_flops,
         wl_input_bits=wl_in_bits,
         wl_output_bits=wl_out_bits,
@@ -222,10 +371,20 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         warmup_s=np.array([scenario.simulation.warmup_s], dtype=np.float64),
         proportional_fair=np.array([channel.sharing == "proportional_fair"]),
     )
+    links_table = {
+        "link": np.arange(n_links, dtype=np.int64),
+        "a": np.array([lk.a for lk in topo.links], dtype=object),
+        "b": np.array([lk.b for lk in topo.links], dtype=object),
+        "kind": np.array([lk.kind or "" for lk in topo.links], dtype=object),
+        "latency_s": np.array([lk.delay_s for lk in topo.links], dtype=np.float64),
+        "capacity_bps": routes.capacity_bps.astype(np.float64),
+    }
     layout = Layout(
+        topology=topo,
         site_names=[s.name for s in sites],
         site_x_m=site_x,
         site_y_m=site_y,
+        node_names=[n.name for n in nodes],
         workload_names=[w.name for w in scenario.workloads],
         group_names=[g.name for g in scenario.devices],
         dev_group=dev_group,
@@ -233,8 +392,37 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         dev_y_m=dev_y,
         radio=radio,
         cells=cells,
+        links=links_table,
     )
     return model, layout
+
+
+def _site_arrays(channel, sites) -> _SiteArrays:
+    environments = tuple(s.environment or channel.environment for s in sites)
+    return _SiteArrays(
+        x_m=np.array([s.x_m for s in sites], dtype=np.float64),
+        y_m=np.array([s.y_m for s in sites], dtype=np.float64),
+        height_m=network.site_heights_m(channel, [s.height_m for s in sites], environments),
+        sectors=np.array([s.sectors for s in sites]),
+        azimuth_deg=np.array([s.azimuth_deg for s in sites], dtype=np.float64),
+        downtilt_deg=np.array([s.downtilt_deg for s in sites], dtype=np.float64),
+        bias_db=np.array([s.association_bias_db for s in sites], dtype=np.float64),
+        environment=environments,
+        band=tuple(s.band or channel.band for s in sites),
+        tx_power_dbm=np.array([np.nan if s.tx_power_dbm is None else s.tx_power_dbm for s in sites]),
+    )
+
+
+def _no_radio_map() -> dict[str, np.ndarray]:
+    """Empty radio-map arrays (nobody moves); the kernel's types stay the same."""
+    return {
+        "map_grid": np.array([0.0, 0.0, 1.0, 1.0, 1.0]),
+        "map_cell": np.full((1, 1), -1, dtype=np.int32),
+        "map_rsrp_dbm": np.zeros((1, 1), dtype=np.float32),
+        "map_rate_ul_bps": np.zeros((1, 1)),
+        "map_rate_dl_bps": np.zeros((1, 1)),
+        "map_tx_w": np.zeros((1, 1)),
+    }
 
 
 def initial_state(
@@ -242,12 +430,20 @@ def initial_state(
 ) -> engine.State:
     """A fresh run's state: empty heap and queues, full batteries, seeded streams.
 
-    ``n_cells`` defaults to the highest cell a device uses, plus one.
+    ``n_cells`` defaults to the model's cells (radio cells, then transport links).
     """
+    from . import mobility as mob
+
     n_dev = model.dev_site.shape[0]
-    n_sites = model.site_servers.shape[0]
+    n_nodes = model.node_servers.shape[0]
     if n_cells is None:
-        n_cells = int(model.dev_cell.max()) + 1 if n_dev else 0
+        n_cells = model.cell_rate_bps.shape[0]
+    roads = mob.RoadGraph(model.road_x_m, model.road_y_m, model.road_ptr, model.road_adj)
+    legs = np.random.default_rng(np.random.SeedSequence([int(seed), _FAMILY_FIRST_LEGS]))
+    moving = mob.initial_state(model.mob_kind, model.dev_x_m, model.dev_y_m, model.dev_road_from,
+                               model.dev_road_to, model.mob_speed_min_mps, model.mob_speed_max_mps,
+                               tuple(model.mob_area), roads, legs, pause_s=model.mob_pause_s,
+                               p_turn=model.mob_p_turn)
     heap_capacity = 2 * n_dev + 64
     task_capacity = 2 * n_dev + 64
     wells = np.array([battery.initial_wells(int(mo), float(e), float(a)) for mo, e, a in zip(
@@ -263,15 +459,15 @@ def initial_state(
         ev_seq=np.zeros(heap_capacity, dtype=np.int64),
         ev_payload=np.zeros(heap_capacity, dtype=np.int64),
         **_task_arrays(task_capacity, first_slot=0),
-        site_busy=np.zeros(n_sites, dtype=np.int32),
-        site_q_head=np.full(n_sites, -1, dtype=np.int32),
-        site_q_tail=np.full(n_sites, -1, dtype=np.int32),
-        site_q_len=np.zeros(n_sites, dtype=np.int64),
-        site_t_last_s=np.zeros(n_sites, dtype=np.float64),
-        site_busy_area_s=np.zeros(n_sites, dtype=np.float64),
-        site_queue_area_s=np.zeros(n_sites, dtype=np.float64),
-        site_served=np.zeros(n_sites, dtype=np.int64),
-        site_rejected=np.zeros(n_sites, dtype=np.int64),
+        node_busy=np.zeros(n_nodes, dtype=np.int32),
+        node_q_head=np.full(n_nodes, -1, dtype=np.int32),
+        node_q_tail=np.full(n_nodes, -1, dtype=np.int32),
+        node_q_len=np.zeros(n_nodes, dtype=np.int64),
+        node_t_last_s=np.zeros(n_nodes, dtype=np.float64),
+        node_busy_area_s=np.zeros(n_nodes, dtype=np.float64),
+        node_queue_area_s=np.zeros(n_nodes, dtype=np.float64),
+        node_served=np.zeros(n_nodes, dtype=np.int64),
+        node_rejected=np.zeros(n_nodes, dtype=np.int64),
         cell_flows=np.zeros((2, n_cells), dtype=np.int64),
         cell_head=np.full((2, n_cells), -1, dtype=np.int32),
         cell_vtime_s=np.zeros((2, n_cells), dtype=np.float64),
@@ -280,6 +476,23 @@ def initial_state(
         cell_event_seq=np.full((2, n_cells), -1, dtype=np.int64),
         cell_busy_s=np.zeros((2, n_cells), dtype=np.float64),
         cell_bits=np.zeros((2, n_cells), dtype=np.float64),
+        dev_cell=model.dev_cell.copy(),
+        dev_site=model.dev_site.copy(),
+        dev_uplink_bps=model.dev_uplink_bps.copy(),
+        dev_downlink_bps=model.dev_downlink_bps.copy(),
+        dev_power_tx_w=model.dev_power_tx_w.copy(),
+        dev_power_tx_next_w=model.dev_power_tx_w.copy(),
+        dev_handovers=np.zeros(n_dev, dtype=np.int64),
+        dev_ho_target=np.full(n_dev, -1, dtype=np.int32),
+        dev_ho_since_s=np.zeros(n_dev, dtype=np.float64),
+        mob_x_m=np.ascontiguousarray(moving.x_m, dtype=np.float64),
+        mob_y_m=np.ascontiguousarray(moving.y_m, dtype=np.float64),
+        mob_target_x_m=np.ascontiguousarray(moving.target_x_m, dtype=np.float64),
+        mob_target_y_m=np.ascontiguousarray(moving.target_y_m, dtype=np.float64),
+        mob_from_node=np.ascontiguousarray(moving.from_node, dtype=np.int32),
+        mob_to_node=np.ascontiguousarray(moving.to_node, dtype=np.int32),
+        mob_speed_mps=np.ascontiguousarray(moving.speed_mps, dtype=np.float64),
+        mob_pause_until_s=np.ascontiguousarray(moving.pause_until_s, dtype=np.float64),
         dev_cpu_free_s=np.zeros(n_dev, dtype=np.float64),
         dev_flows=np.zeros((2, n_dev), dtype=np.int32),
         dev_bits=np.zeros((2, n_dev), dtype=np.float64),
@@ -302,7 +515,8 @@ def initial_state(
         dev_offloaded=np.zeros(n_dev, dtype=np.int64),
         dev_latency_sum_s=np.zeros(n_dev, dtype=np.float64),
         rng_dev=seed_streams(seed, FAMILY_DEVICE, n_dev),
-        rng_site=seed_streams(seed, FAMILY_SITE, n_sites),
+        rng_node=seed_streams(seed, FAMILY_SITE, n_nodes),
+        rng_mob=seed_streams(seed, FAMILY_MOBILITY, n_dev if model.mob_devices.shape[0] else 0),
         ints=ints,
         sums=sums,
         hist=np.zeros(histogram.N_BINS + 2, dtype=np.int64),
@@ -325,6 +539,9 @@ _TASK_FIELDS = {
     "task_gpu_wait_s": np.float64,
     "task_gpu_service_s": np.float64,
     "task_vfinish_s": np.float64,
+    "task_backhaul_s": np.float64,
+    "task_site": np.int32,
+    "task_node": np.int32,
 }
 
 

@@ -3,6 +3,10 @@
     airan run SCENARIO.toml [--out DIR] [--seed N] [--set dotted.path=value ...] [--trace]
     airan validate SCENARIO.toml [--set ...]
     airan reference            (the scenario file reference, as Markdown)
+    airan topologies           (the built-in topologies)
+    airan topology show NAME_OR_FILE --out map.png [--scenario SCENARIO.toml]
+    airan topology generate KIND [--param key=value ...] --out FILE.toml|.graphml
+    airan topology export NAME_OR_FILE --out FILE.graphml|.toml
 
 Bad input (a scenario or override that does not validate) prints one line naming
 the file, the field and what is allowed, and exits with status 2.
@@ -11,6 +15,7 @@ the file, the field and what is allowed, and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from pathlib import Path
@@ -156,17 +161,24 @@ def _unwritable(out: Path) -> str | None:
         probe.unlink()
     except OSError as exc:
         return f"cannot write there: {exc.strerror or exc}"
-    for name in ("summary.json", "scenario.toml", "devices.parquet", "sites.parquet", "latency_histogram.parquet",
-                 "trace.parquet"):
+    for name in ("summary.json", "scenario.toml", "topology.toml", "devices.parquet", "sites.parquet",
+                 "nodes.parquet", "links.parquet", "cells.parquet", "latency_histogram.parquet", "trace.parquet"):
         if (out / name).is_dir():
             return f"{out / name} is a folder"
     return None
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from .build import resolve_topology
+
     scenario = load_scenario(args.scenario, args.set)
-    print(f"{args.scenario}: valid ({len(scenario.sites)} sites, {scenario.n_devices} devices, "
-          f"{len(scenario.workloads)} workloads)")
+    try:
+        topo = resolve_topology(scenario)
+    except BuildError as exc:
+        raise BuildError(f"{Path(args.scenario).name}: {exc}") from None
+    gpus = sum(1 for node in topo.compute if node.gpu is not None)
+    print(f"{args.scenario}: valid ({len(topo.sites)} sites, {gpus} GPU nodes, {len(topo.links)} transport links, "
+          f"{scenario.n_devices} devices, {len(scenario.workloads)} workloads)")
     return 0
 
 
@@ -174,6 +186,117 @@ def _reference(args: argparse.Namespace) -> int:
     from .scenario import reference_markdown
 
     print(reference_markdown())
+    return 0
+
+
+def _topology_errors(func):
+    """A topology command whose TopologyError is bad input: one line on standard error, exit status 2."""
+
+    @functools.wraps(func)
+    def wrapper(args: argparse.Namespace) -> int:
+        from .topology import TopologyError
+
+        try:
+            return func(args)
+        except TopologyError as exc:
+            print(f"airan: error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+
+    return wrapper
+
+
+@_topology_errors
+def _topologies(args: argparse.Namespace) -> int:
+    from .topology import builtin_topologies, load_topology
+
+    rows = [("name", "sites", "compute", "description")]
+    for name, description in builtin_topologies():
+        topo = load_topology(name)
+        rows.append((name, str(len(topo.sites)), str(len(topo.compute)), description))
+    width = [max(len(row[i]) for row in rows) for i in range(3)]
+    for name, n_sites, n_compute, description in rows:
+        print(f"{name:<{width[0]}}  {n_sites:>{width[1]}}  {n_compute:>{width[2]}}  {description}")
+    return 0
+
+
+@_topology_errors
+def _topology_show(args: argparse.Namespace) -> int:
+    from . import plots
+    from .topology import TopologyError, load_topology
+
+    out = Path(args.out)
+    if out.suffix not in (".png", ".pdf"):
+        raise TopologyError(f"--out {out}: must end in .png or .pdf")
+    if args.topology is None and args.scenario is None:
+        raise TopologyError("give a topology (a built-in name or a file), or --scenario")
+    topo = load_topology(args.topology) if args.topology is not None else None
+    devices = {}
+    if args.scenario is not None:
+        from .build import build_model
+
+        scenario = load_scenario(args.scenario, args.set)
+        try:
+            model, layout = build_model(scenario, scenario.simulation.seed)
+        except BuildError as exc:
+            raise BuildError(f"{Path(args.scenario).name}: {exc}") from None
+        placed = getattr(layout, "topology", None)  # the scenario's network, its GPUs placed
+        if topo is None or (placed is not None and [s.name for s in placed.sites] == [s.name for s in topo.sites]):
+            topo = placed if placed is not None else topo
+        if topo is None:
+            raise TopologyError(f"--scenario {args.scenario}: this build gives no topology; name one")
+        if [s.name for s in topo.sites] != list(layout.site_names):
+            raise TopologyError(f"--scenario {args.scenario}: its sites are not those of topology {topo.name!r}")
+        devices = {"devices_x_m": layout.dev_x_m, "devices_y_m": layout.dev_y_m, "devices_site": model.dev_site}
+    with plots.style():
+        fig = plots.plot_topology(topo, wrap=args.wrap, **devices)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            for target in [out] if out.suffix == ".png" else [out, out.with_suffix(".png")]:
+                fig.savefig(target, bbox_inches="tight")
+        except OSError as exc:
+            print(f"airan: error: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_FAILED
+    print(f"{topo.name}: drawn to {out}" + ("" if out.suffix == ".png" else f" and {out.with_suffix('.png')}"))
+    return 0
+
+
+@_topology_errors
+def _topology_generate(args: argparse.Namespace) -> int:
+    from .scenario import _parse_value
+    from .topology import TopologyError, generate
+
+    params = {}
+    for item in args.param:
+        if "=" not in item:
+            raise TopologyError(f"--param {item}: must be key=value")
+        key, value = item.split("=", 1)
+        params[key.strip()] = _parse_value(value.strip())
+    return _write_topology(generate(args.kind, **params), Path(args.out))
+
+
+@_topology_errors
+def _topology_export(args: argparse.Namespace) -> int:
+    from .topology import load_topology
+
+    return _write_topology(load_topology(args.topology), Path(args.out))
+
+
+def _write_topology(topo, out: Path) -> int:
+    from .topology import TopologyError, dump_topology, write_graphml
+
+    if out.suffix not in (".toml", ".graphml"):
+        raise TopologyError(f"--out {out}: must end in .toml or .graphml")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix == ".toml":
+            out.write_text(dump_topology(topo), encoding="utf-8")
+        else:
+            write_graphml(topo, out)
+    except OSError as exc:
+        print(f"airan: error: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{out}: topology {topo.name!r}, {len(topo.sites)} sites, {len(topo.compute)} compute nodes, "
+          f"{len(topo.links)} links")
     return 0
 
 
@@ -208,6 +331,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     reference = sub.add_parser("reference", help="print the scenario file reference (Markdown)")
     reference.set_defaults(func=_reference)
+
+    topologies = sub.add_parser("topologies", help="list the built-in topologies")
+    topologies.set_defaults(func=_topologies)
+
+    topology = sub.add_parser("topology", help="draw, generate or export a topology (topologies/README.md)")
+    tsub = topology.add_subparsers(dest="topology_command", required=True, parser_class=_Parser)
+    show = tsub.add_parser("show", help="draw a topology (and a scenario's devices) to a PNG or PDF")
+    show.add_argument("topology", nargs="?", help="built-in name or .toml / .graphml file (default: the "
+                      "scenario's)")
+    show.add_argument("--out", required=True, help="image file, .png or .pdf (a .pdf also writes the .png)")
+    show.add_argument("--scenario", help="also draw this scenario's devices at t = 0, coloured by serving site")
+    show.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                      help="override a field of the --scenario (repeatable)")
+    show.add_argument("--wrap", action="store_true", help="also draw the wrap-around copies of the sites")
+    show.set_defaults(func=_topology_show)
+    gen = tsub.add_parser("generate", help="write a generated topology (hex_grid, manhattan, highway, indoor, "
+                          "hetnet, poisson)")
+    gen.add_argument("kind", help="generator name")
+    gen.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                     help="a generator parameter, e.g. --param rings=2 (repeatable)")
+    gen.add_argument("--out", required=True, help="output file, .toml or .graphml")
+    gen.set_defaults(func=_topology_generate)
+    export = tsub.add_parser("export", help="convert a topology to TOML or GraphML")
+    export.add_argument("topology", help="built-in name or .toml / .graphml file")
+    export.add_argument("--out", required=True, help="output file, .toml or .graphml")
+    export.set_defaults(func=_topology_export)
     return parser
 
 

@@ -19,8 +19,24 @@ Event queue
 
 Task life cycle
     arrival -> local compute -> done, or
-    arrival -> uplink -> GPU queue -> GPU service -> downlink -> done.
+    arrival -> uplink -> transport path -> GPU queue -> GPU service
+            -> transport path -> downlink -> done.
     A task that finds a full GPU queue is dropped or sent back to run locally.
+    GPUs live on compute nodes (co-located with a site, or at an aggregation or
+    cloud node); a site's tasks go to its least-latency GPU node
+    (``site_gpu_node``). Crossing the transport path between a site and a node
+    takes the transfer over the path's bottleneck link (a flow cell shared by
+    processor sharing, like a radio cell, with the link's capacity as every
+    flow's rate) and then the path's one-way latency; a co-located node has no
+    path. The result goes back through the device's site at the end of service,
+    which is another site if the device has handed over meanwhile.
+
+Mobility
+    Moving devices take a step every ``mob_step_s`` (airan.mobility), then read
+    their serving cell's rates and uplink power from a precomputed radio map and
+    hand over by the A3 event (:func:`mobility_step`). A transfer already running
+    finishes in its cell at the rate it started with; the next one uses the
+    device's current cell.
 
 Shared radio cells
     Every transfer is a flow in a cell's uplink or downlink. The active flows of a
@@ -54,6 +70,7 @@ from numba import njit
 from . import histogram
 from ._rng import exponential, uniform
 from .battery import BATTERY_IDEAL, battery_draw, battery_segment
+from .mobility import move
 
 # ---------------------------------------------------------------------------
 # Codes (int constants: Numba freezes them at compile time)
@@ -63,6 +80,8 @@ EV_ARRIVAL = 0  # index: device
 EV_LOCAL_END = 1  # index: task slot
 EV_CELL_END = 2  # index: 2 * cell + direction; the cell's earliest flow ends
 EV_GPU_END = 3  # index: task slot
+EV_HOP_END = 4  # index: task slot; the propagation delay of a transport path has passed
+EV_MOVE = 5  # index: 0; every moving device takes a mobility step, then handover checks
 _KIND_BITS = 3
 
 UL = 0  # direction rows of the cell and per-device flow arrays
@@ -72,16 +91,20 @@ STATUS_DONE = 0
 STATUS_GROW_HEAP = 1
 STATUS_GROW_TASKS = 2
 STATUS_TRACE_FULL = 3
+STATUS_MOVE = 4  # the next event is a mobility step: call mobility_step, then advance again
 
 # task flags
 F_COUNTED = 1  # generated at or after warm-up: enters the task statistics
 F_OFFLOADED = 2  # sent over the uplink
 F_FALLBACK = 4  # rejected by a full GPU queue and run locally
+F_RETURN = 8  # served: the result is on its way back to the device
+F_REROUTED = 16  # the result goes back through another site than the task came in by
 
 # trace outcomes and places
 OUT_COMPLETED = 0
 OUT_DROPPED_QUEUE_FULL = 1
 OUT_DROPPED_BATTERY = 2
+OUT_DROPPED_RADIO = 3  # the device had no downlink rate when its result was ready (moved out of coverage)
 RAN_LOCAL = 0
 RAN_GPU = 1
 RAN_FALLBACK = 2
@@ -107,7 +130,12 @@ I_N_UPLINK_DONE = 16  # completed tasks with an uplink phase (GPU-served and fal
 I_GPU_ARRIVALS = 17  # counted tasks that reached a GPU site
 I_GPU_ENQUEUED = 18  # counted tasks that found all servers busy and waited
 I_STALE = 19  # cell events skipped because a later reschedule replaced them
-N_INTS = 20
+I_DROPPED_RADIO = 20
+I_HANDOVERS = 21  # handovers (all devices, whole run)
+I_MOVES = 22  # mobility steps taken
+I_REROUTED = 23  # counted GPU-served completions whose result went back through another site
+I_N_BACKHAUL_DONE = 24  # counted GPU-served completions that crossed a transport path
+N_INTS = 25
 
 # float64 accumulators: State.sums[...]
 S_LATENCY = 0
@@ -118,26 +146,35 @@ S_GPU_SERVICE = 4
 S_DOWNLINK = 5
 S_LATENCY_MIN = 6
 S_LATENCY_MAX = 7
-N_SUMS = 8
+S_BACKHAUL = 8
+N_SUMS = 9
 
 # trace columns
-TF_T_GEN, TF_T_END, TF_LOCAL, TF_UPLINK, TF_GPU_WAIT, TF_GPU_SERVICE, TF_DOWNLINK = range(7)
-N_TF = 7
-TI_TASK, TI_DEVICE, TI_WORKLOAD, TI_SITE, TI_OUTCOME, TI_RAN = range(6)
-N_TI = 6
+TF_T_GEN, TF_T_END, TF_LOCAL, TF_UPLINK, TF_BACKHAUL, TF_GPU_WAIT, TF_GPU_SERVICE, TF_DOWNLINK = range(8)
+N_TF = 8
+TI_TASK, TI_DEVICE, TI_WORKLOAD, TI_NODE, TI_SITE, TI_OUTCOME, TI_RAN = range(7)
+N_TI = 7
 
 
 class Model(NamedTuple):
     """The scenario as arrays; read-only for the kernel. Shapes in brackets."""
 
-    # sites [n_sites]
-    site_servers: np.ndarray  # int32, GPU servers (0: no GPU)
-    site_flops_per_s: np.ndarray  # float64, FLOP/s of one server
-    site_exponential: np.ndarray  # bool, exponential service times (else deterministic)
-    site_queue_capacity: np.ndarray  # int64, max waiting tasks (-1: unlimited)
-    site_on_full_local: np.ndarray  # bool, a full queue sends the task back to its device (else drops it)
+    # compute nodes [n_nodes]
+    node_servers: np.ndarray  # int32, GPU servers (0: no GPU)
+    node_flops_per_s: np.ndarray  # float64, FLOP/s of one server
+    node_exponential: np.ndarray  # bool, exponential service times (else deterministic)
+    node_queue_capacity: np.ndarray  # int64, max waiting tasks (-1: unlimited)
+    node_on_full_local: np.ndarray  # bool, a full queue sends the task back to its device (else drops it)
+    # sites [n_sites] and routes [n_sites, n_nodes]
+    site_gpu_node: np.ndarray  # int32[n_sites], the least-latency compute node with a GPU (-1: none)
+    route_latency_s: np.ndarray  # float64[n_sites, n_nodes], one-way latency of the transport path, s
+    route_cell: np.ndarray  # int32[n_sites, n_nodes], flow cell of the path's bottleneck link (-1: none)
+    # cells [n_cells]: radio cells first, then one per transport link
+    cell_rate_bps: np.ndarray  # float64, a transport link's capacity per direction (nan: radio cell), bit/s
+    cell_site: np.ndarray  # int32[n_radio_cells], site of each radio cell (cells from here on: transport links)
+    cell_bias_db: np.ndarray  # float64[n_radio_cells], association bias (the handover cell offset), dB
     # devices [n_devices]
-    dev_site: np.ndarray  # int32, serving site index
+    dev_site: np.ndarray  # int32, serving site index at t = 0
     dev_workload: np.ndarray  # int32, workload index
     dev_periodic: np.ndarray  # bool, periodic arrivals (else Poisson)
     dev_rate_hz: np.ndarray  # float64, task arrival rate, 1/s
@@ -145,7 +182,8 @@ class Model(NamedTuple):
     dev_flops_per_s: np.ndarray  # float64, local compute throughput, FLOP/s
     dev_power_idle_w: np.ndarray  # float64, baseline power, W
     dev_power_compute_w: np.ndarray  # float64, extra power while computing, W
-    dev_power_tx_w: np.ndarray  # float64, extra power while transmitting, W
+    dev_power_tx_w: np.ndarray  # float64, extra power while transmitting at t = 0 (radiated power included), W
+    dev_power_tx_base_w: np.ndarray  # float64, extra power while transmitting, without radiated power, W
     dev_power_rx_w: np.ndarray  # float64, extra power while receiving, W
     dev_energy_j: np.ndarray  # float64, battery energy at t = 0, J
     dev_battery_model: np.ndarray  # int8, airan.battery.BATTERY_* (ideal, Peukert, KiBaM)
@@ -158,9 +196,35 @@ class Model(NamedTuple):
     dev_has_tail: np.ndarray  # bool, the device spends energy in RRC tail or inactive states
     dev_tx_j_per_bit: np.ndarray  # float64, throughput-proportional transmit energy, J/bit
     dev_rx_j_per_bit: np.ndarray  # float64, throughput-proportional receive energy, J/bit
-    dev_uplink_bps: np.ndarray  # float64, uplink rate when alone in its cell, bit/s
-    dev_downlink_bps: np.ndarray  # float64, downlink rate when alone in its cell, bit/s
-    dev_cell: np.ndarray  # int32, radio cell whose uplink and downlink the device shares
+    dev_uplink_bps: np.ndarray  # float64, uplink rate when alone in its cell at t = 0, bit/s
+    dev_downlink_bps: np.ndarray  # float64, downlink rate when alone in its cell at t = 0, bit/s
+    dev_cell: np.ndarray  # int32, radio cell at t = 0
+    dev_x_m: np.ndarray  # float64, position at t = 0, m
+    dev_y_m: np.ndarray  # float64, m
+    dev_road_from: np.ndarray  # int32, road node a road-placed device comes from (-1: off road)
+    dev_road_to: np.ndarray  # int32, road node it heads to (-1: off road)
+    # mobility [n_devices] unless stated (airan.mobility)
+    mob_kind: np.ndarray  # int8, airan.mobility.MOB_*
+    mob_speed_min_mps: np.ndarray  # float64, m/s
+    mob_speed_max_mps: np.ndarray  # float64, m/s
+    mob_pause_s: np.ndarray  # float64, random-waypoint pause, s
+    mob_p_turn: np.ndarray  # float64, probability of turning at a crossing
+    mob_area: np.ndarray  # float64[4], x_min, x_max, y_min, y_max, m
+    mob_devices: np.ndarray  # int32[n_moving], the devices that move
+    road_x_m: np.ndarray  # float64[n_road_nodes], m
+    road_y_m: np.ndarray  # float64[n_road_nodes], m
+    road_ptr: np.ndarray  # int32[n_road_nodes + 1], CSR row pointers
+    road_adj: np.ndarray  # int32[n_road_adj], neighbouring road nodes
+    mob_step_s: np.ndarray  # float64[1], time between mobility steps (0: nobody moves), s
+    ho_hysteresis_db: np.ndarray  # float64[1], A3 hysteresis, dB
+    ho_ttt_s: np.ndarray  # float64[1], A3 time to trigger, s
+    # radio map [n_points, K] (airan.radio.radiomap), grid point (i, j) at (x0 + i step, y0 + j step)
+    map_grid: np.ndarray  # float64[5], x0_m, y0_m, step_m, nx, ny
+    map_cell: np.ndarray  # int32, candidate cells, best first (-1: none)
+    map_rsrp_dbm: np.ndarray  # float32, received power of each candidate, dBm
+    map_rate_ul_bps: np.ndarray  # float64, full-cell uplink rate served by the candidate, bit/s
+    map_rate_dl_bps: np.ndarray  # float64, full-cell downlink rate, bit/s
+    map_tx_w: np.ndarray  # float64, radiated uplink power over PA efficiency towards the candidate, W
     # workloads [n_workloads]
     wl_flops: np.ndarray  # float64, FLOP per task
     wl_input_bits: np.ndarray  # float64, uplink bits per task
@@ -190,16 +254,19 @@ class State(NamedTuple):
     task_gpu_wait_s: np.ndarray  # float64, GPU queueing delay, s
     task_gpu_service_s: np.ndarray  # float64, GPU service, s
     task_vfinish_s: np.ndarray  # float64, cell virtual time at which the task's flow ends, s
-    # sites [n_sites]
-    site_busy: np.ndarray  # int32, servers busy
-    site_q_head: np.ndarray  # int32, first waiting task slot (-1: empty)
-    site_q_tail: np.ndarray  # int32, last waiting task slot
-    site_q_len: np.ndarray  # int64, waiting tasks
-    site_t_last_s: np.ndarray  # float64, time of the last busy/queue change, s
-    site_busy_area_s: np.ndarray  # float64, integral of busy servers over time, server*s
-    site_queue_area_s: np.ndarray  # float64, integral of queue length over time, task*s
-    site_served: np.ndarray  # int64, services started (all tasks)
-    site_rejected: np.ndarray  # int64, tasks that found the queue full (all tasks)
+    task_backhaul_s: np.ndarray  # float64, time on transport paths (to and from the GPU), s
+    task_site: np.ndarray  # int32, site the task entered by (after service: the site it returns through)
+    task_node: np.ndarray  # int32, compute node serving the task (-1: none)
+    # compute nodes [n_nodes]
+    node_busy: np.ndarray  # int32, servers busy
+    node_q_head: np.ndarray  # int32, first waiting task slot (-1: empty)
+    node_q_tail: np.ndarray  # int32, last waiting task slot
+    node_q_len: np.ndarray  # int64, waiting tasks
+    node_t_last_s: np.ndarray  # float64, time of the last busy/queue change, s
+    node_busy_area_s: np.ndarray  # float64, integral of busy servers over time, server*s
+    node_queue_area_s: np.ndarray  # float64, integral of queue length over time, task*s
+    node_served: np.ndarray  # int64, services started (all tasks)
+    node_rejected: np.ndarray  # int64, tasks that found the queue full (all tasks)
     # cells [2, n_cells]: row UL, row DL
     cell_flows: np.ndarray  # int64, active flows
     cell_head: np.ndarray  # int32, first active flow (task slot; list through task_next; -1: none)
@@ -210,6 +277,23 @@ class State(NamedTuple):
     cell_busy_s: np.ndarray  # float64, time with at least one active flow, s
     cell_bits: np.ndarray  # float64, bits carried, bit
     # devices [n_devices]
+    dev_cell: np.ndarray  # int32, serving radio cell
+    dev_site: np.ndarray  # int32, serving site
+    dev_uplink_bps: np.ndarray  # float64, uplink rate alone in the serving cell (nan or 0: none), bit/s
+    dev_downlink_bps: np.ndarray  # float64, downlink rate alone in the serving cell, bit/s
+    dev_power_tx_w: np.ndarray  # float64, extra power while transmitting (set when an uplink starts), W
+    dev_power_tx_next_w: np.ndarray  # float64, the value the next uplink will use, W
+    dev_handovers: np.ndarray  # int64, handovers
+    dev_ho_target: np.ndarray  # int32, neighbour cell meeting the A3 condition (-1: none)
+    dev_ho_since_s: np.ndarray  # float64, since when it has, s
+    mob_x_m: np.ndarray  # float64, position, m
+    mob_y_m: np.ndarray  # float64, m
+    mob_target_x_m: np.ndarray  # float64, waypoint or next road node, m
+    mob_target_y_m: np.ndarray  # float64, m
+    mob_from_node: np.ndarray  # int32, road node left last (-1: off road)
+    mob_to_node: np.ndarray  # int32, road node heading to (-1: off road)
+    mob_speed_mps: np.ndarray  # float64, current speed, m/s
+    mob_pause_until_s: np.ndarray  # float64, end of a waypoint pause, s
     dev_cpu_free_s: np.ndarray  # float64, CPU busy until, s
     dev_flows: np.ndarray  # int32[2, n_devices], active uplink / downlink flows
     dev_bits: np.ndarray  # float64[2, n_devices], bits sent / received, bit
@@ -233,7 +317,8 @@ class State(NamedTuple):
     dev_latency_sum_s: np.ndarray  # float64, summed latency of completed tasks (all), s
     # random streams
     rng_dev: np.ndarray  # uint64[n_devices, 4], one stream per device (arrivals)
-    rng_site: np.ndarray  # uint64[n_sites, 4], one stream per site (service times)
+    rng_node: np.ndarray  # uint64[n_nodes, 4], one stream per compute node (service times)
+    rng_mob: np.ndarray  # uint64[n_devices, 4], one stream per device (mobility)
     # statistics
     ints: np.ndarray  # int64[N_INTS], see I_*
     sums: np.ndarray  # float64[N_SUMS], see S_*
@@ -420,6 +505,100 @@ def share_per_flow(n_flows, proportional_fair):
 
 
 # ---------------------------------------------------------------------------
+# Mobility and handover
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def mobility_step(m, st):
+    """Process the mobility-step event at the top of the heap: move, check handovers, plan the next.
+
+    Kept out of :func:`advance` (which returns ``STATUS_MOVE`` when this event is
+    next) so that runs without moving devices neither compile nor carry it.
+    """
+    now, _, _, _ = _pop(st.ev_time, st.ev_seq, st.ev_payload, st.ints)
+    st.ints[I_EVENTS] += 1
+    st.ints[I_MOVES] += 1
+    step = m.mob_step_s[0]
+    move(now - step, step, m.mob_kind, m.mob_speed_min_mps, m.mob_speed_max_mps, m.mob_pause_s, m.mob_p_turn,
+         m.mob_area, m.road_x_m, m.road_y_m, m.road_ptr, m.road_adj, st.mob_x_m, st.mob_y_m, st.mob_target_x_m,
+         st.mob_target_y_m, st.mob_from_node, st.mob_to_node, st.mob_speed_mps, st.mob_pause_until_s, st.rng_mob,
+         m.mob_devices)
+    st.ints[I_HANDOVERS] += _handover_check(
+        now, m.mob_devices, st.mob_x_m, st.mob_y_m, m.map_grid, m.map_cell, m.map_rsrp_dbm, m.map_rate_ul_bps,
+        m.map_rate_dl_bps, m.map_tx_w, m.cell_bias_db, m.cell_site, m.ho_hysteresis_db[0], m.ho_ttt_s[0],
+        m.dev_power_tx_base_w, st.dev_depleted, st.dev_cell, st.dev_site, st.dev_uplink_bps, st.dev_downlink_bps,
+        st.dev_power_tx_next_w, st.dev_handovers, st.dev_ho_target, st.dev_ho_since_s)
+    _push(st.ev_time, st.ev_seq, st.ev_payload, st.ints, now + step, EV_MOVE, 0)
+
+
+@njit
+def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, map_rate_ul_bps, map_rate_dl_bps,
+                    map_tx_w, cell_bias_db, cell_site, hysteresis_db, ttt_s, power_tx_base_w, depleted, dev_cell,
+                    dev_site, uplink_bps, downlink_bps, power_tx_next_w, handovers, ho_target, ho_since_s):
+    """After a mobility step: each moving device's link from the radio map, and handover (A3).
+
+    Handover follows the A3 event of 3GPP TS 38.331 Sec. 5.5.4.4 on the radio
+    map's received powers (layer-3 means, no fast fading): the best neighbour
+    ``t`` is handed over to when ``P_t + O_t - hys > P_s + O_s`` (``O``: the
+    cells' association biases as cell individual offsets) has held without a
+    break for the time to trigger; the condition is checked at mobility steps,
+    so the time to trigger is rounded up to a whole number of steps. The
+    serving cell's rates and uplink power follow the device at every step; a
+    transfer already running finishes in its cell at the rate it started with.
+    Returns the number of handovers.
+    """
+    x0 = map_grid[0]
+    y0 = map_grid[1]
+    inv_step = 1.0 / map_grid[2]
+    nx = np.int64(map_grid[3])
+    ny = np.int64(map_grid[4])
+    n_cand = map_cell.shape[1]
+    n_handovers = 0
+    for d in devices:
+        if depleted[d]:
+            continue
+        i = min(max(np.int64(np.floor((x_m[d] - x0) * inv_step + 0.5)), 0), nx - 1)
+        j = min(max(np.int64(np.floor((y_m[d] - y0) * inv_step + 0.5)), 0), ny - 1)
+        p = j * nx + i
+        serving = dev_cell[d]
+        slot = -1
+        for q in range(n_cand):
+            if map_cell[p, q] == serving:
+                slot = q
+                break
+        best = map_cell[p, 0]
+        if best >= 0 and best != serving:
+            level_serving = -np.inf
+            if slot >= 0:
+                level_serving = np.float64(map_rsrp_dbm[p, slot]) + cell_bias_db[serving]
+            level_best = np.float64(map_rsrp_dbm[p, 0]) + cell_bias_db[best]
+            if level_best - hysteresis_db > level_serving:
+                if ho_target[d] != best:
+                    ho_target[d] = best
+                    ho_since_s[d] = now
+                if now - ho_since_s[d] >= ttt_s:
+                    dev_cell[d] = best
+                    dev_site[d] = cell_site[best]
+                    handovers[d] += 1
+                    n_handovers += 1
+                    ho_target[d] = -1
+                    slot = 0
+            else:
+                ho_target[d] = -1
+        else:
+            ho_target[d] = -1
+        if slot >= 0:
+            uplink_bps[d] = map_rate_ul_bps[p, slot]
+            downlink_bps[d] = map_rate_dl_bps[p, slot]
+            power_tx_next_w[d] = power_tx_base_w[d] + map_tx_w[p, slot]
+        else:  # the serving cell is no longer among the candidates: no usable link until a handover
+            uplink_bps[d] = 0.0
+            downlink_bps[d] = 0.0
+    return n_handovers
+
+
+# ---------------------------------------------------------------------------
 # The event loop
 # ---------------------------------------------------------------------------
 
@@ -433,12 +612,17 @@ def advance(m, st, until_s):
     """
     until_s = np.float64(until_s)
     # -- unpack (see the performance note above) ------------------------------
-    site_servers = m.site_servers
-    site_flops_per_s = m.site_flops_per_s
-    site_exponential = m.site_exponential
-    site_queue_capacity = m.site_queue_capacity
-    site_on_full_local = m.site_on_full_local
-    dev_site = m.dev_site
+    node_servers = m.node_servers
+    node_flops_per_s = m.node_flops_per_s
+    node_exponential = m.node_exponential
+    node_queue_capacity = m.node_queue_capacity
+    node_on_full_local = m.node_on_full_local
+    site_gpu_node = m.site_gpu_node
+    route_latency_s = m.route_latency_s
+    route_cell = m.route_cell
+    cell_rate_bps = m.cell_rate_bps
+    cell_site = m.cell_site
+    n_radio_cells = cell_site.shape[0]
     dev_workload = m.dev_workload
     dev_periodic = m.dev_periodic
     dev_rate_hz = m.dev_rate_hz
@@ -446,7 +630,6 @@ def advance(m, st, until_s):
     dev_flops_per_s = m.dev_flops_per_s
     dev_power_idle_w = m.dev_power_idle_w
     dev_power_compute_w = m.dev_power_compute_w
-    dev_power_tx_w = m.dev_power_tx_w
     dev_power_rx_w = m.dev_power_rx_w
     dev_battery_model = m.dev_battery_model
     dev_battery_a = m.dev_battery_a
@@ -458,9 +641,6 @@ def advance(m, st, until_s):
     dev_has_tail = m.dev_has_tail
     dev_tx_j_per_bit = m.dev_tx_j_per_bit
     dev_rx_j_per_bit = m.dev_rx_j_per_bit
-    dev_uplink_bps = m.dev_uplink_bps
-    dev_downlink_bps = m.dev_downlink_bps
-    dev_cell = m.dev_cell
     wl_flops = m.wl_flops
     wl_input_bits = m.wl_input_bits
     wl_output_bits = m.wl_output_bits
@@ -482,15 +662,18 @@ def advance(m, st, until_s):
     task_gpu_wait_s = st.task_gpu_wait_s
     task_gpu_service_s = st.task_gpu_service_s
     task_vfinish_s = st.task_vfinish_s
-    site_busy = st.site_busy
-    site_q_head = st.site_q_head
-    site_q_tail = st.site_q_tail
-    site_q_len = st.site_q_len
-    site_t_last_s = st.site_t_last_s
-    site_busy_area_s = st.site_busy_area_s
-    site_queue_area_s = st.site_queue_area_s
-    site_served = st.site_served
-    site_rejected = st.site_rejected
+    task_backhaul_s = st.task_backhaul_s
+    task_site = st.task_site
+    task_node = st.task_node
+    node_busy = st.node_busy
+    node_q_head = st.node_q_head
+    node_q_tail = st.node_q_tail
+    node_q_len = st.node_q_len
+    node_t_last_s = st.node_t_last_s
+    node_busy_area_s = st.node_busy_area_s
+    node_queue_area_s = st.node_queue_area_s
+    node_served = st.node_served
+    node_rejected = st.node_rejected
     cell_flows = st.cell_flows
     cell_head = st.cell_head
     cell_vtime_s = st.cell_vtime_s
@@ -499,6 +682,12 @@ def advance(m, st, until_s):
     cell_event_seq = st.cell_event_seq
     cell_busy_s = st.cell_busy_s
     cell_bits = st.cell_bits
+    dev_cell = st.dev_cell
+    dev_site = st.dev_site
+    dev_uplink_bps = st.dev_uplink_bps
+    dev_downlink_bps = st.dev_downlink_bps
+    dev_power_tx_w = st.dev_power_tx_w
+    dev_power_tx_next_w = st.dev_power_tx_next_w
     dev_cpu_free_s = st.dev_cpu_free_s
     dev_flows = st.dev_flows
     dev_bits = st.dev_bits
@@ -521,7 +710,7 @@ def advance(m, st, until_s):
     dev_offloaded = st.dev_offloaded
     dev_latency_sum_s = st.dev_latency_sum_s
     rng_dev = st.rng_dev
-    rng_site = st.rng_site
+    rng_node = st.rng_node
     ints = st.ints
     sums = st.sums
     hist = st.hist
@@ -540,6 +729,8 @@ def advance(m, st, until_s):
             return STATUS_GROW_TASKS
         if trace_capacity > 0 and ints[I_TRACE_N] >= trace_capacity:
             return STATUS_TRACE_FULL
+        if (ev_payload[0] & ((1 << _KIND_BITS) - 1)) == EV_MOVE:
+            return STATUS_MOVE  # the caller runs mobility_step, then calls again
         now, kind, index, seq = _pop(ev_time, ev_seq, ev_payload, ints)
         k = index  # task slot (for every kind but arrivals)
         d = index
@@ -625,13 +816,17 @@ def advance(m, st, until_s):
         outcome = -1  # OUT_* once the task ends in this event
         downlink_s = 0.0
         to_local = False  # the task goes to the device's CPU queue
-        site = -1  # a site whose queue may now be served
-        flow_direction = -1  # the task starts a flow in this direction
+        to_gpu = False  # the task joins its compute node's queue
+        to_transport = False  # the task starts on the transport path between its site and node
+        node = -1  # a compute node whose queue may now be served
+        flow_direction = -1  # the task starts a flow in this direction ...
+        flow_cell = -1  # ... in this cell
 
         if kind == EV_CELL_END:
             # -- a flow ends: take it out of its cell, re-time the others -----
+            radio = c < n_radio_cells
             n_before = cell_flows[direction, c]
-            share = 1.0 if n_before == 1 else share_per_flow(n_before, pf)
+            share = 1.0 if n_before == 1 else share_per_flow(n_before, pf and radio)
             cell_vtime_s[direction, c] += share * (now - cell_t_last_s[direction, c])
             cell_busy_s[direction, c] += now - cell_t_last_s[direction, c]
             cell_t_last_s[direction, c] = now
@@ -641,29 +836,31 @@ def advance(m, st, until_s):
                 task_next[k_prev] = task_next[k]
             task_next[k] = -1
             cell_flows[direction, c] -= 1
-            dev_flows[direction, d] -= 1
             bits = wl_input_bits[dev_workload[d]] if direction == UL else wl_output_bits[dev_workload[d]]
-            if alive:
-                # throughput-proportional radio energy, drawn when the transfer completes
-                lump = bits * (dev_tx_j_per_bit[d] if direction == UL else dev_rx_j_per_bit[d])
-                if lump > 0.0:
-                    drawn = min(lump, dev_battery_y1[d])  # an emptying battery gives what it has left
-                    if direction == UL:
-                        dev_e_tx_j[d] += drawn
-                    else:
-                        dev_e_rx_j[d] += drawn
-                    y1, y2, emptied = battery_draw(dev_battery_model[d], dev_battery_y1[d], dev_battery_y2[d], lump)
-                    dev_battery_y1[d] = y1
-                    dev_battery_y2[d] = y2
-                    if emptied:
-                        dev_depleted[d] = True
-                        dev_t_depleted_s[d] = now
-                        alive = False
-            if dev_flows[UL, d] + dev_flows[DL, d] == 0:
-                dev_radio_idle_since_s[d] = now  # the RRC tail starts
             cell_bits[direction, c] += bits
-            dev_bits[direction, d] += bits
-            dev_flow_s[direction, d] += now - task_t_mark_s[k]
+            if radio:
+                dev_flows[direction, d] -= 1
+                if alive:
+                    # throughput-proportional radio energy, drawn when the transfer completes
+                    lump = bits * (dev_tx_j_per_bit[d] if direction == UL else dev_rx_j_per_bit[d])
+                    if lump > 0.0:
+                        drawn = min(lump, dev_battery_y1[d])  # an emptying battery gives what it has left
+                        if direction == UL:
+                            dev_e_tx_j[d] += drawn
+                        else:
+                            dev_e_rx_j[d] += drawn
+                        y1, y2, emptied = battery_draw(
+                            dev_battery_model[d], dev_battery_y1[d], dev_battery_y2[d], lump)
+                        dev_battery_y1[d] = y1
+                        dev_battery_y2[d] = y2
+                        if emptied:
+                            dev_depleted[d] = True
+                            dev_t_depleted_s[d] = now
+                            alive = False
+                if dev_flows[UL, d] + dev_flows[DL, d] == 0:
+                    dev_radio_idle_since_s[d] = now  # the RRC tail starts
+                dev_bits[direction, d] += bits
+                dev_flow_s[direction, d] += now - task_t_mark_s[k]
             n_left = cell_flows[direction, c]
             if n_left > 0:
                 vmin = np.inf
@@ -672,7 +869,7 @@ def advance(m, st, until_s):
                     vmin = min(vmin, task_vfinish_s[j])
                     j = task_next[j]
                 cell_vmin_s[direction, c] = vmin
-                share = 1.0 if n_left == 1 else share_per_flow(n_left, pf)
+                share = 1.0 if n_left == 1 else share_per_flow(n_left, pf and radio)
                 wait = max(vmin - cell_vtime_s[direction, c], 0.0) / share
                 cell_event_seq[direction, c] = _push(
                     ev_time, ev_seq, ev_payload, ints, now + wait, EV_CELL_END, 2 * c + direction)
@@ -681,49 +878,26 @@ def advance(m, st, until_s):
                 cell_event_seq[direction, c] = -1
 
             # the transfer's time counts whether or not the device is still alive
-            if direction == DL:
-                downlink_s = now - task_t_mark_s[k]
-            else:
-                task_uplink_s[k] = now - task_t_mark_s[k]
+            if radio:
+                if direction == DL:
+                    downlink_s = now - task_t_mark_s[k]
+                else:
+                    task_uplink_s[k] = now - task_t_mark_s[k]
             if not alive:
                 outcome = OUT_DROPPED_BATTERY
-            elif direction == DL:
+            elif radio and direction == DL:
                 outcome = OUT_COMPLETED
+            elif radio:
+                to_transport = True  # uplink done: on to the compute node
             else:
-                # -- uplink done: join the site's FIFO, or meet a full queue --
-                s = dev_site[d]
-                task_t_mark_s[k] = now
-                counted = (task_flags[k] & F_COUNTED) != 0
-                if counted:
-                    ints[I_GPU_ARRIVALS] += 1
-                if site_busy[s] < site_servers[s]:
-                    site = s
-                elif site_queue_capacity[s] < 0 or site_q_len[s] < site_queue_capacity[s]:
-                    site = s
-                    if counted:
-                        ints[I_GPU_ENQUEUED] += 1
+                # off the bottleneck link: the propagation delay, or straight on
+                lat = route_latency_s[task_site[k], task_node[k]]
+                if lat > 0.0:
+                    _push(ev_time, ev_seq, ev_payload, ints, now + lat, EV_HOP_END, k)
+                elif direction == UL:
+                    to_gpu = True
                 else:
-                    site_rejected[s] += 1
-                    if site_on_full_local[s]:
-                        task_flags[k] |= F_FALLBACK
-                        if counted:
-                            ints[I_FALLBACK] += 1
-                        to_local = True
-                    else:
-                        outcome = OUT_DROPPED_QUEUE_FULL
-                if site >= 0:
-                    # integrals up to now, then append to the FIFO (served below)
-                    dt_site = now - site_t_last_s[s]
-                    site_busy_area_s[s] += site_busy[s] * dt_site
-                    site_queue_area_s[s] += site_q_len[s] * dt_site
-                    site_t_last_s[s] = now
-                    if site_q_len[s] == 0:
-                        site_q_head[s] = k
-                    else:
-                        task_next[site_q_tail[s]] = k
-                    site_q_tail[s] = k
-                    task_next[k] = -1
-                    site_q_len[s] += 1
+                    flow_direction = DL
 
         elif kind == EV_ARRIVAL:
             # -- arrival: next arrival, new task, local or uplink -------------
@@ -744,12 +918,18 @@ def advance(m, st, until_s):
             task_uplink_s[k] = 0.0
             task_gpu_wait_s[k] = 0.0
             task_gpu_service_s[k] = 0.0
+            task_backhaul_s[k] = 0.0
+            task_node[k] = -1
             dev_generated[d] += 1
             flags = 0
             if now >= warmup_s:
                 flags = F_COUNTED
                 ints[I_GENERATED] += 1
-            if dev_offload[d]:
+            s = dev_site[d]
+            task_site[k] = s
+            # offload where the policy says so, a GPU is reachable and the device has a link
+            if dev_offload[d] and site_gpu_node[s] >= 0 and dev_uplink_bps[d] > 0.0 and dev_downlink_bps[d] > 0.0:
+                task_node[k] = site_gpu_node[s]
                 flags |= F_OFFLOADED
                 if flags & F_COUNTED:
                     ints[I_OFFLOADED] += 1
@@ -762,33 +942,119 @@ def advance(m, st, until_s):
             task_flags[k] = flags
 
         elif kind == EV_GPU_END:
-            # -- service done: free the server, start the downlink ------------
-            s = dev_site[d]
-            dt_site = now - site_t_last_s[s]
-            site_busy_area_s[s] += site_busy[s] * dt_site
-            site_queue_area_s[s] += site_q_len[s] * dt_site
-            site_t_last_s[s] = now
-            site_busy[s] -= 1
-            site = s
+            # -- service done: free the server, send the result back ----------
+            nd = task_node[k]
+            dt_node = now - node_t_last_s[nd]
+            node_busy_area_s[nd] += node_busy[nd] * dt_node
+            node_queue_area_s[nd] += node_q_len[nd] * dt_node
+            node_t_last_s[nd] = now
+            node_busy[nd] -= 1
+            node = nd
+            task_flags[k] |= F_RETURN
             if not alive:
                 outcome = OUT_DROPPED_BATTERY
             else:
+                if dev_site[d] != task_site[k]:  # back through the device's site now: it has moved
+                    task_flags[k] |= F_REROUTED
+                    task_site[k] = dev_site[d]
+                to_transport = True
+
+        elif kind == EV_HOP_END:
+            # -- the propagation delay of the transport path has passed --------
+            if not alive:
+                outcome = OUT_DROPPED_BATTERY
+            elif task_flags[k] & F_RETURN:
                 flow_direction = DL
+            else:
+                to_gpu = True
 
         else:  # EV_LOCAL_END
             outcome = OUT_COMPLETED if alive else OUT_DROPPED_BATTERY
 
-        # -- a new flow joins the device's cell --------------------------------
-        if flow_direction >= 0:
-            c = dev_cell[d]
-            w = dev_workload[d]
-            if flow_direction == UL:
-                airtime = wl_input_bits[w] / dev_uplink_bps[d]
+        # -- onto the transport path: its bottleneck link, its delay, or neither
+        if to_transport:
+            task_t_mark_s[k] = now
+            s = task_site[k]
+            nd = task_node[k]
+            bc = route_cell[s, nd]
+            going_up = (task_flags[k] & F_RETURN) == 0
+            if route_latency_s[s, nd] == np.inf:
+                outcome = OUT_DROPPED_RADIO  # no transport path from the device's new site to the node
+            elif bc >= 0:
+                flow_cell = bc
+                flow_direction = UL if going_up else DL
+            elif route_latency_s[s, nd] > 0.0:
+                _push(ev_time, ev_seq, ev_payload, ints, now + route_latency_s[s, nd], EV_HOP_END, k)
+            elif going_up:
+                to_gpu = True
             else:
-                airtime = wl_output_bits[w] / dev_downlink_bps[d]
+                flow_direction = DL
+
+        # -- the task reaches its compute node: FIFO, or a full queue ---------
+        if to_gpu:
+            nd = task_node[k]
+            task_backhaul_s[k] += now - task_t_mark_s[k]
+            task_t_mark_s[k] = now
+            counted = (task_flags[k] & F_COUNTED) != 0
+            if counted:
+                ints[I_GPU_ARRIVALS] += 1
+            if node_busy[nd] < node_servers[nd]:
+                node = nd
+            elif node_queue_capacity[nd] < 0 or node_q_len[nd] < node_queue_capacity[nd]:
+                node = nd
+                if counted:
+                    ints[I_GPU_ENQUEUED] += 1
+            else:
+                node_rejected[nd] += 1
+                if node_on_full_local[nd]:
+                    task_flags[k] |= F_FALLBACK
+                    if counted:
+                        ints[I_FALLBACK] += 1
+                    to_local = True
+                else:
+                    outcome = OUT_DROPPED_QUEUE_FULL
+            if node >= 0:
+                # integrals up to now, then append to the FIFO (served below)
+                dt_node = now - node_t_last_s[nd]
+                node_busy_area_s[nd] += node_busy[nd] * dt_node
+                node_queue_area_s[nd] += node_q_len[nd] * dt_node
+                node_t_last_s[nd] = now
+                if node_q_len[nd] == 0:
+                    node_q_head[nd] = k
+                else:
+                    task_next[node_q_tail[nd]] = k
+                node_q_tail[nd] = k
+                task_next[k] = -1
+                node_q_len[nd] += 1
+
+        # -- a new flow joins a cell: the device's radio cell, or a transport link
+        if flow_direction >= 0:
+            w = dev_workload[d]
+            bits = wl_input_bits[w] if flow_direction == UL else wl_output_bits[w]
+            if flow_cell >= 0:
+                c = flow_cell
+                airtime = bits / cell_rate_bps[c]
+                radio = False
+            else:
+                c = dev_cell[d]
+                radio = True
+                if flow_direction == UL:
+                    rate = dev_uplink_bps[d]
+                    dev_power_tx_w[d] = dev_power_tx_next_w[d]
+                else:
+                    rate = dev_downlink_bps[d]
+                    if task_flags[k] & F_RETURN:
+                        task_backhaul_s[k] += now - task_t_mark_s[k]
+                if rate > 0.0:
+                    airtime = bits / rate
+                else:
+                    airtime = 0.0
+                    outcome = OUT_DROPPED_RADIO  # moved out of coverage while its task was away
+                    flow_direction = -1
+        if flow_direction >= 0:
             n_now = cell_flows[flow_direction, c]
             if n_now > 0:
-                share = 1.0 if n_now == 1 else share_per_flow(n_now, pf)
+                share = 1.0 if n_now == 1 else share_per_flow(n_now, pf and radio)
                 cell_vtime_s[flow_direction, c] += share * (now - cell_t_last_s[flow_direction, c])
                 cell_busy_s[flow_direction, c] += now - cell_t_last_s[flow_direction, c]
             else:
@@ -796,30 +1062,31 @@ def advance(m, st, until_s):
             cell_t_last_s[flow_direction, c] = now
             vfinish = cell_vtime_s[flow_direction, c] + airtime
             task_vfinish_s[k] = vfinish
-            task_t_mark_s[k] = now
+            if radio:
+                task_t_mark_s[k] = now
+                dev_flows[flow_direction, d] += 1
             task_next[k] = cell_head[flow_direction, c]
             cell_head[flow_direction, c] = k
             cell_flows[flow_direction, c] = n_now + 1
-            dev_flows[flow_direction, d] += 1
             vmin = min(cell_vmin_s[flow_direction, c], vfinish)
             cell_vmin_s[flow_direction, c] = vmin
-            share = 1.0 if n_now == 0 else share_per_flow(n_now + 1, pf)
+            share = 1.0 if n_now == 0 else share_per_flow(n_now + 1, pf and radio)
             wait = max(vmin - cell_vtime_s[flow_direction, c], 0.0) / share
             cell_event_seq[flow_direction, c] = _push(
                 ev_time, ev_seq, ev_payload, ints, now + wait, EV_CELL_END, 2 * c + flow_direction)
 
-        # -- a site with a free server serves the head of its FIFO ------------
-        if site >= 0:
-            while site_busy[site] < site_servers[site] and site_q_len[site] > 0:
-                j = site_q_head[site]
-                site_q_head[site] = task_next[j]
+        # -- a node with a free server serves the head of its FIFO ------------
+        if node >= 0:
+            while node_busy[node] < node_servers[node] and node_q_len[node] > 0:
+                j = node_q_head[node]
+                node_q_head[node] = task_next[j]
                 task_next[j] = -1
-                site_q_len[site] -= 1
-                site_busy[site] += 1
-                site_served[site] += 1
+                node_q_len[node] -= 1
+                node_busy[node] += 1
+                node_served[node] += 1
                 task_gpu_wait_s[j] = now - task_t_mark_s[j]
-                mean = wl_flops[dev_workload[task_dev[j]]] / site_flops_per_s[site]
-                service = exponential(rng_site, site, mean) if site_exponential[site] else mean
+                mean = wl_flops[dev_workload[task_dev[j]]] / node_flops_per_s[node]
+                service = exponential(rng_node, node, mean) if node_exponential[node] else mean
                 task_gpu_service_s[j] = service
                 _push(ev_time, ev_seq, ev_payload, ints, now + service, EV_GPU_END, j)
 
@@ -855,6 +1122,11 @@ def advance(m, st, until_s):
                         sums[S_GPU_WAIT] += task_gpu_wait_s[k]
                         sums[S_GPU_SERVICE] += task_gpu_service_s[k]
                         sums[S_DOWNLINK] += downlink_s
+                        sums[S_BACKHAUL] += task_backhaul_s[k]
+                        if task_backhaul_s[k] > 0.0:
+                            ints[I_N_BACKHAUL_DONE] += 1
+                        if flags & F_REROUTED:
+                            ints[I_REROUTED] += 1
                     else:
                         ints[I_N_LOCAL_DONE] += 1
                         sums[S_LOCAL] += task_local_s[k]
@@ -863,6 +1135,8 @@ def advance(m, st, until_s):
                 if flags & F_COUNTED:
                     if outcome == OUT_DROPPED_QUEUE_FULL:
                         ints[I_DROPPED_QUEUE] += 1
+                    elif outcome == OUT_DROPPED_RADIO:
+                        ints[I_DROPPED_RADIO] += 1
                     else:
                         ints[I_DROPPED_BATTERY] += 1
             if trace_capacity > 0:
@@ -871,13 +1145,15 @@ def advance(m, st, until_s):
                 trace_f[n, TF_T_END] = now
                 trace_f[n, TF_LOCAL] = task_local_s[k]
                 trace_f[n, TF_UPLINK] = task_uplink_s[k]
+                trace_f[n, TF_BACKHAUL] = task_backhaul_s[k]
                 trace_f[n, TF_GPU_WAIT] = task_gpu_wait_s[k]
                 trace_f[n, TF_GPU_SERVICE] = task_gpu_service_s[k]
                 trace_f[n, TF_DOWNLINK] = downlink_s
                 trace_i[n, TI_TASK] = task_id[k]
                 trace_i[n, TI_DEVICE] = d
                 trace_i[n, TI_WORKLOAD] = dev_workload[d]
-                trace_i[n, TI_SITE] = dev_site[d] if flags & F_OFFLOADED else -1
+                trace_i[n, TI_NODE] = task_node[k] if flags & F_OFFLOADED else -1
+                trace_i[n, TI_SITE] = task_site[k] if flags & F_OFFLOADED else -1
                 trace_i[n, TI_OUTCOME] = outcome
                 if flags & F_FALLBACK:
                     trace_i[n, TI_RAN] = RAN_FALLBACK
@@ -901,11 +1177,13 @@ def schedule_first_arrivals(m, st):
         else:
             first = exponential(st.rng_dev, d, period)
         _push(st.ev_time, st.ev_seq, st.ev_payload, st.ints, first, EV_ARRIVAL, d)
+    if m.mob_step_s[0] > 0.0 and m.mob_devices.shape[0] > 0:
+        _push(st.ev_time, st.ev_seq, st.ev_payload, st.ints, m.mob_step_s[0], EV_MOVE, 0)
 
 
 @njit(cache=True)
 def settle(m, st, now):
-    """Bring every device's energy and every site's and cell's integrals up to ``now`` (end of a run).
+    """Bring every device's energy and every node's and cell's integrals up to ``now`` (end of a run).
 
     Always the segment walk of :func:`_device_energy` (the loop inlines its common
     case); it runs on a copy of the state, so results never depend on when it ran.
@@ -919,11 +1197,11 @@ def settle(m, st, now):
         dl_active = st.dev_flows[DL, d] > 0
         p_rx = m.dev_power_rx_w[d]
         if ul_active and dl_active:  # the radio's constant power is counted once
-            p_rx = max(p_rx - m.dev_power_tx_w[d], 0.0)
+            p_rx = max(p_rx - st.dev_power_tx_w[d], 0.0)
         dt, busy_cpu, busy_ul, busy_dl, busy_tail, busy_inactive, y1, y2, empty = _device_energy(
             t0, now, st.dev_cpu_free_s[d], ul_active, dl_active,
             st.dev_radio_idle_since_s[d],
-            m.dev_power_idle_w[d], m.dev_power_compute_w[d], m.dev_power_tx_w[d], p_rx,
+            m.dev_power_idle_w[d], m.dev_power_compute_w[d], st.dev_power_tx_w[d], p_rx,
             m.dev_power_tail_w[d], m.dev_power_inactive_w[d], m.dev_rrc_tail_s[d], m.dev_rrc_inactive_s[d],
             m.dev_battery_model[d], m.dev_battery_a[d], m.dev_battery_b[d], st.dev_battery_y1[d],
             st.dev_battery_y2[d],
@@ -932,23 +1210,25 @@ def settle(m, st, now):
         st.dev_battery_y2[d] = y2
         st.dev_e_idle_j[d] += m.dev_power_idle_w[d] * dt
         st.dev_e_compute_j[d] += m.dev_power_compute_w[d] * busy_cpu
-        st.dev_e_tx_j[d] += m.dev_power_tx_w[d] * busy_ul
+        st.dev_e_tx_j[d] += st.dev_power_tx_w[d] * busy_ul
         st.dev_e_rx_j[d] += p_rx * busy_dl
         st.dev_e_tail_j[d] += m.dev_power_tail_w[d] * busy_tail + m.dev_power_inactive_w[d] * busy_inactive
         st.dev_t_energy_s[d] = t0 + dt
         if empty:
             st.dev_depleted[d] = True
             st.dev_t_depleted_s[d] = t0 + dt
-    for s in range(m.site_servers.shape[0]):
-        dt_site = now - st.site_t_last_s[s]
-        if dt_site > 0.0:
-            st.site_busy_area_s[s] += st.site_busy[s] * dt_site
-            st.site_queue_area_s[s] += st.site_q_len[s] * dt_site
-            st.site_t_last_s[s] = now
+    for n in range(m.node_servers.shape[0]):
+        dt_node = now - st.node_t_last_s[n]
+        if dt_node > 0.0:
+            st.node_busy_area_s[n] += st.node_busy[n] * dt_node
+            st.node_queue_area_s[n] += st.node_q_len[n] * dt_node
+            st.node_t_last_s[n] = now
+    n_radio_cells = m.cell_site.shape[0]
     for direction in range(2):
         for c in range(st.cell_flows.shape[1]):
             if st.cell_flows[direction, c] > 0 and now > st.cell_t_last_s[direction, c]:
-                st.cell_vtime_s[direction, c] += share_per_flow(st.cell_flows[direction, c], m.proportional_fair[0]) * (
+                pf = m.proportional_fair[0] and c < n_radio_cells
+                st.cell_vtime_s[direction, c] += share_per_flow(st.cell_flows[direction, c], pf) * (
                     now - st.cell_t_last_s[direction, c])
                 st.cell_busy_s[direction, c] += now - st.cell_t_last_s[direction, c]
                 st.cell_t_last_s[direction, c] = now

@@ -1,4 +1,4 @@
-"""Kernel arrays -> results: a flat summary, tidy per-device and per-site tables, files.
+"""Kernel arrays -> results: a flat summary, tidy per-device, per-site, per-node and per-link tables, files.
 
 Definitions used in the summary (the names are a public contract):
 
@@ -17,13 +17,24 @@ Definitions used in the summary (the names are a public contract):
   deadline + dropped) / (completed + dropped).
 - Component means are over completed tasks that went through the component:
   ``local_compute_mean_s`` (local wait + compute), ``uplink_mean_s`` (the
-  transfer in the shared cell), ``gpu_wait_mean_s``, ``gpu_service_mean_s`` and
-  ``downlink_mean_s``. For a task served by a GPU, uplink + GPU wait + GPU service
-  + downlink = its latency.
+  transfer in the shared cell), ``backhaul_mean_s`` (both crossings of the
+  transport path between the site and the GPU node: transfers over its
+  bottleneck link plus its latency, 0 for a co-located GPU; over GPU-served
+  tasks), ``gpu_wait_mean_s``, ``gpu_service_mean_s`` and ``downlink_mean_s``.
+  For a task served by a GPU, uplink + backhaul + GPU wait + GPU service +
+  downlink = its latency.
+- ``tasks_dropped_radio``: results that could not be delivered because the
+  device had moved out of coverage (or to a site with no transport path to the
+  GPU node). ``handovers`` counts handovers over the whole run,
+  ``handovers_per_device_hour`` per moving device (``devices_moving``), and
+  ``results_rerouted`` the counted GPU-served tasks whose result went back
+  through another site than the one the task came in by.
 - GPU utilisation (busy servers / servers) and mean queue length are time
   averages after the warm-up; ``gpu_utilization_mean`` and
-  ``gpu_queue_length_mean`` are unweighted means over the sites that have a GPU,
-  ``gpu_utilization_max`` the busiest site (per-site values: ``sites.parquet``).
+  ``gpu_queue_length_mean`` are unweighted means over the compute nodes that
+  have a GPU (``gpu_nodes``), ``gpu_utilization_max`` the busiest one (per-node
+  values: ``nodes.parquet``). ``transport_load_max`` is the busiest transport
+  link's busy fraction in either direction (``links.parquet``).
 - Energy covers the whole run, warm-up included: ``device_energy_j`` is the sum
   over devices of idle + compute + tx + rx + tail energy (each also reported;
   they sum to the total); ``device_energy_per_task_j`` divides it by all tasks
@@ -61,7 +72,8 @@ Definitions used in the summary (the names are a public contract):
   growing its arrays), without compilation, set-up or summarising.
 - The per-device table covers the whole run (warm-up tasks included), as its
   energies do; a task of a device whose battery empties is dropped at its next
-  event (the GPU still serves a task already queued there).
+  event (the GPU still serves a task already queued there). Its radio columns
+  and ``site`` are at t = 0; ``site_end``, ``x_end_m`` and ``y_end_m`` at the end.
 """
 
 from __future__ import annotations
@@ -94,6 +106,9 @@ class Result:
     latency_histogram: dict[str, np.ndarray]
     trace: dict[str, np.ndarray] | None = field(default=None)
     cells: dict[str, np.ndarray] | None = field(default=None)
+    nodes: dict[str, np.ndarray] | None = field(default=None)
+    links: dict[str, np.ndarray] | None = field(default=None)
+    topology: Any = field(default=None)
 
     def write(self, out_dir: str | Path) -> Path:
         """Write ``summary.json``, ``scenario.toml`` (resolved, with the seed used) and Parquet tables.
@@ -107,9 +122,21 @@ class Result:
         resolved = self.scenario.model_copy(
             update={"simulation": self.scenario.simulation.model_copy(update={"seed": self.seed})}
         )
+        if self.scenario.topology is not None and self.topology is not None:
+            # the network travels with the results: the scenario written there reads it from next to itself
+            from .topology import dump_topology
+
+            _atomic_write_text(out / "topology.toml", dump_topology(self.topology))
+            if self.scenario.topology.file is not None:
+                resolved = resolved.model_copy(update={
+                    "topology": resolved.topology.model_copy(update={"file": "topology.toml"})})
         _atomic_write_text(out / "scenario.toml", dump_scenario(resolved))
         write_parquet(out / "devices.parquet", self.devices)
         write_parquet(out / "sites.parquet", self.sites)
+        if self.nodes is not None:
+            write_parquet(out / "nodes.parquet", self.nodes)
+        if self.links is not None and len(self.links["link"]):
+            write_parquet(out / "links.parquet", self.links)
         write_parquet(out / "latency_histogram.parquet", self.latency_histogram)
         if self.cells is not None:
             write_parquet(out / "cells.parquet", self.cells)
@@ -132,7 +159,8 @@ def summarize(
     completed = int(ints[engine.I_COMPLETED])
     dropped_queue = int(ints[engine.I_DROPPED_QUEUE])
     dropped_battery = int(ints[engine.I_DROPPED_BATTERY])
-    dropped = dropped_queue + dropped_battery
+    dropped_radio = int(ints[engine.I_DROPPED_RADIO])
+    dropped = dropped_queue + dropped_battery + dropped_radio
     lat_min = float(sums[engine.S_LATENCY_MIN]) if completed else math.nan
     lat_max = float(sums[engine.S_LATENCY_MAX]) if completed else math.nan
     p50, p95, p99 = histogram.quantiles(st.hist, [0.5, 0.95, 0.99], lat_min, lat_max)
@@ -150,25 +178,26 @@ def summarize(
     life_h = np.where(st.dev_depleted, st.dev_t_depleted_s, projected_s) / S_PER_H
     projected_h = projected_s / S_PER_H
     completed_all = int(st.dev_completed.sum())
+    n_moving = int(model.mob_devices.shape[0])
 
-    # sites
-    servers = model.site_servers
+    # compute nodes
+    servers = model.node_servers
     has_gpu = servers > 0
     if at_warmup is not None:
         t_from = float(model.warmup_s[0])
-        busy_from, queue_from = at_warmup.site_busy_area_s, at_warmup.site_queue_area_s
+        busy_from, queue_from = at_warmup.node_busy_area_s, at_warmup.node_queue_area_s
         cell_busy_from = at_warmup.cell_busy_s
     else:
         t_from, busy_from, queue_from, cell_busy_from = 0.0, 0.0, 0.0, 0.0
     span_s = now_s - t_from
     with np.errstate(divide="ignore", invalid="ignore"):
-        utilization = np.where(has_gpu, (st.site_busy_area_s - busy_from) / (np.maximum(servers, 1) * span_s), np.nan)
-        queue_mean = (st.site_queue_area_s - queue_from) / span_s
+        utilization = np.where(has_gpu, (st.node_busy_area_s - busy_from) / (np.maximum(servers, 1) * span_s), np.nan)
+        queue_mean = (st.node_queue_area_s - queue_from) / span_s
 
     def ratio(num: float, den: float) -> float:
         return num / den if den > 0 else math.nan
 
-    n_gpu_done = int(ints[engine.I_N_GPU_DONE])
+    n_gpu_done = n_gpu_done_early = int(ints[engine.I_N_GPU_DONE])
     summary: dict[str, Any] = {
         "scenario": scenario.name,
         "policy": scenario.policy.name,
@@ -177,6 +206,7 @@ def summarize(
         "tasks_dropped": dropped,
         "tasks_dropped_queue_full": dropped_queue,
         "tasks_dropped_battery": dropped_battery,
+        "tasks_dropped_radio": dropped_radio,
         "tasks_in_flight": generated - completed - dropped,
         "tasks_local": int(ints[engine.I_LOCAL]),
         "tasks_offloaded": int(ints[engine.I_OFFLOADED]),
@@ -193,6 +223,7 @@ def summarize(
         "deadline_miss_ratio": ratio(ints[engine.I_DEADLINE_MISS] + dropped, completed + dropped),
         "local_compute_mean_s": ratio(sums[engine.S_LOCAL], ints[engine.I_N_LOCAL_DONE]),
         "uplink_mean_s": ratio(sums[engine.S_UPLINK], ints[engine.I_N_UPLINK_DONE]),
+        "backhaul_mean_s": ratio(sums[engine.S_BACKHAUL], n_gpu_done_early),
         "gpu_wait_mean_s": ratio(sums[engine.S_GPU_WAIT], n_gpu_done),
         "gpu_service_mean_s": ratio(sums[engine.S_GPU_SERVICE], n_gpu_done),
         "downlink_mean_s": ratio(sums[engine.S_DOWNLINK], n_gpu_done),
@@ -220,8 +251,12 @@ def summarize(
         "battery_life_projected_mean_h": float(np.mean(projected_h)),
         "devices": int(model.dev_site.shape[0]),
         "devices_depleted": int(st.dev_depleted.sum()),
-        "sites": int(servers.shape[0]),
-        "gpu_sites": int(has_gpu.sum()),
+        "sites": len(layout.site_names),
+        "gpu_nodes": int(has_gpu.sum()),
+        "handovers": int(ints[engine.I_HANDOVERS]),
+        "handovers_per_device_hour": ratio(float(ints[engine.I_HANDOVERS]), n_moving * now_s / S_PER_H),
+        "results_rerouted": int(ints[engine.I_REROUTED]),
+        "devices_moving": n_moving,
         "sim_time_s": float(now_s),
         "warmup_s": float(model.warmup_s[0]),
         "wall_time_s": float(wall_time_s),
@@ -230,11 +265,12 @@ def summarize(
     }
 
     # GPU and base-station energy, whole run (the kernel's busy integrals; linear power models)
-    gpu_idle = np.array([s.gpu.power_idle_w if s.gpu and s.gpu.power_idle_w is not None else np.nan
-                         for s in scenario.sites])
-    gpu_peak = np.array([s.gpu.power_peak_w if s.gpu and s.gpu.power_peak_w is not None else np.nan
-                         for s in scenario.sites])
-    gpu_energy = np.where(has_gpu, servers * gpu_idle * now_s + (gpu_peak - gpu_idle) * st.site_busy_area_s, 0.0)
+    topo = layout.topology
+    gpu_idle = np.array([n.gpu.power_idle_w if n.gpu and n.gpu.power_idle_w is not None else np.nan
+                         for n in topo.compute])
+    gpu_peak = np.array([n.gpu.power_peak_w if n.gpu and n.gpu.power_peak_w is not None else np.nan
+                         for n in topo.compute])
+    gpu_energy = np.where(has_gpu, servers * gpu_idle * now_s + (gpu_peak - gpu_idle) * st.node_busy_area_s, 0.0)
     site_energy = _site_energy_j(scenario, layout, st, now_s)
     gpu_known = has_gpu & np.isfinite(gpu_idle)
     gpu_energy_total = float(gpu_energy[gpu_known].sum()) if gpu_known.any() else math.nan
@@ -242,7 +278,7 @@ def summarize(
     network_parts = [float(e_total.sum())] + [x for x in (gpu_energy_total, site_energy_total) if math.isfinite(x)]
     summary.update({
         "gpu_energy_j": gpu_energy_total,
-        "gpu_energy_per_inference_j": ratio(gpu_energy_total, float(st.site_served[gpu_known].sum()))
+        "gpu_energy_per_inference_j": ratio(gpu_energy_total, float(st.node_served[gpu_known].sum()))
         if gpu_known.any() else math.nan,
         "site_energy_j": site_energy_total,
         "network_energy_j": sum(network_parts),
@@ -254,6 +290,8 @@ def summarize(
         throughput = np.where(st.dev_flow_s > 0, st.dev_bits / st.dev_flow_s, np.nan)  # [2, n_dev]
         cell_load = (st.cell_busy_s - cell_busy_from) / span_s  # [2, n_cells]
     radio = layout.radio
+    n_radio = model.cell_site.shape[0]
+    radio_load = cell_load[:, :n_radio]
     summary.update({
         "throughput_ul_mean_bps": _nanmean(throughput[engine.UL]),
         "throughput_dl_mean_bps": _nanmean(throughput[engine.DL]),
@@ -263,18 +301,24 @@ def summarize(
         "sinr_ul_p5_db": nearest_rank(radio["sinr_ul_db"], 0.05) if radio else math.nan,
         "rate_dl_mean_bps": _nanmean(radio["rate_dl_bps"]) if radio else math.nan,
         "rate_ul_mean_bps": _nanmean(radio["rate_ul_bps"]) if radio else math.nan,
-        "cell_load_dl_mean": float(np.mean(cell_load[engine.DL])) if radio else math.nan,
-        "cell_load_ul_mean": float(np.mean(cell_load[engine.UL])) if radio else math.nan,
-        "cell_load_dl_max": float(np.max(cell_load[engine.DL])) if radio else math.nan,
-        "cell_load_ul_max": float(np.max(cell_load[engine.UL])) if radio else math.nan,
+        "cell_load_dl_mean": float(np.mean(radio_load[engine.DL])) if radio else math.nan,
+        "cell_load_ul_mean": float(np.mean(radio_load[engine.UL])) if radio else math.nan,
+        "cell_load_dl_max": float(np.max(radio_load[engine.DL])) if radio else math.nan,
+        "cell_load_ul_max": float(np.max(radio_load[engine.UL])) if radio else math.nan,
         "devices_out_of_coverage": int((~radio["covered"]).sum()) if radio else 0,
     })
+    link_load = cell_load[:, n_radio:]  # [2, n_links]: row UL towards the compute nodes, row DL back
+    summary["transport_load_max"] = float(link_load.max()) if link_load.size else math.nan
     summary = {k: _json_value(v) for k, v in summary.items()}
 
     devices = {
         "device": np.arange(model.dev_site.shape[0], dtype=np.int64),
         "group": np.array([layout.group_names[g] for g in layout.dev_group], dtype=object),
         "site": np.array([layout.site_names[s] for s in model.dev_site], dtype=object),
+        "site_end": np.array([layout.site_names[s] for s in st.dev_site], dtype=object),
+        "handovers": st.dev_handovers.copy(),
+        "x_end_m": st.mob_x_m.copy(),
+        "y_end_m": st.mob_y_m.copy(),
         "workload": np.array([layout.workload_names[w] for w in model.dev_workload], dtype=object),
         "x_m": layout.dev_x_m,
         "y_m": layout.dev_y_m,
@@ -301,21 +345,36 @@ def summarize(
         "throughput_dl_bps": throughput[engine.DL],
         **(radio or {}),
     }
+    n_sites = len(layout.site_names)
+    node_names = np.array(layout.node_names + [""], dtype=object)  # index -1: none
+    gpu_node = model.site_gpu_node
     sites = {
         "site": np.array(layout.site_names, dtype=object),
         "x_m": layout.site_x_m,
         "y_m": layout.site_y_m,
-        "gpu_servers": servers.astype(np.int64),
-        "gpu_utilization": utilization,
-        "gpu_queue_length_mean": np.where(has_gpu, queue_mean, np.nan),
-        "gpu_services": st.site_served.copy(),
-        "gpu_rejected": st.site_rejected.copy(),
-        "devices": np.bincount(model.dev_site, minlength=servers.shape[0]).astype(np.int64),
-        "gpu_energy_j": np.where(gpu_known, gpu_energy, np.nan),
-        "gpu_energy_per_inference_j": np.where(gpu_known & (st.site_served > 0), gpu_energy / np.maximum(
-            st.site_served, 1), np.nan),
+        "devices": np.bincount(model.dev_site, minlength=n_sites).astype(np.int64),
+        "gpu_node": node_names[gpu_node],
+        "gpu_latency_s": np.where(gpu_node >= 0, model.route_latency_s[np.arange(n_sites), np.maximum(gpu_node, 0)]
+                                  if len(layout.node_names) else np.nan, np.nan),
         "site_energy_j": site_energy,
     }
+    nodes = {
+        "node": np.array(layout.node_names, dtype=object),
+        "kind": np.array([n.kind for n in topo.compute], dtype=object),
+        "site": np.array([n.site or "" for n in topo.compute], dtype=object),
+        "gpu_servers": servers.astype(np.int64),
+        "sites_served": np.bincount(gpu_node[gpu_node >= 0], minlength=servers.shape[0]).astype(np.int64),
+        "gpu_utilization": utilization,
+        "gpu_queue_length_mean": np.where(has_gpu, queue_mean, np.nan),
+        "gpu_services": st.node_served.copy(),
+        "gpu_rejected": st.node_rejected.copy(),
+        "gpu_energy_j": np.where(gpu_known, gpu_energy, np.nan),
+        "gpu_energy_per_inference_j": np.where(gpu_known & (st.node_served > 0), gpu_energy / np.maximum(
+            st.node_served, 1), np.nan),
+    }
+    links = {**layout.links,
+             "load_up": link_load[engine.UL], "load_down": link_load[engine.DL],
+             "bits_up": st.cell_bits[engine.UL, n_radio:].copy(), "bits_down": st.cell_bits[engine.DL, n_radio:].copy()}
     edges = histogram.bin_edges_s()
     latency_histogram = {
         "lower_s": np.concatenate(([0.0], edges)),
@@ -324,9 +383,11 @@ def summarize(
     }
     cells = None
     if layout.cells is not None:
-        cells = {**layout.cells, "load_dl": cell_load[engine.DL], "load_ul": cell_load[engine.UL],
-                 "bits_dl": st.cell_bits[engine.DL].copy(), "bits_ul": st.cell_bits[engine.UL].copy()}
-    return Result(scenario, seed, summary, devices, sites, latency_histogram, cells=cells)
+        cells = {**layout.cells, "load_dl": cell_load[engine.DL, :n_radio], "load_ul": cell_load[engine.UL, :n_radio],
+                 "bits_dl": st.cell_bits[engine.DL, :n_radio].copy(),
+                 "bits_ul": st.cell_bits[engine.UL, :n_radio].copy()}
+    return Result(scenario, seed, summary, devices, sites, latency_histogram, cells=cells, nodes=nodes,
+                  links=links, topology=topo)
 
 
 def _site_energy_j(scenario: Scenario, layout, st: engine.State, now_s: float) -> np.ndarray:
@@ -338,8 +399,8 @@ def _site_energy_j(scenario: Scenario, layout, st: engine.State, now_s: float) -
     With the ideal channel there are no shared cells and no load to set the power:
     nan. G. Auer et al., IEEE Wireless Commun. 18(5), 2011.
     """
-    out = np.full(len(scenario.sites), np.nan)
-    for i, site in enumerate(scenario.sites):
+    out = np.full(len(layout.topology.sites), np.nan)
+    for i, site in enumerate(layout.topology.sites):
         bs = site.base_station
         if bs is None:
             continue

@@ -22,6 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 __all__ = [
     "BaseStation",
+    "Compute",
+    "Mobility",
+    "TopologyRef",
     "Gpu",
     "Site",
     "Workload",
@@ -114,9 +117,29 @@ class Site(_Model):
     azimuth_deg: float = Field(0.0, description="rotation of the sector boresights (30, 150, 270 deg), deg")
     downtilt_deg: float = Field(0.0, ge=0, lt=90, description="electrical downtilt of the sector antennas, deg")
     association_bias_db: float = Field(0.0, description="added to this site's received power for association, dB")
+    environment: Literal["UMa", "UMi", "RMa", "InH"] | None = Field(
+        None, description="TR 38.901 scenario of this site's links (model tr38901); omit for channel.environment")
+    band: str | None = Field(
+        None, description="band preset of this site's cells; omit for channel.band (cells of different bands "
+        "do not interfere)")
+    tx_power_dbm: float | None = Field(
+        None, description="transmit power of each of this site's cells, dBm; omit for channel.bs_tx_power_dbm "
+        "or the band's")
+    cluster: str | None = Field(
+        None, description="cluster label (GPU placement \"cluster\": one GPU site per cluster); omit to group "
+        "sites by their nearest aggregation node")
     gpu: Gpu | None = Field(None, description="GPU site at this base station; omit for none")
     base_station: BaseStation | None = Field(
         None, description="base-station power model (EARTH); omit to leave site energy out")
+
+
+    @model_validator(mode="after")
+    def _known_band(self) -> Site:
+        from .radio.bands import BANDS
+
+        if self.band is not None and self.band not in BANDS:
+            raise ValueError(f"band: must be one of {', '.join(BANDS)}, got {self.band!r}")
+        return self
 
 
 class Workload(_Model):
@@ -157,15 +180,29 @@ class DeviceGroup(_Model):
         None, description="with a profile: the processor local inference runs on (default: the profile's)")
     count: int = Field(ge=1, le=10_000_000, description="number of devices in the group")
     workload: str = Field(description="name of the workload the devices generate")
+    placement: Literal["disc", "area", "hotspots", "roads"] = Field(
+        "disc", description="where devices start: in a disc around their site, uniformly over the topology's "
+        "area, in Gaussian hotspots (Thomas cluster process) over it, or uniformly along its roads")
     sites: tuple[str, ...] | None = Field(
-        None, strict=False, description="sites the devices attach to, spread evenly in turn; omit for all sites"
+        None, strict=False,
+        description="placement disc: sites the devices are dropped around, in turn; omit for all sites"
     )
     cell_radius_m: float = Field(
-        250.0, gt=0, description="devices are dropped uniformly in a disc of this radius around their site, m"
+        250.0, gt=0, description="placement disc: devices are dropped uniformly in a disc of this radius, m"
     )
     min_distance_m: float = Field(
-        10.0, ge=0, description="no device is dropped closer than this to its site (TR 38.901 minimum), m")
+        10.0, ge=0, description="placement disc: no device is dropped closer than this to its site "
+        "(TR 38.901 minimum), m")
+    hotspots: int = Field(5, ge=1, description="placement hotspots: number of hotspot centres")
+    hotspot_sigma_m: float = Field(30.0, gt=0, description="placement hotspots: spread of devices around a centre, m")
     height_m: float = Field(1.5, gt=0, description="device antenna height, m")
+    mobility: Literal["static", "random_waypoint", "manhattan", "highway"] = Field(
+        "static", description="how devices move (airan.mobility); manhattan and highway follow the roads")
+    speed_min_mps: float = Field(
+        0.8333, gt=0, description="lowest speed, m/s (default 3 km/h, the TR 38.901 pedestrian speed)")
+    speed_max_mps: float = Field(0.8333, gt=0, description="highest speed, m/s (each leg or street: uniform)")
+    pause_s: float = Field(0.0, ge=0, description="random_waypoint: pause at each waypoint, s")
+    p_turn: float = Field(0.5, ge=0, le=1, description="manhattan: probability of turning at a crossing")
     arrival: Literal["poisson", "periodic"] = Field(
         "poisson", description="task arrivals: Poisson, or periodic with a uniformly random phase per device"
     )
@@ -214,6 +251,21 @@ class DeviceGroup(_Model):
         if self.min_distance_m >= self.cell_radius_m:
             raise ValueError(
                 f"min_distance_m: must be < cell_radius_m ({self.cell_radius_m!r}), got {self.min_distance_m!r}")
+        if self.placement != "disc":
+            for f in ("sites", "cell_radius_m", "min_distance_m"):
+                if f in self.model_fields_set:
+                    raise ValueError(f"{f}: only used with placement = \"disc\", got placement = \"{self.placement}\"")
+        if self.placement != "hotspots":
+            for f in ("hotspots", "hotspot_sigma_m"):
+                if f in self.model_fields_set:
+                    raise ValueError(f"{f}: only used with placement = \"hotspots\", "
+                                     f"got placement = \"{self.placement}\"")
+        if self.mobility in ("manhattan", "highway") and self.placement != "roads":
+            raise ValueError(f"placement: must be \"roads\" with mobility = \"{self.mobility}\" (devices start "
+                             f"on the roads they follow), got {self.placement!r}")
+        if self.speed_min_mps > self.speed_max_mps:
+            raise ValueError(f"speed_min_mps: must be <= speed_max_mps ({self.speed_max_mps!r}), "
+                             f"got {self.speed_min_mps!r}")
         return self
 
 
@@ -275,6 +327,64 @@ class Channel(_Model):
         return self
 
 
+class TopologyRef(_Model):
+    """The network: a topology file (``topologies/README.md``) or a generated one, instead of ``[[sites]]``."""
+
+    file: str | None = Field(
+        None, description="a built-in topology (airan topologies) or a .toml / .graphml file, relative to the "
+        "scenario file")
+    generator: str | None = Field(
+        None, description="instead of a file: a topology generator (hex_grid, manhattan, highway, indoor, hetnet, "
+        "poisson)")
+    parameters: dict[str, int | float | str | bool] = Field(
+        default_factory=dict, strict=False, description="the generator's parameters (airan topology generate)")
+    wrap_around: bool = Field(
+        False, description="hexagonal wrap-around (TR 36.814 A.2.1): every device sees the nearest copy of "
+        "each site, so edge cells get the interference of centre cells; needs a topology with [wrap]")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TopologyRef:
+        if (self.file is None) == (self.generator is None):
+            raise ValueError("file: give a topology file or a generator, not both or neither")
+        if self.parameters and self.generator is None:
+            raise ValueError("parameters: only used with a generator")
+        return self
+
+
+class Compute(_Model):
+    """Where the GPUs are: as the topology says, or one ``gpu`` at every site, at one site per
+    cluster, at every aggregation node or in the cloud. Each site's tasks go to the GPU node
+    with the least transport latency from it."""
+
+    placement: Literal["topology", "every_site", "cluster", "aggregation", "cloud"] = Field(
+        "topology", description="GPU placement")
+    gpu: Gpu | None = Field(None, description="the GPU put at each chosen node (not with placement topology)")
+
+    @model_validator(mode="after")
+    def _gpu_given(self) -> Compute:
+        if self.placement == "topology" and self.gpu is not None:
+            raise ValueError("gpu: only used with a placement other than \"topology\" (the topology's GPUs are used)")
+        if self.placement != "topology" and self.gpu is None:
+            raise ValueError(f"gpu: required with placement = \"{self.placement}\"")
+        return self
+
+
+class Mobility(_Model):
+    """Mobility steps and handover (used when a device group moves).
+
+    Moving devices take their link budget from a radio map precomputed over the
+    topology's area (``airan.radio.radiomap``); handover is the A3 event of 3GPP
+    TS 38.331 Sec. 5.5.4.4 with hysteresis and time to trigger (R: 3GPP TR 36.839
+    evaluated offsets of 1-5 dB and times to trigger of 40-480 ms).
+    """
+
+    step_s: float = Field(0.1, gt=0, description="time between mobility steps and handover checks, s")
+    hysteresis_db: float = Field(3.0, ge=0, description="A3 hysteresis, dB")
+    time_to_trigger_s: float = Field(0.16, ge=0, description="A3 time to trigger, s (rounded up to whole steps)")
+    map_resolution_m: float = Field(10.0, gt=0, description="spacing of the radio map's grid, m")
+    map_candidates: int = Field(8, ge=1, le=64, description="strongest cells kept per radio-map point")
+
+
 class Policy(_Model):
     """Where tasks run: ``local`` (always on the device) or ``offload`` (always to the serving site's GPU;
     a device whose site has no GPU computes locally)."""
@@ -305,20 +415,26 @@ class Scenario(_Model):
     simulation: Simulation
     policy: Policy = Policy()
     channel: Channel = Channel()
+    topology: TopologyRef | None = Field(None, description="the network from a topology file or generator")
+    compute: Compute = Compute()
+    mobility: Mobility = Mobility()
     # tuples (read from TOML arrays) keep the validated scenario immutable
-    sites: tuple[Site, ...] = Field(min_length=1, strict=False, description="base stations")
+    sites: tuple[Site, ...] | None = Field(
+        None, min_length=1, strict=False, description="base stations (instead of a topology)")
     workloads: tuple[Workload, ...] = Field(min_length=1, strict=False, description="inference task types")
     devices: tuple[DeviceGroup, ...] = Field(min_length=1, strict=False, description="device groups")
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
-        for field, items in (("sites", self.sites), ("workloads", self.workloads), ("devices", self.devices)):
+        if (self.sites is None) == (self.topology is None):
+            raise ValueError("sites: give [[sites]] or a [topology], not both or neither")
+        for field, items in (("sites", self.sites or ()), ("workloads", self.workloads), ("devices", self.devices)):
             seen: set[str] = set()
             for i, item in enumerate(items):
                 if item.name in seen:
                     raise ValueError(f"{field}[{i}].name: must be unique, got duplicate {item.name!r}")
                 seen.add(item.name)
-        site_names = [s.name for s in self.sites]
+        site_names = [s.name for s in self.sites or ()]
         workload_names = [w.name for w in self.workloads]
         for i, group in enumerate(self.devices):
             if group.workload not in workload_names:
@@ -326,12 +442,15 @@ class Scenario(_Model):
                     f"devices[{i}].workload: must be one of {', '.join(workload_names)}, got {group.workload!r}"
                 )
             for j, site in enumerate(group.sites or []):
-                if site not in site_names:
+                if self.sites is not None and site not in site_names:
                     raise ValueError(
                         f"devices[{i}].sites[{j}]: must be one of {', '.join(site_names)}, got {site!r}"
                     )
             if group.sites is not None and not group.sites:
                 raise ValueError(f"devices[{i}].sites: must name at least one site (omit it for all sites)")
+            if group.mobility != "static" and self.channel.model == "ideal":
+                raise ValueError(f"devices[{i}].mobility: moving devices need a channel model other than "
+                                 f"\"ideal\" (their rates follow the link budget)")
             for field in ("uplink_bps", "downlink_bps"):
                 given = getattr(group, field) is not None
                 if self.channel.model == "ideal" and not given:
@@ -430,7 +549,14 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
         raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: cannot read: {exc}") from None
-    return scenario_from_dict(apply_overrides(raw, overrides, source=source), source=source)
+    raw = apply_overrides(raw, overrides, source=source)
+    topology = raw.get("topology")
+    if isinstance(topology, dict) and isinstance(topology.get("file"), str):
+        # a topology file is found next to the scenario file, wherever the run starts
+        file = Path(topology["file"])
+        if file.suffix and not file.is_absolute():
+            topology["file"] = str((path.parent / file).resolve())
+    return scenario_from_dict(raw, source=source)
 
 
 def scenario_from_dict(raw: dict[str, Any], *, source: str = "<scenario>") -> Scenario:
@@ -487,6 +613,14 @@ def dump_scenario(scenario: Scenario) -> str:
             if group["battery_model"] != model:
                 for key in [k for k in group if k.startswith(prefix)]:
                     del group[key]
+        if group["placement"] != "disc":
+            for key in ("sites", "cell_radius_m", "min_distance_m"):
+                group.pop(key, None)
+        if group["placement"] != "hotspots":
+            for key in ("hotspots", "hotspot_sigma_m"):
+                group.pop(key, None)
+    if "topology" in data and not data["topology"]["parameters"]:
+        del data["topology"]["parameters"]
     return tomli_w.dumps(data)
 
 
@@ -649,7 +783,11 @@ _SECTIONS = [
     ("simulation", Simulation, "[simulation]"),
     ("policy", Policy, "[policy]"),
     ("channel", Channel, "[channel]"),
-    ("sites", Site, "[[sites]] (one or more)"),
+    ("topology", TopologyRef, "[topology] (or [[sites]])"),
+    ("compute", Compute, "[compute]"),
+    ("compute.gpu", Gpu, "[compute.gpu] (with a placement other than topology)"),
+    ("mobility", Mobility, "[mobility]"),
+    ("sites", Site, "[[sites]] (one or more; or a [topology])"),
     ("sites.gpu", Gpu, "[sites.gpu] (optional, per site)"),
     ("sites.base_station", BaseStation, "[sites.base_station] (optional, per site)"),
     ("workloads", Workload, "[[workloads]] (one or more)"),

@@ -31,7 +31,7 @@ TraceSink = Callable[[dict[str, np.ndarray]], None]
 #: Rows buffered in the kernel before they are handed to the trace sink.
 TRACE_BUFFER_ROWS = 1 << 16
 
-OUTCOMES = np.array(["completed", "dropped_queue_full", "dropped_battery"], dtype=object)
+OUTCOMES = np.array(["completed", "dropped_queue_full", "dropped_battery", "dropped_radio"], dtype=object)
 PLACES = np.array(["local", "gpu", "fallback_local"], dtype=object)
 
 
@@ -64,10 +64,7 @@ class Simulation:
             self._sink = self._chunks.append
         elif callable(trace):
             self._sink = trace
-        self.state = initial_state(
-            self.model, self.seed, trace_capacity=TRACE_BUFFER_ROWS if self._sink else 0,
-            n_cells=None if self.layout.cells is None else len(self.layout.cells["cell"]),
-        )
+        self.state = initial_state(self.model, self.seed, trace_capacity=TRACE_BUFFER_ROWS if self._sink else 0)
         # compile (or load from the cache) now, so that wall_time_s counts simulation only;
         # no event is before t = 0, so this call changes nothing
         engine.advance(self.model, self.state, 0.0)
@@ -103,6 +100,8 @@ class Simulation:
                 self.state = grow_tasks(self.state)
             elif status == engine.STATUS_TRACE_FULL:
                 self._drain_trace()
+            elif status == engine.STATUS_MOVE:
+                engine.mobility_step(self.model, self.state)
         self._drain_trace()
         self.now_s = until_s
         self.wall_time_s += time.perf_counter() - start
@@ -189,10 +188,12 @@ def _trace_columns(st: engine.State, n: int, layout, warmup_s: float) -> dict[st
     """The first ``n`` trace rows as named columns (``counted``: generated after the warm-up)."""
     f, i = st.trace_f[:n], st.trace_i[:n]
     site_names = np.array(layout.site_names + [""], dtype=object)  # index -1: none
+    node_names = np.array(layout.node_names + [""], dtype=object)
     return {
         "task": i[:, engine.TI_TASK].copy(),
         "device": i[:, engine.TI_DEVICE].copy(),
         "workload": np.array(layout.workload_names, dtype=object)[i[:, engine.TI_WORKLOAD]],
+        "node": node_names[i[:, engine.TI_NODE]],
         "site": site_names[i[:, engine.TI_SITE]],
         "outcome": OUTCOMES[i[:, engine.TI_OUTCOME]],
         "ran": PLACES[i[:, engine.TI_RAN]],
@@ -202,6 +203,7 @@ def _trace_columns(st: engine.State, n: int, layout, warmup_s: float) -> dict[st
         "latency_s": f[:, engine.TF_T_END] - f[:, engine.TF_T_GEN],
         "local_s": f[:, engine.TF_LOCAL].copy(),
         "uplink_s": f[:, engine.TF_UPLINK].copy(),
+        "backhaul_s": f[:, engine.TF_BACKHAUL].copy(),
         "gpu_wait_s": f[:, engine.TF_GPU_WAIT].copy(),
         "gpu_service_s": f[:, engine.TF_GPU_SERVICE].copy(),
         "downlink_s": f[:, engine.TF_DOWNLINK].copy(),

@@ -66,3 +66,23 @@ def make_raw():
 def make_scenario():
     """The :func:`build_scenario` factory, as a fixture (usable from module-scoped fixtures)."""
     return build_scenario
+
+
+def regroup_cells(sim, cells, **model_updates) -> None:
+    """Put ``sim``'s devices into the radio cells ``cells`` (numbered 0..n-1) and start its state afresh.
+
+    The ideal channel gives each device a cell of its own; sharing tests regroup them.
+    ``model_updates`` replace other model arrays at the same time (the state is
+    rebuilt from the model, with the same seed and trace capacity).
+    """
+    import numpy as np
+
+    from airan.build import initial_state
+
+    cells = np.asarray(cells, dtype=np.int32)
+    n_cells = int(cells.max()) + 1
+    first = [int(np.flatnonzero(cells == c)[0]) for c in range(n_cells)]
+    sim.model = sim.model._replace(
+        dev_cell=cells, cell_site=sim.model.dev_site[first].astype(np.int32), cell_bias_db=np.zeros(n_cells),
+        cell_rate_bps=np.full(n_cells, np.nan), **model_updates)
+    sim.state = initial_state(sim.model, sim.seed, trace_capacity=sim.state.trace_f.shape[0])

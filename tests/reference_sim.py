@@ -359,7 +359,7 @@ class ReferenceSimulation:
         self.warmup_s = float(m.warmup_s[0])
         self.proportional_fair = bool(m.proportional_fair[0])
         n_dev = len(m.dev_site)
-        n_sites = len(m.site_servers)
+        n_sites = len(m.node_servers)  # the GPU "sites" here are the model's compute nodes
         self.rng_dev = seed_streams(seed, FAMILY_DEVICE, n_dev)
         self.rng_site = seed_streams(seed, FAMILY_SITE, n_sites)
 
@@ -371,11 +371,11 @@ class ReferenceSimulation:
 
         self.sites = [
             Site(
-                servers=int(m.site_servers[s]),
-                flops_per_s=float(m.site_flops_per_s[s]),
-                exponential=bool(m.site_exponential[s]),
-                capacity=None if m.site_queue_capacity[s] < 0 else int(m.site_queue_capacity[s]),
-                on_full_local=bool(m.site_on_full_local[s]),
+                servers=int(m.node_servers[s]),
+                flops_per_s=float(m.node_flops_per_s[s]),
+                exponential=bool(m.node_exponential[s]),
+                capacity=None if m.node_queue_capacity[s] < 0 else int(m.node_queue_capacity[s]),
+                on_full_local=bool(m.node_on_full_local[s]),
             )
             for s in range(n_sites)
         ]
@@ -646,7 +646,7 @@ class ReferenceSimulation:
         site.t_last_s = now
 
     def arrive_at_site(self, task: Task, now: float) -> None:
-        s = int(self.m.dev_site[task.device])
+        s = int(self.m.site_gpu_node[self.m.dev_site[task.device]])
         site = self.sites[s]
         task.reached_gpu = True
         task.t_phase_s = now
@@ -708,6 +708,8 @@ class ReferenceSimulation:
         return {
             "task": np.array([t.id for t in rows], dtype=np.int64),
             "device": np.array([t.device for t in rows], dtype=np.int64),
+            "node": np.array([int(self.m.site_gpu_node[self.m.dev_site[t.device]]) if t.offloaded else -1
+                              for t in rows], dtype=np.int64),
             "site": np.array([int(self.m.dev_site[t.device]) if t.offloaded else -1 for t in rows], dtype=np.int64),
             "outcome": np.array([t.outcome for t in rows], dtype=object),
             "ran": np.array([self.ran(t) for t in rows], dtype=object),

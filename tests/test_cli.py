@@ -145,7 +145,7 @@ def test_missing_file_and_bad_toml(tmp_path):
 
 def test_validate_accepts_the_quickstart():
     proc = airan("validate", "experiments/quickstart.toml", cwd=ROOT)
-    assert proc.returncode == 0 and "valid (7 sites, 280 devices" in proc.stdout
+    assert proc.returncode == 0 and "valid (7 sites, 7 GPU nodes, 0 transport links, 280 devices" in proc.stdout
 
 
 def test_quickstart_study_runs_at_a_tiny_size(tmp_path):

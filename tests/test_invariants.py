@@ -41,9 +41,9 @@ def live_slots(state: engine.State) -> np.ndarray:
 def queued_slots(state: engine.State) -> np.ndarray:
     """Task slots waiting in a GPU queue, following each site's FIFO links."""
     out = []
-    for s in range(state.site_q_len.shape[0]):
-        k = int(state.site_q_head[s])
-        for _ in range(int(state.site_q_len[s])):
+    for s in range(state.node_q_len.shape[0]):
+        k = int(state.node_q_head[s])
+        for _ in range(int(state.node_q_len[s])):
             out.append(k)
             k = int(state.task_next[k])
     return np.array(out, dtype=np.int64)
@@ -62,7 +62,7 @@ def without_wall_time(summary: dict) -> dict:
 def assert_same_results(a: airan.Result, b: airan.Result) -> None:
     """Identical results, apart from the wall-clock time."""
     assert without_wall_time(a.summary) == without_wall_time(b.summary)
-    for table in ("devices", "sites", "latency_histogram"):
+    for table in ("devices", "sites", "nodes", "latency_histogram"):
         ta, tb = getattr(a, table), getattr(b, table)
         assert ta.keys() == tb.keys()
         for column in ta:
@@ -247,7 +247,7 @@ def test_tasks_are_conserved(busy):
     all_ids = np.concatenate((ended_ids, st.task_id[live]))
     np.testing.assert_array_equal(np.sort(all_ids), np.arange(int(st.ints[engine.I_NEXT_TASK_ID])))
     # tasks that found the queue full, as the site counts them (all tasks; equal when all are counted)
-    rejected = int(result.sites["gpu_rejected"][0])
+    rejected = int(result.nodes["gpu_rejected"][0])
     assert rejected >= s["tasks_dropped_queue_full"] + s["tasks_fallback_local"]
     if s["warmup_s"] == 0.0:
         assert rejected == s["tasks_dropped_queue_full"] + s["tasks_fallback_local"]

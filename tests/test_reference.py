@@ -43,6 +43,7 @@ import functools
 
 import numpy as np
 import pytest
+from conftest import regroup_cells
 from reference_sim import SitePowers, make_battery, simulate
 
 import airan
@@ -53,9 +54,6 @@ from airan.simulation import Simulation
 TOL = 1e-9  # relative and absolute, see the module docstring
 
 TRACE_TIMES = ("t_generated_s", "t_end_s", "local_s", "uplink_s", "gpu_wait_s", "gpu_service_s", "downlink_s")
-CELL_ARRAYS = ("cell_flows", "cell_head", "cell_vtime_s", "cell_vmin_s", "cell_t_last_s", "cell_event_seq",
-               "cell_busy_s", "cell_bits")
-
 
 # ---------------------------------------------------------------------------
 # Random small scenarios
@@ -213,10 +211,7 @@ def kernel_sim(raw: dict, rng: np.random.Generator | None = None, *, shared_cell
         n_dev = sim.model.dev_site.shape[0]
         cells = rng.integers(0, int(rng.integers(1, 4)), size=n_dev)
         cells = np.unique(cells, return_inverse=True)[1].astype(np.int32)  # numbered 0..n_cells-1
-        sim.model = sim.model._replace(dev_cell=cells, proportional_fair=np.array([bool(rng.random() < 0.5)]))
-        n_cells = int(cells.max()) + 1
-        st = sim.state
-        sim.state = st._replace(**{name: getattr(st, name)[:, :n_cells].copy() for name in CELL_ARRAYS})
+        regroup_cells(sim, cells, proportional_fair=np.array([bool(rng.random() < 0.5)]))
     return sim
 
 
@@ -228,16 +223,10 @@ CASES = range(30)  # random scenarios, one radio cell per device (the ideal chan
 SHARED_CASES = range(100, 115)  # random scenarios with devices sharing 1-3 cells, equal airtime or PF
 
 
-def site_powers(scenario) -> list[SitePowers]:
-    """The GPU and base-station powers of each site (not in the kernel's model), for the reference."""
-    out = []
-    for site in scenario.sites:
-        gpu, bs = site.gpu, site.base_station
-        out.append(SitePowers(
-            gpu_idle_w=gpu.power_idle_w if gpu else None, gpu_peak_w=gpu.power_peak_w if gpu else None,
-            **({} if bs is None else {"bs_n_trx": bs.n_trx, "bs_p0_w": bs.p0_w, "bs_delta_p": bs.delta_p,
-                                      "bs_p_max_w": bs.p_max_w})))
-    return out
+def site_powers(layout) -> list[SitePowers]:
+    """The GPU powers of each compute node (not in the kernel's model), for the reference."""
+    return [SitePowers(gpu_idle_w=node.gpu.power_idle_w if node.gpu else None,
+                       gpu_peak_w=node.gpu.power_peak_w if node.gpu else None) for node in layout.topology.compute]
 
 
 @functools.cache
@@ -250,7 +239,7 @@ def run_case(case: int):
         raw["policy"]["name"] = "offload"  # sharing needs transfers
     sim = kernel_sim(raw, rng, shared_cells=shared)
     result = sim.run()
-    return raw, sim, result, simulate(sim.model, sim.seed, raw["simulation"]["duration_s"], site_powers(sim.scenario))
+    return raw, sim, result, simulate(sim.model, sim.seed, raw["simulation"]["duration_s"], site_powers(sim.layout))
 
 
 def assert_close(actual, expected, what: str) -> None:
@@ -273,7 +262,9 @@ def compare(sim: Simulation, result, ref) -> None:
     np.testing.assert_array_equal(kt["task"], rt["task"], err_msg="ended task ids")
     np.testing.assert_array_equal(kt["device"], rt["device"], err_msg="trace.device")
     site_names = np.array(sim.layout.site_names + [""], dtype=object)  # index -1: none
+    node_names = np.array(sim.layout.node_names + [""], dtype=object)
     np.testing.assert_array_equal(kt["site"], site_names[rt["site"]], err_msg="trace.site")
+    np.testing.assert_array_equal(kt["node"], node_names[rt["node"]], err_msg="trace.node")
     np.testing.assert_array_equal(kt["outcome"], rt["outcome"], err_msg="trace.outcome")
     np.testing.assert_array_equal(kt["ran"], rt["ran"], err_msg="trace.ran")
     for column in TRACE_TIMES:
@@ -316,12 +307,13 @@ def compare(sim: Simulation, result, ref) -> None:
 
     # -- per site and per cell ----------------------------------------------------
     rsite = ref.site_table()
-    for key in ("gpu_energy_j", "gpu_energy_per_inference_j", "site_energy_j"):
-        assert_close(result.sites[key], rsite[key], f"sites.{key}")  # nan (no power given) matches nan
-    assert_close(settled.site_busy_area_s, rsite["busy_area_s"], "site busy server-seconds")
-    assert_close(settled.site_queue_area_s, rsite["queue_area_s"], "site queue task-seconds")
-    np.testing.assert_array_equal(result.sites["gpu_services"], rsite["gpu_services"], err_msg="sites.gpu_services")
-    np.testing.assert_array_equal(result.sites["gpu_rejected"], rsite["gpu_rejected"], err_msg="sites.gpu_rejected")
+    for key in ("gpu_energy_j", "gpu_energy_per_inference_j"):
+        assert_close(result.nodes[key], rsite[key], f"nodes.{key}")  # nan (no power given) matches nan
+    assert np.isnan(result.sites["site_energy_j"]).all()  # the ideal channel has no cell load for EARTH
+    assert_close(settled.node_busy_area_s, rsite["busy_area_s"], "node busy server-seconds")
+    assert_close(settled.node_queue_area_s, rsite["queue_area_s"], "node queue task-seconds")
+    np.testing.assert_array_equal(result.nodes["gpu_services"], rsite["gpu_services"], err_msg="nodes.gpu_services")
+    np.testing.assert_array_equal(result.nodes["gpu_rejected"], rsite["gpu_rejected"], err_msg="nodes.gpu_rejected")
     rcell = ref.cell_table()
     assert_close(settled.cell_busy_s, rcell["busy_s"], "cell busy time")
     assert_close(settled.cell_bits, rcell["bits"], "cell bits")

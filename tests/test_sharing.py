@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import regroup_cells
 
 import airan
 from airan import engine
@@ -28,15 +29,9 @@ def shared_cell_sim(make_scenario, *, n_devices: int, input_bytes: float, uplink
                 "arrival": "periodic"},
     )
     sim = Simulation(scenario, trace=True)
-    sim.model = sim.model._replace(
-        dev_cell=np.zeros(n_devices, dtype=np.int32),
-        proportional_fair=np.array([proportional_fair]),
-    )
+    # one cell now, and our arrivals instead of the random first ones
+    regroup_cells(sim, np.zeros(n_devices, dtype=np.int32), proportional_fair=np.array([proportional_fair]))
     st = sim.state
-    # one cell now: resize the cell arrays, and replace the random first arrivals by ours
-    st = st._replace(**{name: getattr(st, name)[:, :1].copy() for name in (
-        "cell_flows", "cell_head", "cell_vtime_s", "cell_vmin_s", "cell_t_last_s", "cell_event_seq",
-        "cell_busy_s", "cell_bits")})
     st.ints[engine.I_EV_N] = 0
     for d, t in enumerate(start_times_s):
         engine._push(st.ev_time, st.ev_seq, st.ev_payload, st.ints, float(t), engine.EV_ARRIVAL, d)
@@ -82,6 +77,7 @@ def test_unequal_flows_finish_in_airtime_order_with_the_work_conserved(make_scen
     scenario_rates = [8e6, 4e6, 2e6]
     sim = shared_cell_sim(make_scenario, n_devices=3, input_bytes=1e6, uplink_bps=8e6, start_times_s=[0.0] * 3)
     sim.model = sim.model._replace(dev_uplink_bps=np.array(scenario_rates))
+    sim.state.dev_uplink_bps[:] = scenario_rates
     sim.advance(20.0)
     np.testing.assert_allclose(uplink_ends(sim), [3.0, 5.0, 7.0], rtol=EXACT)
     # the cell was busy exactly the total airtime (work conservation)
@@ -125,11 +121,7 @@ def test_sharing_conserves_tasks_and_energy_under_load(make_scenario):
         device={"count": 30, "rate_hz": 2.0, "uplink_bps": 2e7, "downlink_bps": 5e7},
     )
     sim = airan.Simulation(scenario)
-    sim.model = sim.model._replace(dev_cell=np.zeros(30, dtype=np.int32))
-    st = sim.state
-    sim.state = st._replace(**{name: getattr(st, name)[:, :1].copy() for name in (
-        "cell_flows", "cell_head", "cell_vtime_s", "cell_vmin_s", "cell_t_last_s", "cell_event_seq",
-        "cell_busy_s", "cell_bits")})
+    regroup_cells(sim, np.zeros(30, dtype=np.int32))
     s = sim.run().summary
     assert s["tasks_generated"] == s["tasks_completed"] + s["tasks_dropped"] + s["tasks_in_flight"]
     assert s["tasks_completed"] > 10_000
