@@ -112,6 +112,9 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
     area = topo.bounds()
     area_t = (area.x_min_m, area.x_max_m, area.y_min_m, area.y_max_m)
     roads = mob.road_graph([np.asarray(r.points_m, dtype=np.float64) for r in topo.roads])
+    wrap_shifts = None
+    if scenario.topology is not None and scenario.topology.wrap_around:
+        wrap_shifts = tp.hex_wrap_shifts_m(topo.wrap.isd_m, topo.wrap.rings)
 
     dev = {name: np.empty(n_dev, dtype=np.float64) for name in (
         "rate_hz", "flops_per_s", "power_idle_w", "power_compute_w", "power_tx_w", "power_rx_w",
@@ -150,19 +153,28 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
             dev_x[block] = sx + radius * np.cos(angle)
             dev_y[block] = sy + radius * np.sin(angle)
         else:
-            try:
-                if group.placement == "area":
-                    dev_x[block], dev_y[block] = mob.place_uniform(placement, group.count, area_t)
-                elif group.placement == "hotspots":
-                    dev_x[block], dev_y[block] = mob.place_hotspots(
-                        placement, group.count, area_t, group.hotspots, group.hotspot_sigma_m)
-                else:
-                    if roads.node_x_m.shape[0] == 0:
-                        raise ValueError(f"placement: topology {topo.name!r} has no roads")
-                    dev_x[block], dev_y[block], road_from[block], road_to[block] = mob.place_on_roads(
-                        placement, group.count, roads)
-            except ValueError as exc:
-                raise BuildError(f"{where}.{_one_line(exc)}") from None
+            if group.placement == "roads" and roads.node_x_m.shape[0] == 0:
+                raise BuildError(f"{where}.placement: topology {topo.name!r} has no roads")
+            todo = np.arange(i, i + group.count)
+            for _ in range(_MAX_REDRAWS):
+                # draw the devices still to place; those too close to a site are drawn again
+                try:
+                    if group.placement == "area":
+                        dev_x[todo], dev_y[todo] = mob.place_uniform(placement, todo.size, area_t)
+                    elif group.placement == "hotspots":
+                        dev_x[todo], dev_y[todo] = mob.place_hotspots(
+                            placement, todo.size, area_t, group.hotspots, group.hotspot_sigma_m)
+                    else:
+                        dev_x[todo], dev_y[todo], road_from[todo], road_to[todo] = mob.place_on_roads(
+                            placement, todo.size, roads)
+                except ValueError as exc:
+                    raise BuildError(f"{where}.{_one_line(exc)}") from None
+                todo = todo[_nearest_site_m(dev_x[todo], dev_y[todo], sites, wrap_shifts) < group.min_distance_m]
+                if todo.size == 0:
+                    break
+            else:
+                raise BuildError(f"{where}.min_distance_m: cannot place devices that far from every site "
+                                 f"({group.min_distance_m!r} m) with placement {group.placement!r}")
         if moving and group.placement == "disc":
             # a moving device must stay inside the area its radio map covers
             np.clip(dev_x[block], area.x_min_m, area.x_max_m, out=dev_x[block])
@@ -224,9 +236,6 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         radiated_over_pa_w = np.zeros(n_dev)
     else:
         site_arrays = _site_arrays(channel, sites)
-        wrap_shifts = None
-        if scenario.topology is not None and scenario.topology.wrap_around:
-            wrap_shifts = tp.hex_wrap_shifts_m(topo.wrap.isd_m, topo.wrap.rings)
         radio_rng = np.random.default_rng(np.random.SeedSequence([int(seed), _FAMILY_RADIO]))
         try:
             if moving:
@@ -397,6 +406,21 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
     return model, layout
 
 
+_MAX_REDRAWS = 200
+
+
+def _nearest_site_m(x_m: np.ndarray, y_m: np.ndarray, sites, wrap_shifts_m=None) -> np.ndarray:
+    """Each position's 2D distance to the nearest site (or wrapped copy of one), m; in chunks."""
+    shifts = np.zeros((1, 2)) if wrap_shifts_m is None else np.asarray(wrap_shifts_m, dtype=np.float64)
+    sx = np.concatenate([np.array([s.x_m for s in sites], dtype=np.float64) + dx for dx, _ in shifts])
+    sy = np.concatenate([np.array([s.y_m for s in sites], dtype=np.float64) + dy for _, dy in shifts])
+    out = np.empty(x_m.shape[0])
+    for a in range(0, x_m.shape[0], 65536):
+        b = min(a + 65536, x_m.shape[0])
+        out[a:b] = np.min(np.hypot(x_m[a:b, None] - sx[None, :], y_m[a:b, None] - sy[None, :]), axis=1)
+    return out
+
+
 def _site_arrays(channel, sites) -> _SiteArrays:
     environments = tuple(s.environment or channel.environment for s in sites)
     return _SiteArrays(
@@ -493,6 +517,7 @@ def initial_state(
         mob_to_node=np.ascontiguousarray(moving.to_node, dtype=np.int32),
         mob_speed_mps=np.ascontiguousarray(moving.speed_mps, dtype=np.float64),
         mob_pause_until_s=np.ascontiguousarray(moving.pause_until_s, dtype=np.float64),
+        mob_map_point=np.full(n_dev, -1, dtype=np.int64),
         dev_cpu_free_s=np.zeros(n_dev, dtype=np.float64),
         dev_flows=np.zeros((2, n_dev), dtype=np.int32),
         dev_bits=np.zeros((2, n_dev), dtype=np.float64),

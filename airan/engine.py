@@ -294,6 +294,7 @@ class State(NamedTuple):
     mob_to_node: np.ndarray  # int32, road node heading to (-1: off road)
     mob_speed_mps: np.ndarray  # float64, current speed, m/s
     mob_pause_until_s: np.ndarray  # float64, end of a waypoint pause, s
+    mob_map_point: np.ndarray  # int64, radio-map grid point of the last handover check (-1: none yet)
     dev_cpu_free_s: np.ndarray  # float64, CPU busy until, s
     dev_flows: np.ndarray  # int32[2, n_devices], active uplink / downlink flows
     dev_bits: np.ndarray  # float64[2, n_devices], bits sent / received, bit
@@ -528,14 +529,15 @@ def mobility_step(m, st):
         now, m.mob_devices, st.mob_x_m, st.mob_y_m, m.map_grid, m.map_cell, m.map_rsrp_dbm, m.map_rate_ul_bps,
         m.map_rate_dl_bps, m.map_tx_w, m.cell_bias_db, m.cell_site, m.ho_hysteresis_db[0], m.ho_ttt_s[0],
         m.dev_power_tx_base_w, st.dev_depleted, st.dev_cell, st.dev_site, st.dev_uplink_bps, st.dev_downlink_bps,
-        st.dev_power_tx_next_w, st.dev_handovers, st.dev_ho_target, st.dev_ho_since_s)
+        st.dev_power_tx_next_w, st.dev_handovers, st.dev_ho_target, st.dev_ho_since_s, st.mob_map_point)
     _push(st.ev_time, st.ev_seq, st.ev_payload, st.ints, now + step, EV_MOVE, 0)
 
 
 @njit
 def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, map_rate_ul_bps, map_rate_dl_bps,
                     map_tx_w, cell_bias_db, cell_site, hysteresis_db, ttt_s, power_tx_base_w, depleted, dev_cell,
-                    dev_site, uplink_bps, downlink_bps, power_tx_next_w, handovers, ho_target, ho_since_s):
+                    dev_site, uplink_bps, downlink_bps, power_tx_next_w, handovers, ho_target, ho_since_s,
+                    map_point):
     """After a mobility step: each moving device's link from the radio map, and handover (A3).
 
     Handover follows the A3 event of 3GPP TS 38.331 Sec. 5.5.4.4 on the radio
@@ -546,6 +548,8 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ma
     so the time to trigger is rounded up to a whole number of steps. The
     serving cell's rates and uplink power follow the device at every step; a
     transfer already running finishes in its cell at the rate it started with.
+    A device still at the grid point of its last check reads nothing again unless
+    a time to trigger may have run out (the decisions would be the same).
     Returns the number of handovers.
     """
     x0 = map_grid[0]
@@ -561,6 +565,9 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ma
         i = min(max(np.int64(np.floor((x_m[d] - x0) * inv_step + 0.5)), 0), nx - 1)
         j = min(max(np.int64(np.floor((y_m[d] - y0) * inv_step + 0.5)), 0), ny - 1)
         p = j * nx + i
+        if p == map_point[d] and (ho_target[d] < 0 or now - ho_since_s[d] < ttt_s):
+            continue
+        map_point[d] = p
         serving = dev_cell[d]
         slot = -1
         for q in range(n_cand):

@@ -191,8 +191,8 @@ class DeviceGroup(_Model):
         250.0, gt=0, description="placement disc: devices are dropped uniformly in a disc of this radius, m"
     )
     min_distance_m: float = Field(
-        10.0, ge=0, description="placement disc: no device is dropped closer than this to its site "
-        "(TR 38.901 minimum), m")
+        10.0, ge=0, description="no device is dropped closer than this to its site (disc) or to any site "
+        "(other placements: drawn again), m (TR 38.901 minimum 2D distance)")
     hotspots: int = Field(5, ge=1, description="placement hotspots: number of hotspot centres")
     hotspot_sigma_m: float = Field(30.0, gt=0, description="placement hotspots: spread of devices around a centre, m")
     height_m: float = Field(1.5, gt=0, description="device antenna height, m")
@@ -252,7 +252,7 @@ class DeviceGroup(_Model):
             raise ValueError(
                 f"min_distance_m: must be < cell_radius_m ({self.cell_radius_m!r}), got {self.min_distance_m!r}")
         if self.placement != "disc":
-            for f in ("sites", "cell_radius_m", "min_distance_m"):
+            for f in ("sites", "cell_radius_m"):
                 if f in self.model_fields_set:
                     raise ValueError(f"{f}: only used with placement = \"disc\", got placement = \"{self.placement}\"")
         if self.placement != "hotspots":
