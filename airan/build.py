@@ -84,6 +84,9 @@ def resolve_topology(scenario: Scenario):
         topo = tp.apply_placement(topo, scenario.compute.placement, scenario.compute.gpu)
     except (tp.TopologyError, ValueError) as exc:
         raise BuildError(f"compute.placement: {_one_line(exc)}") from None
+    if not topo.sites:
+        where = "topology.file" if ref is not None and ref.file is not None else "topology.parameters"
+        raise BuildError(f"{where}: the topology {topo.name!r} has no sites")
     if ref is not None and ref.wrap_around and topo.wrap is None:
         raise BuildError(f"topology.wrap_around: topology {topo.name!r} has no [wrap] (hexagonal layouts only)")
     return topo
@@ -110,6 +113,13 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
     channel = scenario.channel
     moving = any(g.mobility != "static" for g in scenario.devices)
     area = topo.bounds()
+    if topo.area is None:
+        # no [area]: it must at least hold the discs devices are dropped in
+        reach = max((g.cell_radius_m for g in scenario.devices if g.placement == "disc"), default=0.0)
+        xs, ys = [s.x_m for s in topo.sites], [s.y_m for s in topo.sites]
+        area = area.model_copy(update={
+            "x_min_m": min(area.x_min_m, min(xs) - reach), "x_max_m": max(area.x_max_m, max(xs) + reach),
+            "y_min_m": min(area.y_min_m, min(ys) - reach), "y_max_m": max(area.y_max_m, max(ys) + reach)})
     area_t = (area.x_min_m, area.x_max_m, area.y_min_m, area.y_max_m)
     roads = mob.road_graph([np.asarray(r.points_m, dtype=np.float64) for r in topo.roads])
     wrap_shifts = None
@@ -175,10 +185,12 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
             else:
                 raise BuildError(f"{where}.min_distance_m: cannot place devices that far from every site "
                                  f"({group.min_distance_m!r} m) with placement {group.placement!r}")
-        if moving and group.placement == "disc":
-            # a moving device must stay inside the area its radio map covers
-            np.clip(dev_x[block], area.x_min_m, area.x_max_m, out=dev_x[block])
-            np.clip(dev_y[block], area.y_min_m, area.y_max_m, out=dev_y[block])
+        outside = ((dev_x[block] < area.x_min_m) | (dev_x[block] > area.x_max_m)
+                   | (dev_y[block] < area.y_min_m) | (dev_y[block] > area.y_max_m))
+        if group.mobility != "static" and outside.any():
+            # the radio map covers the area, and moving devices stay in it
+            raise BuildError(f"{where}.cell_radius_m: moving devices must start inside the topology's area "
+                             f"{area_t} m; {int(outside.sum())} of this group's do not")
         dev_workload[block] = wl_index[group.workload]
         dev_periodic[block] = group.arrival == "periodic"
         dev_group[block] = g_index
@@ -238,19 +250,22 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         site_arrays = _site_arrays(channel, sites)
         radio_rng = np.random.default_rng(np.random.SeedSequence([int(seed), _FAMILY_RADIO]))
         try:
+            # static devices: the link budget at their exact positions
+            links = network.attach(channel, site_arrays, dev_x, dev_y, dev["height_m"], radio_rng,
+                                   wrap_shifts_m=wrap_shifts)
             if moving:
+                # moving devices: from the radio map, where they will read it at every step
                 from .radio import radiomap
 
-                heights = {g.height_m for g in scenario.devices}
+                heights = {g.height_m for g in scenario.devices if g.mobility != "static"}
                 if len(heights) > 1:
-                    raise BuildError("devices: every group must have the same height_m when devices move "
-                                     "(one radio map serves them all)")
+                    raise BuildError("devices: every moving group must have the same height_m (one radio map "
+                                     "serves them all)")
+                _check_map_size(area_t, scenario.mobility.map_resolution_m, n_sites)
                 field = radiomap.radio_field(channel, site_arrays, area_t, scenario.mobility.map_resolution_m,
                                              heights.pop(), radio_rng, wrap_shifts_m=wrap_shifts)
-                links = radiomap.links_at(field, dev_x, dev_y)
-            else:
-                links = network.attach(channel, site_arrays, dev_x, dev_y, dev["height_m"], radio_rng,
-                                       wrap_shifts_m=wrap_shifts)
+                on_map = np.flatnonzero(mob_kind != mob.MOB_STATIC)
+                links = _replace_rows(links, on_map, radiomap.links_at(field, dev_x[on_map], dev_y[on_map]))
         except network.RadioError as exc:
             raise BuildError(str(exc)) from None
         dev_site = links.site
@@ -407,6 +422,30 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
 
 
 _MAX_REDRAWS = 200
+#: Largest radio map built: grid points x sites (its random fields hold three float32 per pair).
+_MAX_MAP_POINT_SITES = 200_000_000
+
+
+def _check_map_size(area, resolution_m: float, n_sites: int) -> None:
+    nx = int((area[1] - area[0]) / resolution_m) + 2
+    ny = int((area[3] - area[2]) / resolution_m) + 2
+    if nx * ny * n_sites > _MAX_MAP_POINT_SITES:
+        gib = nx * ny * n_sites * 12 / 2**30
+        raise BuildError(f"mobility.map_resolution_m: a {resolution_m!r} m grid over the area needs {nx * ny:,} "
+                         f"points x {n_sites} sites (about {gib:.0f} GiB); use a coarser grid")
+
+
+def _replace_rows(links: network.Links, rows: np.ndarray, other: network.Links) -> network.Links:
+    """``links`` with the given device rows taken from ``other`` (same cells; one row per device there)."""
+    out = {}
+    for name, value in links._asdict().items():
+        if name == "cells":
+            out[name] = value
+            continue
+        merged = np.array(value, copy=True)
+        merged[rows] = getattr(other, name)
+        out[name] = merged
+    return network.Links(**out)
 
 
 def _nearest_site_m(x_m: np.ndarray, y_m: np.ndarray, sites, wrap_shifts_m=None) -> np.ndarray:

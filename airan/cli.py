@@ -43,10 +43,12 @@ SUMMARY_ROWS = [
     ("deadline_miss_ratio", "deadline miss ratio", "", 1.0),
     ("local_compute_mean_s", "local compute mean", "ms", 1e3),
     ("uplink_mean_s", "uplink mean", "ms", 1e3),
+    ("backhaul_mean_s", "transport (both ways) mean", "ms", 1e3),
     ("gpu_wait_mean_s", "GPU wait mean", "ms", 1e3),
     ("gpu_service_mean_s", "GPU service mean", "ms", 1e3),
     ("downlink_mean_s", "downlink mean", "ms", 1e3),
     ("gpu_utilization_mean", "GPU utilisation mean", "", 1.0),
+    ("handovers", "handovers", "", 1.0),
     ("device_energy_per_task_j", "device energy per task", "J", 1.0),
     ("device_energy_per_local_task_j", "device energy per local task", "J", 1.0),
     ("device_energy_per_offloaded_task_j", "device energy per offloaded task", "J", 1.0),
@@ -169,11 +171,11 @@ def _unwritable(out: Path) -> str | None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .build import resolve_topology
+    from .build import build_model
 
     scenario = load_scenario(args.scenario, args.set)
-    try:
-        topo = resolve_topology(scenario)
+    try:  # everything a run builds before its first event (link budgets included)
+        topo = build_model(scenario, scenario.simulation.seed)[1].topology
     except BuildError as exc:
         raise BuildError(f"{Path(args.scenario).name}: {exc}") from None
     gpus = sum(1 for node in topo.compute if node.gpu is not None)

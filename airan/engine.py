@@ -104,7 +104,7 @@ F_REROUTED = 16  # the result goes back through another site than the task came 
 OUT_COMPLETED = 0
 OUT_DROPPED_QUEUE_FULL = 1
 OUT_DROPPED_BATTERY = 2
-OUT_DROPPED_RADIO = 3  # the device had no downlink rate when its result was ready (moved out of coverage)
+OUT_DROPPED_RADIO = 3  # the device had no downlink rate when its result was ready (it moved out of coverage)
 RAN_LOCAL = 0
 RAN_GPU = 1
 RAN_FALLBACK = 2
@@ -134,8 +134,7 @@ I_DROPPED_RADIO = 20
 I_HANDOVERS = 21  # handovers (all devices, whole run)
 I_MOVES = 22  # mobility steps taken
 I_REROUTED = 23  # counted GPU-served completions whose result went back through another site
-I_N_BACKHAUL_DONE = 24  # counted GPU-served completions that crossed a transport path
-N_INTS = 25
+N_INTS = 24
 
 # float64 accumulators: State.sums[...]
 S_LATENCY = 0
@@ -533,6 +532,11 @@ def mobility_step(m, st):
     _push(st.ev_time, st.ev_seq, st.ev_payload, st.ints, now + step, EV_MOVE, 0)
 
 
+#: Slack on the time-to-trigger comparison: simulated times add up steps, whose rounding must not
+#: cost a whole step (1 ns, far below any step).
+_TTT_TOLERANCE_S = 1e-9
+
+
 @njit
 def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, map_rate_ul_bps, map_rate_dl_bps,
                     map_tx_w, cell_bias_db, cell_site, hysteresis_db, ttt_s, power_tx_base_w, depleted, dev_cell,
@@ -545,16 +549,21 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ma
     ``t`` is handed over to when ``P_t + O_t - hys > P_s + O_s`` (``O``: the
     cells' association biases as cell individual offsets) has held without a
     break for the time to trigger; the condition is checked at mobility steps,
-    so the time to trigger is rounded up to a whole number of steps. The
-    serving cell's rates and uplink power follow the device at every step; a
-    transfer already running finishes in its cell at the rate it started with.
+    so the time to trigger is rounded up to a whole number of steps. The timer
+    runs while some neighbour meets the condition (TS 38.331 keeps one per
+    cell; the best one may change while it runs), and the device then hands
+    over to the best. A serving cell that has fallen out of the map's strongest
+    candidates at the device's point is left at once (a radio link failure and
+    re-establishment on the best cell, counted as a handover). The serving
+    cell's rates and uplink power follow the device at every step; a transfer
+    already running finishes in its cell at the rate it started with.
     A device still at the grid point of its last check reads nothing again unless
     a time to trigger may have run out (the decisions would be the same).
     Returns the number of handovers.
     """
     x0 = map_grid[0]
     y0 = map_grid[1]
-    inv_step = 1.0 / map_grid[2]
+    step = map_grid[2]
     nx = np.int64(map_grid[3])
     ny = np.int64(map_grid[4])
     n_cand = map_cell.shape[1]
@@ -562,10 +571,11 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ma
     for d in devices:
         if depleted[d]:
             continue
-        i = min(max(np.int64(np.floor((x_m[d] - x0) * inv_step + 0.5)), 0), nx - 1)
-        j = min(max(np.int64(np.floor((y_m[d] - y0) * inv_step + 0.5)), 0), ny - 1)
+        # the nearest grid point, rounded as airan.radio.radiomap.grid_index does
+        i = min(max(np.int64(np.rint((x_m[d] - x0) / step)), 0), nx - 1)
+        j = min(max(np.int64(np.rint((y_m[d] - y0) / step)), 0), ny - 1)
         p = j * nx + i
-        if p == map_point[d] and (ho_target[d] < 0 or now - ho_since_s[d] < ttt_s):
+        if p == map_point[d] and (ho_target[d] < 0 or now - ho_since_s[d] < ttt_s - _TTT_TOLERANCE_S):
             continue
         map_point[d] = p
         serving = dev_cell[d]
@@ -576,32 +586,32 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ma
                 break
         best = map_cell[p, 0]
         if best >= 0 and best != serving:
-            level_serving = -np.inf
-            if slot >= 0:
-                level_serving = np.float64(map_rsrp_dbm[p, slot]) + cell_bias_db[serving]
-            level_best = np.float64(map_rsrp_dbm[p, 0]) + cell_bias_db[best]
-            if level_best - hysteresis_db > level_serving:
-                if ho_target[d] != best:
-                    ho_target[d] = best
-                    ho_since_s[d] = now
-                if now - ho_since_s[d] >= ttt_s:
-                    dev_cell[d] = best
-                    dev_site[d] = cell_site[best]
-                    handovers[d] += 1
-                    n_handovers += 1
-                    ho_target[d] = -1
-                    slot = 0
+            if slot < 0:
+                go = True  # the serving cell is far below the best: re-establish at once
             else:
+                level_serving = np.float64(map_rsrp_dbm[p, slot]) + cell_bias_db[serving]
+                level_best = np.float64(map_rsrp_dbm[p, 0]) + cell_bias_db[best]
+                go = False
+                if level_best - hysteresis_db > level_serving:
+                    if ho_target[d] < 0:
+                        ho_since_s[d] = now  # the condition starts to hold: the timer starts
+                    ho_target[d] = best
+                    go = now - ho_since_s[d] >= ttt_s - _TTT_TOLERANCE_S
+                else:
+                    ho_target[d] = -1
+            if go:
+                dev_cell[d] = best
+                dev_site[d] = cell_site[best]
+                handovers[d] += 1
+                n_handovers += 1
                 ho_target[d] = -1
+                slot = 0
         else:
             ho_target[d] = -1
         if slot >= 0:
             uplink_bps[d] = map_rate_ul_bps[p, slot]
             downlink_bps[d] = map_rate_dl_bps[p, slot]
             power_tx_next_w[d] = power_tx_base_w[d] + map_tx_w[p, slot]
-        else:  # the serving cell is no longer among the candidates: no usable link until a handover
-            uplink_bps[d] = 0.0
-            downlink_bps[d] = 0.0
     return n_handovers
 
 
@@ -961,15 +971,22 @@ def advance(m, st, until_s):
             if not alive:
                 outcome = OUT_DROPPED_BATTERY
             else:
-                if dev_site[d] != task_site[k]:  # back through the device's site now: it has moved
+                s = dev_site[d]
+                if s != task_site[k] and route_latency_s[s, nd] < np.inf:
+                    # back through the device's site now: it has moved (with no transport path from
+                    # there, as between the sites of a topology without links, the result goes back
+                    # the way it came and reaches the device's new cell at no cost)
                     task_flags[k] |= F_REROUTED
-                    task_site[k] = dev_site[d]
+                    task_site[k] = s
                 to_transport = True
 
         elif kind == EV_HOP_END:
             # -- the propagation delay of the transport path has passed --------
             if not alive:
                 outcome = OUT_DROPPED_BATTERY
+            elif task_flags[k] & F_FALLBACK:
+                task_backhaul_s[k] += now - task_t_mark_s[k]  # the refusal is back: run the task locally
+                to_local = True
             elif task_flags[k] & F_RETURN:
                 flow_direction = DL
             else:
@@ -985,9 +1002,7 @@ def advance(m, st, until_s):
             nd = task_node[k]
             bc = route_cell[s, nd]
             going_up = (task_flags[k] & F_RETURN) == 0
-            if route_latency_s[s, nd] == np.inf:
-                outcome = OUT_DROPPED_RADIO  # no transport path from the device's new site to the node
-            elif bc >= 0:
+            if bc >= 0:
                 flow_cell = bc
                 flow_direction = UL if going_up else DL
             elif route_latency_s[s, nd] > 0.0:
@@ -1017,7 +1032,11 @@ def advance(m, st, until_s):
                     task_flags[k] |= F_FALLBACK
                     if counted:
                         ints[I_FALLBACK] += 1
-                    to_local = True
+                    lat = route_latency_s[task_site[k], nd]
+                    if lat > 0.0:  # the refusal travels back over the path first (a small message)
+                        _push(ev_time, ev_seq, ev_payload, ints, now + lat, EV_HOP_END, k)
+                    else:
+                        to_local = True
                 else:
                     outcome = OUT_DROPPED_QUEUE_FULL
             if node >= 0:
@@ -1130,8 +1149,6 @@ def advance(m, st, until_s):
                         sums[S_GPU_SERVICE] += task_gpu_service_s[k]
                         sums[S_DOWNLINK] += downlink_s
                         sums[S_BACKHAUL] += task_backhaul_s[k]
-                        if task_backhaul_s[k] > 0.0:
-                            ints[I_N_BACKHAUL_DONE] += 1
                         if flags & F_REROUTED:
                             ints[I_REROUTED] += 1
                     else:

@@ -34,7 +34,10 @@ Definitions used in the summary (the names are a public contract):
   ``gpu_queue_length_mean`` are unweighted means over the compute nodes that
   have a GPU (``gpu_nodes``), ``gpu_utilization_max`` the busiest one (per-node
   values: ``nodes.parquet``). ``transport_load_max`` is the busiest transport
-  link's busy fraction in either direction (``links.parquet``).
+  link's busy fraction in either direction (``links.parquet``). Transfers are
+  modelled on each path's bottleneck link only, so a link carries (and shows
+  load for) the paths whose bottleneck it is; the path's other links add their
+  latency but are taken to have room.
 - Energy covers the whole run, warm-up included: ``device_energy_j`` is the sum
   over devices of idle + compute + tx + rx + tail energy (each also reported;
   they sum to the total); ``device_energy_per_task_j`` divides it by all tasks
@@ -197,7 +200,7 @@ def summarize(
     def ratio(num: float, den: float) -> float:
         return num / den if den > 0 else math.nan
 
-    n_gpu_done = n_gpu_done_early = int(ints[engine.I_N_GPU_DONE])
+    n_gpu_done = int(ints[engine.I_N_GPU_DONE])
     summary: dict[str, Any] = {
         "scenario": scenario.name,
         "policy": scenario.policy.name,
@@ -223,7 +226,7 @@ def summarize(
         "deadline_miss_ratio": ratio(ints[engine.I_DEADLINE_MISS] + dropped, completed + dropped),
         "local_compute_mean_s": ratio(sums[engine.S_LOCAL], ints[engine.I_N_LOCAL_DONE]),
         "uplink_mean_s": ratio(sums[engine.S_UPLINK], ints[engine.I_N_UPLINK_DONE]),
-        "backhaul_mean_s": ratio(sums[engine.S_BACKHAUL], n_gpu_done_early),
+        "backhaul_mean_s": ratio(sums[engine.S_BACKHAUL], n_gpu_done),
         "gpu_wait_mean_s": ratio(sums[engine.S_GPU_WAIT], n_gpu_done),
         "gpu_service_mean_s": ratio(sums[engine.S_GPU_SERVICE], n_gpu_done),
         "downlink_mean_s": ratio(sums[engine.S_DOWNLINK], n_gpu_done),

@@ -49,7 +49,7 @@ class _Model(BaseModel):
 
 
 class Gpu(_Model):
-    """A GPU site co-located with a base station: ``servers`` identical servers and one FIFO queue.
+    """A GPU node (at a site, an aggregation node or in the cloud): ``servers`` identical servers and one FIFO queue.
 
     Each task occupies one server for ``flops / flops_per_s`` seconds (``deterministic``)
     or for an exponential time with that mean (``exponential``, the M/M/c validation case).
@@ -386,8 +386,9 @@ class Mobility(_Model):
 
 
 class Policy(_Model):
-    """Where tasks run: ``local`` (always on the device) or ``offload`` (always to the serving site's GPU;
-    a device whose site has no GPU computes locally)."""
+    """Where tasks run: ``local`` (always on the device) or ``offload`` (always to the GPU node its
+    serving site routes to; a device whose site reaches no GPU, or that has no radio link, computes
+    locally)."""
 
     name: Literal["local", "offload"] = Field("offload", description="offloading policy")
 
@@ -816,7 +817,12 @@ def reference_markdown() -> str:
         for name, field in model.model_fields.items():
             if _inner_model(field.annotation) is not None:
                 continue  # a sub-table, documented in its own section
-            default = "required" if field.is_required() else f"`{_toml_default(field.default)}`"
+            if field.is_required():
+                default = "required"
+            elif field.default_factory is not None:
+                default = f"`{_toml_default(field.default_factory())}`"
+            else:
+                default = f"`{_toml_default(field.default)}`"
             lines.append(f"| `{name}` | {_type_name(field.annotation)} | {default} | {field.description} |")
         lines.append("")
     return "\n".join(lines)
@@ -825,6 +831,8 @@ def reference_markdown() -> str:
 def _toml_default(value: Any) -> str:
     if value is None:
         return "(omitted)"
+    if isinstance(value, dict) and not value:
+        return "{}"
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, bool):
@@ -835,6 +843,9 @@ def _toml_default(value: Any) -> str:
 def _type_name(annotation: Any) -> str:
     import typing
 
+    if typing.get_origin(annotation) is dict:
+        values = sorted({_type_name(a) for a in typing.get_args(typing.get_args(annotation)[1])})
+        return f"table of {' or '.join(values)}"
     if typing.get_origin(annotation) is Literal:
         return " or ".join(f'"{v}"' for v in typing.get_args(annotation))
     args = typing.get_args(annotation)

@@ -94,17 +94,28 @@ def test_a_device_driving_between_two_sites_hands_over_once_per_crossing(tmp_pat
     assert np.all((xs >= 0.0) & (xs <= 1000.0)) and np.all(sim.state.mob_y_m[0] == 20.0)
 
 
-def test_hysteresis_and_time_to_trigger_suppress_ping_pong(tmp_path):
-    # With shadowing, the received powers cross back and forth near the cell edge; without hysteresis
-    # and time to trigger a device hands over at each crossing, with them far less often.
+def test_hysteresis_and_time_to_trigger_suppress_ping_pong():
+    # With spatially correlated shadowing the received powers of two cells cross back and forth near a
+    # cell edge (the map's shadowing is an exponentially correlated, nowhere smooth field); without
+    # hysteresis and time to trigger a device hands over at each crossing, with them far less often.
+    # 30 devices crossing the wrapped hex7 network at 10-15 m/s for 300 s: about 3,900 handovers
+    # against 1,900 (seeds 1-3 all within 5 % of those), so a factor 1.5 is a margin of many spreads.
     def handovers(hysteresis_db, ttt_s):
-        scenario = two_site_scenario(tmp_path, shadowing=True, hysteresis_db=hysteresis_db, ttt_s=ttt_s,
-                                     duration_s=300.0, moving=20)
-        return airan.run(scenario).summary["handovers"]
+        raw = {
+            "simulation": {"duration_s": 300.0, "seed": 2},
+            "channel": {"model": "tr38901"},
+            "topology": {"file": "hex7", "wrap_around": True},
+            "compute": {"placement": "every_site", "gpu": {"servers": 2, "flops_per_s": 1e14}},
+            "mobility": {"step_s": 0.1, "hysteresis_db": hysteresis_db, "time_to_trigger_s": ttt_s},
+            "workloads": [WORKLOAD],
+            "devices": [{"name": "d", "count": 30, "profile": "smartphone", "workload": "w", "rate_hz": 0.5,
+                         "placement": "area", "mobility": "random_waypoint", "speed_min_mps": 10.0,
+                         "speed_max_mps": 15.0}],
+        }
+        return airan.run(airan.scenario_from_dict(raw)).summary["handovers"]
 
     eager, calm = handovers(0.0, 0.0), handovers(6.0, 0.32)
-    # 20 cars x 300 s x 20 m/s = 120 km of road, about 120 crossings of the cell edge
-    assert calm >= 60
+    assert calm > 500
     assert eager > 1.5 * calm
 
 
@@ -186,3 +197,111 @@ def test_mobility_needs_a_link_budget():
             "devices": [{"name": "d", "count": 1, "profile": "smartphone", "workload": "w", "rate_hz": 1.0,
                          "mobility": "random_waypoint", "uplink_bps": 1e6, "downlink_bps": 1e6}],
         })
+
+
+def _a3(rsrp_rows_dbm, *, hysteresis_db=3.0, ttt_s=0.2, step_s=0.1):
+    """Drive _handover_check for one device over points whose candidate powers are ``rsrp_rows_dbm``
+    (one row per step, cells 0..n-1, serving cell 0 at first); returns the serving cell after each step."""
+    rows = np.asarray(rsrp_rows_dbm, dtype=np.float64)
+    n_steps, n_cells = rows.shape
+    order = np.argsort(-rows, axis=1, kind="stable")
+    map_cell = order.astype(np.int32)
+    map_rsrp = np.take_along_axis(rows, order, axis=1).astype(np.float32)
+    ones = np.ones((n_steps, n_cells))
+    grid = np.array([0.0, 0.0, 1.0, n_steps, 1.0])  # point i at x = i
+    state = {"cell": np.zeros(1, np.int32), "site": np.zeros(1, np.int32), "ho": np.zeros(1, np.int64),
+             "target": np.full(1, -1, np.int32), "since": np.zeros(1), "point": np.full(1, -1, np.int64)}
+    ul, dl, tx = np.zeros(1), np.zeros(1), np.zeros(1)
+    serving = []
+    now = 0.0
+    for i in range(n_steps):
+        now += step_s
+        engine._handover_check(
+            now, np.zeros(1, np.int32), np.array([float(i)]), np.zeros(1), grid, map_cell, map_rsrp, ones, ones,
+            ones, np.zeros(n_cells), np.arange(n_cells, dtype=np.int32), hysteresis_db, ttt_s, np.zeros(1),
+            np.zeros(1, np.bool_), state["cell"], state["site"], ul, dl, tx, state["ho"], state["target"],
+            state["since"], state["point"])
+        serving.append(int(state["cell"][0]))
+    return serving
+
+
+def test_a3_time_to_trigger_runs_while_some_neighbour_meets_the_condition():
+    # two neighbours 10 dB above the serving cell take turns being the best: the timer keeps running
+    # (TS 38.331 keeps one per neighbour) and the device hands over after the time to trigger, 2 steps
+    rows = [[0.0, 10.0, 9.5], [0.0, 9.5, 10.0]] * 3
+    assert _a3(rows, ttt_s=0.2) == [0, 0, 1, 1, 1, 1]  # the best at expiry (step 3) is cell 1
+    # a time to trigger of exactly one step hands over one step after the condition starts to hold,
+    # whatever rounding the summed step times carry
+    for start in range(1, 8):
+        rows = [[0.0, -5.0, -9.0]] * start + [[0.0, 10.0, -9.0]] * 4
+        assert _a3(rows, ttt_s=0.1).index(1) == start + 1
+    # within the hysteresis nothing happens; a break in the condition restarts the timer
+    assert _a3([[0.0, 2.9, -9.0]] * 5) == [0] * 5
+    assert _a3([[0.0, 10.0, -9.0], [0.0, 1.0, -9.0], [0.0, 10.0, -9.0], [0.0, 10.0, -9.0],
+                [0.0, 10.0, -9.0]], ttt_s=0.2) == [0, 0, 0, 0, 1]
+
+
+def test_a_serving_cell_missing_from_the_map_candidates_is_left_at_once():
+    # The map keeps the strongest cells of each point; a serving cell that has fallen out of them is far
+    # below the best, and the device re-establishes on the best at once instead of losing its link.
+    # With a single candidate every change of the best cell is such a case: no task is kept local or
+    # dropped for want of a link (the network covers its whole area).
+    raw = {
+        "simulation": {"duration_s": 60.0, "seed": 3},
+        "channel": {"model": "tr38901"},
+        "topology": {"file": "hex7", "wrap_around": True},
+        "compute": {"placement": "every_site", "gpu": {"servers": 4, "flops_per_s": 1e14}},
+        "mobility": {"map_candidates": 1, "map_resolution_m": 20.0},
+        "workloads": [WORKLOAD],
+        "devices": [{"name": "d", "count": 40, "profile": "smartphone", "workload": "w", "rate_hz": 2.0,
+                     "placement": "area", "mobility": "random_waypoint", "speed_min_mps": 15.0,
+                     "speed_max_mps": 30.0}],
+    }
+    s = airan.run(airan.scenario_from_dict(raw)).summary
+    assert s["handovers"] > 100
+    assert s["tasks_local"] == 0 and s["tasks_dropped_radio"] == 0
+
+
+def test_moving_devices_on_sites_without_transport_links_lose_no_results():
+    # Inline [[sites]] have no transport links between them: a result whose device moved to another
+    # site goes back the way it came and reaches the device's new cell (nothing is dropped).
+    raw = {
+        "simulation": {"duration_s": 120.0, "seed": 5},
+        "channel": {"model": "tr38901"},
+        "sites": [{"name": "a", "gpu": {"servers": 2, "flops_per_s": 2.5e10}},
+                  {"name": "b", "x_m": 400.0, "gpu": {"servers": 2, "flops_per_s": 2.5e10}}],
+        "workloads": [WORKLOAD],
+        "devices": [{"name": "d", "count": 20, "profile": "smartphone", "workload": "w", "rate_hz": 1.0,
+                     "cell_radius_m": 200.0, "mobility": "random_waypoint", "speed_min_mps": 10.0,
+                     "speed_max_mps": 20.0}],
+    }
+    scenario = airan.scenario_from_dict(raw)
+    s = airan.run(scenario).summary
+    assert s["handovers"] > 10 and s["tasks_dropped_radio"] == 0 and s["results_rerouted"] == 0
+    # the discs fit in the area the radio map covers: nobody is moved to its edge at the start
+    static = airan.scenario_from_dict({**raw, "devices": [{**raw["devices"][0], "mobility": "static"}]})
+    moving_layout, static_layout = (airan.Simulation(sc).layout for sc in (scenario, static))
+    np.testing.assert_array_equal(moving_layout.dev_x_m, static_layout.dev_x_m)
+    np.testing.assert_array_equal(moving_layout.dev_y_m, static_layout.dev_y_m)
+
+
+def test_static_devices_keep_their_exact_link_budget_when_others_move():
+    def radio(mobility):
+        raw = {
+            "simulation": {"duration_s": 1.0, "seed": 8},
+            "channel": {"model": "tr38901"},
+            "topology": {"file": "hex7"},
+            "compute": {"placement": "every_site", "gpu": {"servers": 1, "flops_per_s": 1e14}},
+            "workloads": [WORKLOAD],
+            "devices": [
+                {"name": "still", "count": 30, "profile": "smartphone", "workload": "w", "rate_hz": 1.0,
+                 "placement": "area"},
+                {"name": "other", "count": 30, "profile": "smartphone", "workload": "w", "rate_hz": 1.0,
+                 "placement": "area", "mobility": mobility},
+            ],
+        }
+        return airan.Simulation(airan.scenario_from_dict(raw)).layout.radio
+
+    a, b = radio("static"), radio("random_waypoint")
+    for column in ("cell", "pathloss_db", "shadowing_db", "coupling_loss_db", "tx_power_dbm"):
+        np.testing.assert_array_equal(a[column][:30], b[column][:30], err_msg=column)

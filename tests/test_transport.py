@@ -166,3 +166,34 @@ def test_placements_send_every_task_to_the_right_node():
             assert result.summary["gpu_nodes"] == 19
         if placement == "cloud":
             assert result.summary["gpu_nodes"] == 1 and np.all(t["backhaul_s"][gpu] > 0.01)
+
+
+def test_a_refused_task_learns_it_over_the_path_before_running_locally(tmp_path):
+    # A GPU with no queue (capacity 0) in the cloud refuses tasks that find its server busy; the
+    # refusal travels back over the path (its latency, a small message) before the device computes.
+    scenario = line_scenario(tmp_path, placement="cloud", count=40, rate_hz=2.0, arrival="poisson",
+                             duration_s=60.0)
+    gpu = scenario.compute.gpu.model_copy(update={"flops_per_s": 2e10, "queue_capacity": 0, "on_full": "local"})
+    scenario = scenario.model_copy(update={"compute": scenario.compute.model_copy(update={"gpu": gpu})})
+    t = airan.run(scenario, trace=True).trace
+    fallback = (t["ran"] == "fallback_local") & (t["outcome"] == "completed")
+    assert fallback.sum() > 100
+    in_bits = 1e5 * 8
+    # up: latency + input over the shared bottleneck (at least in_bits / capacity), back: latency
+    assert np.all(t["backhaul_s"][fallback] >= 2 * 0.0045 + in_bits / 1e8 - 1e-12)
+    np.testing.assert_allclose((t["uplink_s"] + t["backhaul_s"] + t["local_s"])[fallback],
+                               t["latency_s"][fallback], rtol=EXACT)
+    alone = fallback & (t["backhaul_s"] < 2 * 0.0045 + in_bits / 1e8 + 1e-9)
+    assert alone.any()  # those that crossed the link alone took exactly the path's time
+
+
+def test_a_topology_without_sites_is_a_one_line_error():
+    raw = {
+        "simulation": {"duration_s": 1.0},
+        "topology": {"generator": "poisson", "parameters": {"width_m": 100.0, "height_m": 100.0, "seed": 1}},
+        "workloads": [{"name": "w", "flops": 1e9, "input_bytes": 1.0, "output_bytes": 1.0, "deadline_s": 1.0}],
+        "devices": [{"name": "d", "count": 1, "profile": "smartphone", "workload": "w", "rate_hz": 1.0,
+                     "uplink_bps": 1e7, "downlink_bps": 1e7}],
+    }
+    with pytest.raises(airan.BuildError, match=r"^topology.parameters: the topology .* has no sites$"):
+        build_model(airan.scenario_from_dict(raw), 1)
