@@ -340,6 +340,7 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         site_gpu_node=np.ascontiguousarray(routes.gpu_node, dtype=np.int32),
         route_latency_s=np.ascontiguousarray(routes.latency_s, dtype=np.float64).reshape(n_sites, len(nodes)),
         route_cell=np.ascontiguousarray(route_cell).reshape(n_sites, len(nodes)),
+        route_direct=((route_cell < 0) & (routes.latency_s == 0.0)).reshape(n_sites, len(nodes)),
         cell_rate_bps=cell_rate,
         cell_site=np.ascontiguousarray(cell_site, dtype=np.int32),
         cell_bias_db=np.ascontiguousarray(cell_bias, dtype=np.float64),

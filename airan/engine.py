@@ -168,6 +168,7 @@ class Model(NamedTuple):
     site_gpu_node: np.ndarray  # int32[n_sites], the least-latency compute node with a GPU (-1: none)
     route_latency_s: np.ndarray  # float64[n_sites, n_nodes], one-way latency of the transport path, s
     route_cell: np.ndarray  # int32[n_sites, n_nodes], flow cell of the path's bottleneck link (-1: none)
+    route_direct: np.ndarray  # bool[n_sites, n_nodes], co-located: no bottleneck link and no latency
     # cells [n_cells]: radio cells first, then one per transport link
     cell_rate_bps: np.ndarray  # float64, a transport link's capacity per direction (nan: radio cell), bit/s
     cell_site: np.ndarray  # int32[n_radio_cells], site of each radio cell (cells from here on: transport links)
@@ -637,6 +638,8 @@ def advance(m, st, until_s):
     site_gpu_node = m.site_gpu_node
     route_latency_s = m.route_latency_s
     route_cell = m.route_cell
+    route_direct = m.route_direct
+    moving = m.mob_devices.shape[0] > 0
     cell_rate_bps = m.cell_rate_bps
     cell_site = m.cell_site
     n_radio_cells = cell_site.shape[0]
@@ -905,16 +908,22 @@ def advance(m, st, until_s):
             elif radio and direction == DL:
                 outcome = OUT_COMPLETED
             elif radio:
-                to_transport = True  # uplink done: on to the compute node
+                # uplink done: on to the compute node, over the transport path unless co-located
+                if route_direct[task_site[k], task_node[k]]:
+                    to_gpu = True
+                else:
+                    to_transport = True
             else:
                 # off the bottleneck link: the propagation delay, or straight on
                 lat = route_latency_s[task_site[k], task_node[k]]
                 if lat > 0.0:
                     _push(ev_time, ev_seq, ev_payload, ints, now + lat, EV_HOP_END, k)
-                elif direction == UL:
-                    to_gpu = True
                 else:
-                    flow_direction = DL
+                    task_backhaul_s[k] += now - task_t_mark_s[k]
+                    if direction == UL:
+                        to_gpu = True
+                    else:
+                        flow_direction = DL
 
         elif kind == EV_ARRIVAL:
             # -- arrival: next arrival, new task, local or uplink -------------
@@ -935,18 +944,17 @@ def advance(m, st, until_s):
             task_uplink_s[k] = 0.0
             task_gpu_wait_s[k] = 0.0
             task_gpu_service_s[k] = 0.0
-            task_backhaul_s[k] = 0.0
-            task_node[k] = -1
             dev_generated[d] += 1
             flags = 0
             if now >= warmup_s:
                 flags = F_COUNTED
                 ints[I_GENERATED] += 1
             s = dev_site[d]
-            task_site[k] = s
             # offload where the policy says so, a GPU is reachable and the device has a link
             if dev_offload[d] and site_gpu_node[s] >= 0 and dev_uplink_bps[d] > 0.0 and dev_downlink_bps[d] > 0.0:
+                task_site[k] = s
                 task_node[k] = site_gpu_node[s]
+                task_backhaul_s[k] = 0.0
                 flags |= F_OFFLOADED
                 if flags & F_COUNTED:
                     ints[I_OFFLOADED] += 1
@@ -978,7 +986,10 @@ def advance(m, st, until_s):
                     # the way it came and reaches the device's new cell at no cost)
                     task_flags[k] |= F_REROUTED
                     task_site[k] = s
-                to_transport = True
+                if route_direct[task_site[k], nd]:
+                    flow_direction = DL
+                else:
+                    to_transport = True
 
         elif kind == EV_HOP_END:
             # -- the propagation delay of the transport path has passed --------
@@ -987,35 +998,31 @@ def advance(m, st, until_s):
             elif task_flags[k] & F_FALLBACK:
                 task_backhaul_s[k] += now - task_t_mark_s[k]  # the refusal is back: run the task locally
                 to_local = True
-            elif task_flags[k] & F_RETURN:
-                flow_direction = DL
             else:
-                to_gpu = True
+                task_backhaul_s[k] += now - task_t_mark_s[k]
+                if task_flags[k] & F_RETURN:
+                    flow_direction = DL
+                else:
+                    to_gpu = True
 
         else:  # EV_LOCAL_END
             outcome = OUT_COMPLETED if alive else OUT_DROPPED_BATTERY
 
-        # -- onto the transport path: its bottleneck link, its delay, or neither
+        # -- onto the transport path (not co-located): its bottleneck link, or its delay alone
         if to_transport:
             task_t_mark_s[k] = now
             s = task_site[k]
             nd = task_node[k]
             bc = route_cell[s, nd]
-            going_up = (task_flags[k] & F_RETURN) == 0
             if bc >= 0:
                 flow_cell = bc
-                flow_direction = UL if going_up else DL
-            elif route_latency_s[s, nd] > 0.0:
-                _push(ev_time, ev_seq, ev_payload, ints, now + route_latency_s[s, nd], EV_HOP_END, k)
-            elif going_up:
-                to_gpu = True
+                flow_direction = UL if (task_flags[k] & F_RETURN) == 0 else DL
             else:
-                flow_direction = DL
+                _push(ev_time, ev_seq, ev_payload, ints, now + route_latency_s[s, nd], EV_HOP_END, k)
 
         # -- the task reaches its compute node: FIFO, or a full queue ---------
         if to_gpu:
             nd = task_node[k]
-            task_backhaul_s[k] += now - task_t_mark_s[k]
             task_t_mark_s[k] = now
             counted = (task_flags[k] & F_COUNTED) != 0
             if counted:
@@ -1066,11 +1073,10 @@ def advance(m, st, until_s):
                 radio = True
                 if flow_direction == UL:
                     rate = dev_uplink_bps[d]
-                    dev_power_tx_w[d] = dev_power_tx_next_w[d]
+                    if moving:
+                        dev_power_tx_w[d] = dev_power_tx_next_w[d]
                 else:
                     rate = dev_downlink_bps[d]
-                    if task_flags[k] & F_RETURN:
-                        task_backhaul_s[k] += now - task_t_mark_s[k]
                 if rate > 0.0:
                     airtime = bits / rate
                 else:
@@ -1169,7 +1175,7 @@ def advance(m, st, until_s):
                 trace_f[n, TF_T_END] = now
                 trace_f[n, TF_LOCAL] = task_local_s[k]
                 trace_f[n, TF_UPLINK] = task_uplink_s[k]
-                trace_f[n, TF_BACKHAUL] = task_backhaul_s[k]
+                trace_f[n, TF_BACKHAUL] = task_backhaul_s[k] if flags & F_OFFLOADED else 0.0
                 trace_f[n, TF_GPU_WAIT] = task_gpu_wait_s[k]
                 trace_f[n, TF_GPU_SERVICE] = task_gpu_service_s[k]
                 trace_f[n, TF_DOWNLINK] = downlink_s

@@ -678,8 +678,13 @@ _TYPE_WORDS = {
 }
 
 
-def _describe(exc: ValidationError) -> str:
-    """One line for the first error: ``field.path: what is allowed, got value``."""
+def _describe(exc: ValidationError, root: type[BaseModel] | None = None) -> str:
+    """One line for the first error: ``field.path: what is allowed, got value``.
+
+    ``root`` is the model that was validated (the scenario unless given), for the
+    allowed keys and bounds at the error's path.
+    """
+    root = Scenario if root is None else root
     err = exc.errors(include_url=False)[0]
     loc = list(err["loc"])
     kind = err["type"]
@@ -690,16 +695,20 @@ def _describe(exc: ValidationError) -> str:
         message = str(ctx.get("error", err["msg"]))
         return f"{_path(loc)}.{message}" if loc else message
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
+        allowed = _allowed_keys(root, loc[:-1])
         return f"{_path(loc)}: unknown key; allowed keys here: {', '.join(allowed)}"
     if kind == "missing":
         return f"{_path(loc)}: required value is missing"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        return f"{_path(loc)}: must be {_allowed_range(loc, kind, ctx)}, got {got!r}"
+        return f"{_path(loc)}: must be {_allowed_range(root, loc, kind, ctx)}, got {got!r}"
     if kind == "literal_error":
         return f"{_path(loc)}: must be one of {ctx.get('expected')}, got {got!r}"
-    if kind in ("too_short", "string_too_short"):
+    if kind == "string_too_short" or (kind == "too_short" and ctx.get("min_length") == 1):
         return f"{_path(loc)}: must not be empty"
+    if kind in ("too_short", "too_long"):
+        n = len(got) if isinstance(got, list | tuple) else got
+        bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        return f"{_path(loc)}: must have {'at least' if kind == 'too_short' else 'at most'} {bound} items, got {n}"
     if kind in _TYPE_WORDS:
         return f"{_path(loc)}: {_TYPE_WORDS[kind]}, got {_toml_type(got)} {got!r}"
     if kind == "finite_number":
@@ -707,10 +716,10 @@ def _describe(exc: ValidationError) -> str:
     return f"{_path(loc)}: {err['msg']}, got {got!r}"
 
 
-def _allowed_range(loc: list[Any], kind: str, ctx: dict[str, Any]) -> str:
+def _allowed_range(root: type[BaseModel], loc: list[Any], kind: str, ctx: dict[str, Any]) -> str:
     """``>= 0 and <= 1`` from the field's declared bounds (or the one that failed)."""
     words = []
-    field = _field_at(loc)
+    field = _field_at(root, loc)
     for meta in field.metadata if field is not None else ():
         for attr, op in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
             bound = getattr(meta, attr, None)
@@ -718,7 +727,7 @@ def _allowed_range(loc: list[Any], kind: str, ctx: dict[str, Any]) -> str:
                 words.append(f"{op} {bound}")
     if not words:
         op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[kind]
-        words.append(f"{op} {next(iter(ctx.values()))}")
+        words.append(f"{op} {next(iter(ctx.values()), '?')}")
     return " and ".join(words)
 
 
@@ -738,8 +747,8 @@ def _toml_type(value: Any) -> str:
     )
 
 
-def _model_at(loc: list[Any]) -> type[BaseModel] | None:
-    model: Any = Scenario
+def _model_at(root: type[BaseModel], loc: list[Any]) -> type[BaseModel] | None:
+    model: Any = root
     for part in loc:
         if isinstance(part, int):
             continue
@@ -752,11 +761,11 @@ def _model_at(loc: list[Any]) -> type[BaseModel] | None:
     return model
 
 
-def _field_at(loc: list[Any]) -> Any:
+def _field_at(root: type[BaseModel], loc: list[Any]) -> Any:
     names = [p for p in loc if not isinstance(p, int)]
     if not names:
         return None
-    model = _model_at(names[:-1])
+    model = _model_at(root, names[:-1])
     return None if model is None else model.model_fields.get(names[-1])
 
 
@@ -770,8 +779,8 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _allowed_keys(loc: list[Any]) -> list[str]:
-    model = _model_at(loc)
+def _allowed_keys(root: type[BaseModel], loc: list[Any]) -> list[str]:
+    model = _model_at(root, loc)
     return sorted(model.model_fields) if model is not None else []
 
 

@@ -1428,56 +1428,5 @@ def generate(kind: str, **params: Any) -> Topology:
 
 
 def _describe(exc: ValidationError, root: type[BaseModel]) -> str:
-    """One line for the first error: ``field.path: what is allowed, got value``.
-
-    :func:`airan.scenario._describe` words every kind of error; the two kinds whose
-    wording depends on the schema (unknown keys, too-short lists) are worded here
-    against ``root`` instead of the scenario.
-    """
-    err = exc.errors(include_url=False)[0]
-    loc = list(err["loc"])
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        model = _model_at(root, loc[:-1])
-        allowed = sorted(model.model_fields) if model is not None else []
-        return f"{_scenario._path(loc)}: unknown key; allowed keys here: {', '.join(allowed)}"
-    if kind in ("too_short", "too_long"):
-        ctx = err.get("ctx") or {}
-        got = err.get("input")
-        n = len(got) if isinstance(got, list | tuple) else got
-        bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
-        words = "at least" if kind == "too_short" else "at most"
-        return f"{_scenario._path(loc)}: must have {words} {bound} items, got {n}"
-    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        return f"{_scenario._path(loc)}: must be {_allowed_range(root, loc, kind, err)}, got {err.get('input')!r}"
-    return _scenario._describe(exc)
-
-
-def _allowed_range(root: type[BaseModel], loc: list[Any], kind: str, err: dict) -> str:
-    """``>= 0 and < 90`` from the field's declared bounds (or the one that failed)."""
-    names = [p for p in loc if not isinstance(p, int)]
-    model = _model_at(root, names[:-1]) if names else None
-    field = model.model_fields.get(names[-1]) if model is not None else None
-    words = []
-    for meta in field.metadata if field is not None else ():
-        for attr, op in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
-            if getattr(meta, attr, None) is not None:
-                words.append(f"{op} {getattr(meta, attr)}")
-    if not words:
-        op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[kind]
-        words.append(f"{op} {next(iter((err.get('ctx') or {'': '?'}).values()))}")
-    return " and ".join(words)
-
-
-def _model_at(root: type[BaseModel], loc: list[Any]) -> type[BaseModel] | None:
-    model: Any = root
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part)
-        if field is None:
-            return None
-        model = _scenario._inner_model(field.annotation)
-        if model is None:
-            return None
-    return model
+    """One line for the first error, worded as :func:`airan.scenario._describe` against ``root``."""
+    return _scenario._describe(exc, root)

@@ -4,10 +4,10 @@ the downlink SINR of a Poisson network against stochastic geometry."""
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import numpy as np
 import pytest
+from conftest import hex_layout_xy, hex_shifts_m, net_sites
 
 import airan
 from airan.radio import link, network, pathloss
@@ -201,51 +201,6 @@ def test_out_of_range_distance_is_a_one_line_scenario_error():
 
 # =============================================================================== per-site radio parameters
 # These call airan.radio.network directly (the scenario -> sites wiring lives in airan.build).
-
-
-class _Sites(NamedTuple):
-    """The ``sites`` argument of network.attach, with the optional per-site attributes."""
-
-    x_m: np.ndarray
-    y_m: np.ndarray
-    height_m: np.ndarray
-    sectors: np.ndarray
-    azimuth_deg: np.ndarray
-    downtilt_deg: np.ndarray
-    bias_db: np.ndarray
-    environment: tuple | None = None
-    band: tuple | None = None
-    tx_power_dbm: np.ndarray | None = None
-
-
-def net_sites(channel, xy, *, sectors=1, environment=None, band_names=None, tx_power_dbm=None, bias_db=None,
-              downtilt_deg=0.0) -> _Sites:
-    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-    n = xy.shape[0]
-    return _Sites(
-        x_m=xy[:, 0].copy(), y_m=xy[:, 1].copy(),
-        height_m=network.site_heights_m(channel, [None] * n, environment),
-        sectors=np.full(n, sectors), azimuth_deg=np.zeros(n), downtilt_deg=np.full(n, downtilt_deg),
-        bias_db=np.zeros(n) if bias_db is None else np.asarray(bias_db, dtype=np.float64),
-        environment=None if environment is None else tuple(environment),
-        band=None if band_names is None else tuple(band_names),
-        tx_power_dbm=None if tx_power_dbm is None else np.asarray(tx_power_dbm, dtype=np.float64),
-    )
-
-
-def hex_layout_xy(rings: int, isd_m: float) -> np.ndarray:
-    """Sites of a hexagonal layout with ``rings`` rings around (0, 0), centre first, float64[n, 2]."""
-    e1, e2 = np.array([1.0, 0.0]), np.array([0.5, math.sqrt(3) / 2])
-    pts = [isd_m * (q * e1 + r * e2) for q in range(-rings, rings + 1) for r in range(-rings, rings + 1)
-           if abs(q + r) <= rings]
-    return np.array(sorted(pts, key=lambda p: (round(float(np.hypot(*p)), 6), math.atan2(p[1], p[0]))))
-
-
-def hex_shifts_m(rings: int, isd_m: float) -> np.ndarray:
-    """Wrap-around translations: (0, 0) and the 60-degree rotations of ISD ((R + 1) e1 + R e2)."""
-    v = isd_m * np.array([rings + 1 + rings * 0.5, rings * math.sqrt(3) / 2])
-    rot = [np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]]) for a in np.pi / 3 * np.arange(6)]
-    return np.vstack([np.zeros(2)] + [r @ v for r in rot])
 
 
 def annulus(rng, n, centre, r0=35.0, r1=290.0):

@@ -7,10 +7,10 @@ seeds; every generator is seeded, so the runs are reproducible.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import numpy as np
 import pytest
+from conftest import hex_layout_xy, hex_shifts_m, net_sites
 
 from airan.radio import network, pathloss, radiomap
 from airan.radio.bands import band
@@ -19,44 +19,8 @@ from airan.scenario import Channel
 REL = 1e-9
 
 
-class _Sites(NamedTuple):
-    x_m: np.ndarray
-    y_m: np.ndarray
-    height_m: np.ndarray
-    sectors: np.ndarray
-    azimuth_deg: np.ndarray
-    downtilt_deg: np.ndarray
-    bias_db: np.ndarray
-    environment: tuple | None = None
-    band: tuple | None = None
-    tx_power_dbm: np.ndarray | None = None
-
-
-def make_sites(channel, xy, *, sectors=1, environment=None, band_names=None, tx_power_dbm=None, bias_db=None):
-    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-    n = xy.shape[0]
-    sectors = np.broadcast_to(np.asarray(sectors), (n,)).copy()
-    return _Sites(
-        x_m=xy[:, 0].copy(), y_m=xy[:, 1].copy(), height_m=network.site_heights_m(channel, [None] * n, environment),
-        sectors=sectors, azimuth_deg=np.zeros(n), downtilt_deg=np.full(n, 6.0),
-        bias_db=np.zeros(n) if bias_db is None else np.asarray(bias_db, dtype=np.float64),
-        environment=None if environment is None else tuple(environment),
-        band=None if band_names is None else tuple(band_names),
-        tx_power_dbm=None if tx_power_dbm is None else np.asarray(tx_power_dbm, dtype=np.float64),
-    )
-
-
-def hex_xy(rings: int, isd_m: float) -> np.ndarray:
-    e1, e2 = np.array([1.0, 0.0]), np.array([0.5, math.sqrt(3) / 2])
-    pts = [isd_m * (q * e1 + r * e2) for q in range(-rings, rings + 1) for r in range(-rings, rings + 1)
-           if abs(q + r) <= rings]
-    return np.array(sorted(pts, key=lambda p: (round(float(np.hypot(*p)), 6), math.atan2(p[1], p[0]))))
-
-
-def hex_shifts(rings: int, isd_m: float) -> np.ndarray:
-    v = isd_m * np.array([rings + 1 + rings * 0.5, rings * math.sqrt(3) / 2])
-    rot = [np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]]) for a in np.pi / 3 * np.arange(6)]
-    return np.vstack([np.zeros(2)] + [r @ v for r in rot])
+def make_sites(channel, xy, **kwargs):
+    return net_sites(channel, xy, downtilt_deg=6.0, **kwargs)
 
 
 def lag_correlation(fields: np.ndarray, lag_x: int, lag_y: int) -> np.ndarray:
@@ -141,7 +105,7 @@ def test_los_state_fraction_follows_the_los_probability():
 
 
 def _hetnet(channel):
-    macro = hex_xy(1, 500.0)
+    macro = hex_layout_xy(1, 500.0)
     small = np.array([(250.0, 150.0), (-200.0, -250.0), (100.0, -400.0)])
     return make_sites(channel, np.vstack([macro, small]), sectors=[3] * 7 + [1] * 3,
                       environment=["UMa"] * 7 + ["UMi"] * 3, band_names=["n78"] * 7 + ["fr3_7ghz"] * 3,
@@ -164,9 +128,9 @@ CASES = {
 def test_map_entries_equal_the_rates_of_devices_at_grid_points(case):
     kw, layout, wrap = CASES[case]
     ch = Channel(**kw)
-    sites = make_sites(ch, hex_xy(1, 500.0), sectors=3) if layout == "hex" else _hetnet(ch)
+    sites = make_sites(ch, hex_layout_xy(1, 500.0), sectors=3) if layout == "hex" else _hetnet(ch)
     field = radiomap.radio_field(ch, sites, (-800, 800, -800, 800), 10.0, 1.5, np.random.default_rng(3),
-                                 wrap_shifts_m=hex_shifts(1, 500.0) if wrap else None)
+                                 wrap_shifts_m=hex_shifts_m(1, 500.0) if wrap else None)
     rng = np.random.default_rng(4)
     n = 300
     x, y = rng.uniform(-800, 800, n), rng.uniform(-800, 800, n)  # snapped to the nearest grid point
@@ -215,7 +179,7 @@ def test_a_point_near_only_one_site_has_that_sites_cell_first_and_short_rows_are
 
 def test_the_same_seed_gives_identical_maps():
     ch = Channel(model="tr38901")
-    sites = make_sites(ch, hex_xy(1, 400.0), sectors=3)
+    sites = make_sites(ch, hex_layout_xy(1, 400.0), sectors=3)
 
     def build(seed):
         field = radiomap.radio_field(ch, sites, (-500, 500, -500, 500), 20.0, 1.5, np.random.default_rng(seed))
