@@ -839,6 +839,7 @@ def advance(m, st, until_s):
         to_gpu = False  # the task joins its compute node's queue
         to_transport = False  # the task starts on the transport path between its site and node
         node = -1  # a compute node whose queue may now be served
+        hop_end_s = -1.0  # the task is on a transport path's propagation delay until then
         flow_direction = -1  # the task starts a flow in this direction ...
         flow_cell = -1  # ... in this cell
 
@@ -917,7 +918,7 @@ def advance(m, st, until_s):
                 # off the bottleneck link: the propagation delay, or straight on
                 lat = route_latency_s[task_site[k], task_node[k]]
                 if lat > 0.0:
-                    _push(ev_time, ev_seq, ev_payload, ints, now + lat, EV_HOP_END, k)
+                    hop_end_s = now + lat
                 else:
                     task_backhaul_s[k] += now - task_t_mark_s[k]
                     if direction == UL:
@@ -1018,7 +1019,7 @@ def advance(m, st, until_s):
                 flow_cell = bc
                 flow_direction = UL if (task_flags[k] & F_RETURN) == 0 else DL
             else:
-                _push(ev_time, ev_seq, ev_payload, ints, now + route_latency_s[s, nd], EV_HOP_END, k)
+                hop_end_s = now + route_latency_s[s, nd]
 
         # -- the task reaches its compute node: FIFO, or a full queue ---------
         if to_gpu:
@@ -1041,7 +1042,7 @@ def advance(m, st, until_s):
                         ints[I_FALLBACK] += 1
                     lat = route_latency_s[task_site[k], nd]
                     if lat > 0.0:  # the refusal travels back over the path first (a small message)
-                        _push(ev_time, ev_seq, ev_payload, ints, now + lat, EV_HOP_END, k)
+                        hop_end_s = now + lat
                     else:
                         to_local = True
                 else:
@@ -1059,6 +1060,9 @@ def advance(m, st, until_s):
                 node_q_tail[nd] = k
                 task_next[k] = -1
                 node_q_len[nd] += 1
+
+        if hop_end_s >= 0.0:
+            _push(ev_time, ev_seq, ev_payload, ints, hop_end_s, EV_HOP_END, k)
 
         # -- a new flow joins a cell: the device's radio cell, or a transport link
         if flow_direction >= 0:

@@ -710,7 +710,8 @@ def routes(topo: Topology) -> Routes:
     :func:`to_graph`, weight ``latency_s``; a co-located node is 0 s away). Its
     bottleneck is the smallest-capacity listed link on it (ties: the first from the
     site); a transfer over the route gets at most that capacity. Each site's GPU node
-    is the compute node with a GPU at the least latency (ties: the lower index).
+    is the compute node with a GPU at the least latency (ties: the fewest links,
+    then the lower index).
     Deterministic: ties between equal-latency paths are broken by networkx's
     Dijkstra in the graph's insertion order (sites, compute nodes, links in file
     order).
@@ -741,9 +742,11 @@ def routes(topo: Topology) -> Routes:
     gpu_node = np.full(n_sites, -1, dtype=np.int32)
     if has_gpu.any():
         masked = np.where(has_gpu[None, :], latency, np.inf)
-        best = np.argmin(masked, axis=1)  # first minimum: ties go to the lower index
-        reachable = np.isfinite(masked[np.arange(n_sites), best])
-        gpu_node[reachable] = best[reachable]
+        for i in range(n_sites):
+            # least latency; among equals the fewest links (a site's own GPU first), then the lower index
+            j = min(range(n_compute), key=lambda j: (masked[i, j], hops[i, j], j))
+            if np.isfinite(masked[i, j]):
+                gpu_node[i] = j
     return Routes(gpu_node=gpu_node, latency_s=latency, bottleneck=bottleneck, hops=hops, capacity_bps=capacity)
 
 

@@ -512,3 +512,16 @@ def test_pyproject_lists_every_package():
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "airan").rglob("__init__.py")}
     assert found | {"airan.topologies"} == set(config["packages"])
     assert config["package-dir"]["airan.topologies"] == "topologies"
+
+
+def test_equal_latency_ties_prefer_a_sites_own_gpu():
+    # two sites joined by a 0 s link, each with its own GPU: each uses its own, not the lower index
+    topo = tp.topology_from_dict({
+        "name": "twins",
+        "sites": [{"name": "a", "gpu": {"servers": 1, "flops_per_s": 1e12}},
+                  {"name": "b", "x_m": 100.0, "gpu": {"servers": 1, "flops_per_s": 1e12}}],
+        "links": [{"a": "a", "b": "b", "latency_s": 0.0, "capacity_bps": 1e9}],
+    }, source="twins.toml")
+    r = tp.routes(topo)
+    names = [c.name for c in topo.compute]
+    assert [names[j] for j in r.gpu_node] == ["a-gpu", "b-gpu"]
