@@ -130,11 +130,17 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         "rate_hz", "flops_per_s", "power_idle_w", "power_compute_w", "power_tx_w", "power_rx_w",
         "energy_j", "uplink_bps", "downlink_bps", "height_m",
         "battery_a", "battery_b", "power_tail_w", "power_inactive_w", "rrc_tail_s", "rrc_inactive_s",
-        "tx_j_per_bit", "rx_j_per_bit", "speed_min_mps", "speed_max_mps", "pause_s", "p_turn")}
+        "tx_j_per_bit", "rx_j_per_bit", "speed_min_mps", "speed_max_mps", "pause_s", "p_turn", "jitter_s",
+        "mmpp_on_s", "mmpp_off_s", "mmpp_off_rate_hz", "mean_rate_hz")}
     battery_model = np.empty(n_dev, dtype=np.int8)
     home_site = np.full(n_dev, -1, dtype=np.int32)  # the site a disc-placed device is dropped around
     dev_workload = np.empty(n_dev, dtype=np.int32)
-    dev_periodic = np.empty(n_dev, dtype=np.bool_)
+    dev_arrival = np.empty(n_dev, dtype=np.int8)
+    dev_trace_start = np.zeros(n_dev, dtype=np.int64)
+    dev_trace_len = np.zeros(n_dev, dtype=np.int64)
+    dev_trace_cycle_s = np.zeros(n_dev, dtype=np.float64)
+    traces: list[np.ndarray] = []
+    n_trace = 0
     dev_group = np.empty(n_dev, dtype=np.int32)
     mob_kind = np.empty(n_dev, dtype=np.int8)
     dev_x = np.empty(n_dev, dtype=np.float64)
@@ -192,10 +198,30 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
             raise BuildError(f"{where}.cell_radius_m: moving devices must start inside the topology's area "
                              f"{area_t} m; {int(outside.sum())} of this group's do not")
         dev_workload[block] = wl_index[group.workload]
-        dev_periodic[block] = group.arrival == "periodic"
+        dev_arrival[block] = _ARRIVALS[group.arrival]
+        dev["jitter_s"][block] = group.jitter_s
+        dev["mmpp_on_s"][block] = group.mmpp_on_s or 0.0
+        dev["mmpp_off_s"][block] = group.mmpp_off_s or 0.0
+        dev["mmpp_off_rate_hz"][block] = group.mmpp_off_rate_hz
+        if group.arrival == "trace":
+            times_s = _read_trace(group.trace_file, f"{where}.trace_file")
+            # replayed cyclically: the cycle is the trace's span plus one mean gap
+            cycle_s = times_s[-1] - times_s[0] + (times_s[-1] - times_s[0]) / (times_s.size - 1)
+            traces.append(times_s - times_s[0])
+            dev_trace_start[block] = n_trace
+            dev_trace_len[block] = times_s.size
+            dev_trace_cycle_s[block] = cycle_s
+            n_trace += times_s.size
+            dev["rate_hz"][block] = times_s.size / cycle_s
+            dev["mean_rate_hz"][block] = times_s.size / cycle_s
+        else:
+            dev["rate_hz"][block] = group.rate_hz
+            dev["mean_rate_hz"][block] = group.rate_hz
+            if group.arrival == "mmpp":
+                on, off = group.mmpp_on_s, group.mmpp_off_s
+                dev["mean_rate_hz"][block] = (on * group.rate_hz + off * group.mmpp_off_rate_hz) / (on + off)
         dev_group[block] = g_index
         mob_kind[block] = mob.MODELS[group.mobility]
-        dev["rate_hz"][block] = group.rate_hz
         dev["flops_per_s"][block] = group.compute_flops_per_s
         dev["power_idle_w"][block] = group.power_idle_w
         dev["power_compute_w"][block] = group.power_compute_w
@@ -273,8 +299,8 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         wants = reachable[dev_site] & offload_policy
         # a device the link budget gives no rate cannot offload: it computes locally
         for _ in range(2):
-            demand_ul = wants * dev["rate_hz"] * wl_in_bits[dev_workload]
-            demand_dl = wants * dev["rate_hz"] * wl_out_bits[dev_workload]
+            demand_ul = wants * dev["mean_rate_hz"] * wl_in_bits[dev_workload]
+            demand_dl = wants * dev["mean_rate_hz"] * wl_out_bits[dev_workload]
             rates = network.rates(channel, links, demand_ul, demand_dl)
             covered = (rates.uplink_bps > 0) & (rates.downlink_bps > 0)
             if not (wants & ~covered).any():
@@ -346,8 +372,16 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         cell_bias_db=np.ascontiguousarray(cell_bias, dtype=np.float64),
         dev_site=np.ascontiguousarray(dev_site, dtype=np.int32),
         dev_workload=dev_workload,
-        dev_periodic=dev_periodic,
+        dev_arrival=dev_arrival,
         dev_rate_hz=dev["rate_hz"],
+        dev_jitter_s=dev["jitter_s"],
+        dev_mmpp_on_s=dev["mmpp_on_s"],
+        dev_mmpp_off_s=dev["mmpp_off_s"],
+        dev_mmpp_off_rate_hz=dev["mmpp_off_rate_hz"],
+        dev_trace_start=dev_trace_start,
+        dev_trace_len=dev_trace_len,
+        dev_trace_cycle_s=dev_trace_cycle_s,
+        trace_t_s=np.concatenate(traces) if traces else np.zeros(1),
         dev_offload=np.full(n_dev, offload_policy, dtype=np.bool_) & reachable[dev_site] & np.isfinite(
             uplink_bps) & np.isfinite(downlink_bps) if not moving else np.full(n_dev, offload_policy),
         dev_flops_per_s=dev["flops_per_s"],
@@ -423,6 +457,41 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
 
 
 _MAX_REDRAWS = 200
+_ARRIVALS = {"poisson": engine.ARR_POISSON, "periodic": engine.ARR_PERIODIC, "mmpp": engine.ARR_MMPP,
+             "trace": engine.ARR_TRACE}
+
+
+def _read_trace(path: str, where: str) -> np.ndarray:
+    """Arrival times (s) from a CSV file: the column ``t_s`` if there is a header naming it, else the first."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
+    except OSError as exc:
+        raise BuildError(f"{where}: cannot read {path}: {exc.strerror or exc}") from None
+    column = 0
+    if rows and rows[0]:
+        header = [cell.strip() for cell in rows[0]]
+        try:
+            float(header[0])
+        except ValueError:
+            column = header.index("t_s") if "t_s" in header else 0
+            rows = rows[1:]
+    values = []
+    for line, row in enumerate(rows, start=1):
+        try:
+            values.append(float(row[column]))
+        except (ValueError, IndexError):
+            raise BuildError(f"{where}: {path}: row {line}: not a number of seconds: {row!r}") from None
+    times_s = np.array(values, dtype=np.float64)
+    if times_s.size < 2:
+        raise BuildError(f"{where}: {path}: needs at least 2 arrival times, got {times_s.size}")
+    if not np.all(np.isfinite(times_s)) or np.any(np.diff(times_s) < 0):
+        raise BuildError(f"{where}: {path}: arrival times must be finite and non-decreasing")
+    if times_s[-1] == times_s[0]:
+        raise BuildError(f"{where}: {path}: arrival times must span a positive time")
+    return times_s
 #: Largest radio map built: grid points x sites (its random fields hold three float32 per pair).
 _MAX_MAP_POINT_SITES = 200_000_000
 
@@ -540,6 +609,11 @@ def initial_state(
         cell_event_seq=np.full((2, n_cells), -1, dtype=np.int64),
         cell_busy_s=np.zeros((2, n_cells), dtype=np.float64),
         cell_bits=np.zeros((2, n_cells), dtype=np.float64),
+        dev_next_nominal_s=np.zeros(n_dev, dtype=np.float64),
+        dev_mmpp_on=np.zeros(n_dev, dtype=np.bool_),
+        dev_mmpp_switch_s=np.zeros(n_dev, dtype=np.float64),
+        dev_trace_pos=np.zeros(n_dev, dtype=np.int64),
+        dev_trace_base_s=np.zeros(n_dev, dtype=np.float64),
         dev_cell=model.dev_cell.copy(),
         dev_site=model.dev_site.copy(),
         dev_uplink_bps=model.dev_uplink_bps.copy(),

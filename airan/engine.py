@@ -93,6 +93,12 @@ STATUS_GROW_TASKS = 2
 STATUS_TRACE_FULL = 3
 STATUS_MOVE = 4  # the next event is a mobility step: call mobility_step, then advance again
 
+# arrival processes (Model.dev_arrival)
+ARR_POISSON = 0
+ARR_PERIODIC = 1
+ARR_MMPP = 2
+ARR_TRACE = 3
+
 # task flags
 F_COUNTED = 1  # generated at or after warm-up: enters the task statistics
 F_OFFLOADED = 2  # sent over the uplink
@@ -176,8 +182,16 @@ class Model(NamedTuple):
     # devices [n_devices]
     dev_site: np.ndarray  # int32, serving site index at t = 0
     dev_workload: np.ndarray  # int32, workload index
-    dev_periodic: np.ndarray  # bool, periodic arrivals (else Poisson)
-    dev_rate_hz: np.ndarray  # float64, task arrival rate, 1/s
+    dev_arrival: np.ndarray  # int8, ARR_* arrival process
+    dev_rate_hz: np.ndarray  # float64, arrival rate (periodic: frame rate; MMPP: while on), 1/s
+    dev_jitter_s: np.ndarray  # float64, periodic: frames late by U[0, jitter), s
+    dev_mmpp_on_s: np.ndarray  # float64, MMPP: mean on period, s
+    dev_mmpp_off_s: np.ndarray  # float64, MMPP: mean off period, s
+    dev_mmpp_off_rate_hz: np.ndarray  # float64, MMPP: arrival rate while off, 1/s
+    dev_trace_start: np.ndarray  # int64, trace: first entry of the device's trace in trace_t_s
+    dev_trace_len: np.ndarray  # int64, trace: its number of entries
+    dev_trace_cycle_s: np.ndarray  # float64, trace: the replay period, s
+    trace_t_s: np.ndarray  # float64[n_trace_entries], the arrival traces one after another, s
     dev_offload: np.ndarray  # bool, the policy sends this device's tasks to its site's GPU
     dev_flops_per_s: np.ndarray  # float64, local compute throughput, FLOP/s
     dev_power_idle_w: np.ndarray  # float64, baseline power, W
@@ -295,6 +309,11 @@ class State(NamedTuple):
     mob_speed_mps: np.ndarray  # float64, current speed, m/s
     mob_pause_until_s: np.ndarray  # float64, end of a waypoint pause, s
     mob_map_point: np.ndarray  # int64, radio-map grid point of the last handover check (-1: none yet)
+    dev_next_nominal_s: np.ndarray  # float64, periodic: the next frame's nominal time, s
+    dev_mmpp_on: np.ndarray  # bool, MMPP: in an on period
+    dev_mmpp_switch_s: np.ndarray  # float64, MMPP: when the current period ends, s
+    dev_trace_pos: np.ndarray  # int64, trace: entry of the next arrival
+    dev_trace_base_s: np.ndarray  # float64, trace: start time of the current replay cycle, s
     dev_cpu_free_s: np.ndarray  # float64, CPU busy until, s
     dev_flows: np.ndarray  # int32[2, n_devices], active uplink / downlink flows
     dev_bits: np.ndarray  # float64[2, n_devices], bits sent / received, bit
@@ -480,6 +499,54 @@ def _device_energy(t0, now, cpu_free_s, ul_active, dl_active, idle_since_s, p_id
 
 
 # ---------------------------------------------------------------------------
+# Arrival processes
+# ---------------------------------------------------------------------------
+
+
+@njit(inline="always")
+def _next_arrival(m, st, d, now):
+    """The next arrival of device ``d`` after one at ``now`` (periodic with jitter, MMPP, trace).
+
+    Periodic with jitter: frame k is due at phase + k / rate and arrives a uniform
+    U[0, jitter) later (jitter < period keeps the order). MMPP: a two-state
+    Markov-modulated Poisson process (W. Fischer and K. Meier-Hellstern, "The
+    Markov-modulated Poisson process (MMPP) cookbook", Performance Evaluation
+    18(2), 1993): Poisson at ``rate_hz`` while on and ``mmpp_off_rate_hz`` while off,
+    on and off periods exponential with the given means; simulated exactly, by
+    drawing the next arrival in the current state and switching state where the
+    period ends first. Trace: the next entry of the device's trace, wrapping
+    around to the start with the cycle added. (Poisson and periodic without
+    jitter are inlined in the event loop.)
+    """
+    process = m.dev_arrival[d]
+    if process == ARR_PERIODIC:
+        nominal = st.dev_next_nominal_s[d] + 1.0 / m.dev_rate_hz[d]
+        st.dev_next_nominal_s[d] = nominal
+        return nominal + m.dev_jitter_s[d] * uniform(st.rng_dev, d)
+    if process == ARR_MMPP:
+        t = now
+        while True:
+            on = st.dev_mmpp_on[d]
+            rate = m.dev_rate_hz[d] if on else m.dev_mmpp_off_rate_hz[d]
+            candidate = t + exponential(st.rng_dev, d, 1.0 / rate) if rate > 0.0 else np.inf
+            switch = st.dev_mmpp_switch_s[d]
+            if candidate < switch:
+                return candidate
+            # the period ends first: the other state, from its start (memoryless)
+            t = switch
+            st.dev_mmpp_on[d] = not on
+            st.dev_mmpp_switch_s[d] = switch + exponential(
+                st.rng_dev, d, m.dev_mmpp_off_s[d] if on else m.dev_mmpp_on_s[d])
+    # trace
+    pos = st.dev_trace_pos[d] + 1
+    if pos == m.dev_trace_len[d]:
+        pos = 0
+        st.dev_trace_base_s[d] += m.dev_trace_cycle_s[d]
+    st.dev_trace_pos[d] = pos
+    return st.dev_trace_base_s[d] + m.trace_t_s[m.dev_trace_start[d] + pos]
+
+
+# ---------------------------------------------------------------------------
 # Shared cells
 # ---------------------------------------------------------------------------
 
@@ -644,7 +711,7 @@ def advance(m, st, until_s):
     cell_site = m.cell_site
     n_radio_cells = cell_site.shape[0]
     dev_workload = m.dev_workload
-    dev_periodic = m.dev_periodic
+    dev_arrival = m.dev_arrival
     dev_rate_hz = m.dev_rate_hz
     dev_offload = m.dev_offload
     dev_flops_per_s = m.dev_flops_per_s
@@ -930,9 +997,14 @@ def advance(m, st, until_s):
             # -- arrival: next arrival, new task, local or uplink -------------
             if not alive:
                 continue  # an empty battery generates no more tasks
-            rate = dev_rate_hz[d]
-            gap = 1.0 / rate if dev_periodic[d] else exponential(rng_dev, d, 1.0 / rate)
-            _push(ev_time, ev_seq, ev_payload, ints, now + gap, EV_ARRIVAL, d)
+            process = dev_arrival[d]
+            if process == ARR_POISSON:
+                t_next = now + exponential(rng_dev, d, 1.0 / dev_rate_hz[d])
+            elif process == ARR_PERIODIC and m.dev_jitter_s[d] == 0.0:
+                t_next = now + 1.0 / dev_rate_hz[d]
+            else:
+                t_next = _next_arrival(m, st, d, now)
+            _push(ev_time, ev_seq, ev_payload, ints, t_next, EV_ARRIVAL, d)
             k = ints[I_FREE]
             ints[I_FREE] = task_next[k]
             task_next[k] = -1
@@ -1205,11 +1277,35 @@ def advance(m, st, until_s):
 def schedule_first_arrivals(m, st):
     """Put each device's first arrival in the heap (Poisson: exponential gap; periodic: random phase)."""
     for d in range(m.dev_site.shape[0]):
-        period = 1.0 / m.dev_rate_hz[d]
-        if m.dev_periodic[d]:
-            first = period * uniform(st.rng_dev, d)
+        process = m.dev_arrival[d]
+        if process == ARR_POISSON:
+            first = exponential(st.rng_dev, d, 1.0 / m.dev_rate_hz[d])
+        elif process == ARR_PERIODIC:
+            first = uniform(st.rng_dev, d) / m.dev_rate_hz[d]  # a uniformly random phase
+            st.dev_next_nominal_s[d] = first
+            if m.dev_jitter_s[d] > 0.0:
+                first += m.dev_jitter_s[d] * uniform(st.rng_dev, d)
+        elif process == ARR_MMPP:
+            # the stationary state: on with probability on / (on + off), a residual period (memoryless)
+            on_s = m.dev_mmpp_on_s[d]
+            off_s = m.dev_mmpp_off_s[d]
+            on = uniform(st.rng_dev, d) < on_s / (on_s + off_s)
+            st.dev_mmpp_on[d] = on
+            st.dev_mmpp_switch_s[d] = exponential(st.rng_dev, d, on_s if on else off_s)
+            first = _next_arrival(m, st, d, 0.0)
         else:
-            first = exponential(st.rng_dev, d, period)
+            # replay from a uniformly random offset into the cycle: arrivals at base + t_i
+            start = m.dev_trace_start[d]
+            n = m.dev_trace_len[d]
+            offset = m.dev_trace_cycle_s[d] * uniform(st.rng_dev, d)
+            pos = np.searchsorted(m.trace_t_s[start:start + n], offset)
+            base = -offset
+            if pos == n:
+                pos = 0
+                base += m.dev_trace_cycle_s[d]
+            st.dev_trace_pos[d] = pos
+            st.dev_trace_base_s[d] = base
+            first = base + m.trace_t_s[start + pos]
         _push(st.ev_time, st.ev_seq, st.ev_payload, st.ints, first, EV_ARRIVAL, d)
     if m.mob_step_s[0] > 0.0 and m.mob_devices.shape[0] > 0:
         _push(st.ev_time, st.ev_seq, st.ev_payload, st.ints, m.mob_step_s[0], EV_MOVE, 0)

@@ -133,6 +133,15 @@ class Result:
             if self.scenario.topology.file is not None:
                 resolved = resolved.model_copy(update={
                     "topology": resolved.topology.model_copy(update={"file": "topology.toml"})})
+        groups = []
+        for i, group in enumerate(resolved.devices):
+            if group.trace_file is not None:
+                # an arrival trace travels with the results too
+                name = f"arrivals_{i}.csv"
+                _atomic_write_text(out / name, Path(group.trace_file).read_text(encoding="utf-8"))
+                group = group.model_copy(update={"trace_file": name})
+            groups.append(group)
+        resolved = resolved.model_copy(update={"devices": tuple(groups)})
         _atomic_write_text(out / "scenario.toml", dump_scenario(resolved))
         write_parquet(out / "devices.parquet", self.devices)
         write_parquet(out / "sites.parquet", self.sites)

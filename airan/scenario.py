@@ -203,10 +203,22 @@ class DeviceGroup(_Model):
     speed_max_mps: float = Field(0.8333, gt=0, description="highest speed, m/s (each leg or street: uniform)")
     pause_s: float = Field(0.0, ge=0, description="random_waypoint: pause at each waypoint, s")
     p_turn: float = Field(0.5, ge=0, le=1, description="manhattan: probability of turning at a crossing")
-    arrival: Literal["poisson", "periodic"] = Field(
-        "poisson", description="task arrivals: Poisson, or periodic with a uniformly random phase per device"
-    )
-    rate_hz: float = Field(gt=0, description="task arrival rate per device, 1/s")
+    arrival: Literal["poisson", "periodic", "mmpp", "trace"] = Field(
+        "poisson", description="task arrivals: Poisson; periodic frames (a uniformly random phase per device, "
+        "optional jitter); bursty on/off (a two-state Markov-modulated Poisson process); or replayed from a CSV "
+        "trace")
+    rate_hz: float | None = Field(
+        None, gt=0, description="arrival rate per device (periodic: frame rate; mmpp: rate while on), 1/s; "
+        "required except with a trace")
+    jitter_s: float = Field(
+        0.0, ge=0, description="periodic: each frame is late by a uniform delay in [0, jitter_s), s (less than "
+        "the period, so frames keep their order)")
+    mmpp_on_s: float | None = Field(None, gt=0, description="mmpp: mean duration of an on (bursty) period, s")
+    mmpp_off_s: float | None = Field(None, gt=0, description="mmpp: mean duration of an off period, s")
+    mmpp_off_rate_hz: float = Field(0.0, ge=0, description="mmpp: arrival rate while off, 1/s")
+    trace_file: str | None = Field(
+        None, description="trace: CSV of arrival times in s (a column named t_s, or the first column), relative "
+        "to the scenario file; each device replays it cyclically from its own random offset")
     compute_flops_per_s: float = Field(gt=0, description="on-device inference throughput, FLOP/s")
     power_idle_w: float = Field(ge=0, description="baseline power, drawn at all times, W")
     power_compute_w: float = Field(ge=0, description="extra power while computing locally, W")
@@ -263,6 +275,22 @@ class DeviceGroup(_Model):
         if self.mobility in ("manhattan", "highway") and self.placement != "roads":
             raise ValueError(f"placement: must be \"roads\" with mobility = \"{self.mobility}\" (devices start "
                              f"on the roads they follow), got {self.placement!r}")
+        if self.arrival == "trace":
+            if self.trace_file is None:
+                raise ValueError("trace_file: required with arrival = \"trace\"")
+            if self.rate_hz is not None:
+                raise ValueError("rate_hz: not used with arrival = \"trace\" (the trace sets the rate); remove it")
+        elif self.rate_hz is None:
+            raise ValueError(f"rate_hz: required with arrival = \"{self.arrival}\"")
+        for f, kind in (("jitter_s", "periodic"), ("mmpp_on_s", "mmpp"), ("mmpp_off_s", "mmpp"),
+                        ("mmpp_off_rate_hz", "mmpp"), ("trace_file", "trace")):
+            if f in self.model_fields_set and self.arrival != kind:
+                raise ValueError(f"{f}: only used with arrival = \"{kind}\", got arrival = \"{self.arrival}\"")
+        if self.arrival == "mmpp" and (self.mmpp_on_s is None or self.mmpp_off_s is None):
+            raise ValueError("mmpp_on_s: mmpp_on_s and mmpp_off_s are required with arrival = \"mmpp\"")
+        if self.arrival == "periodic" and self.jitter_s >= 1.0 / self.rate_hz:
+            raise ValueError(f"jitter_s: must be < the period 1 / rate_hz ({1.0 / self.rate_hz!r} s), "
+                             f"got {self.jitter_s!r}")
         if self.speed_min_mps > self.speed_max_mps:
             raise ValueError(f"speed_min_mps: must be <= speed_max_mps ({self.speed_max_mps!r}), "
                              f"got {self.speed_min_mps!r}")
@@ -551,12 +579,17 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: cannot read: {exc}") from None
     raw = apply_overrides(raw, overrides, source=source)
+    # files named by the scenario (a topology, arrival traces) are found next to it, wherever the run starts
     topology = raw.get("topology")
     if isinstance(topology, dict) and isinstance(topology.get("file"), str):
-        # a topology file is found next to the scenario file, wherever the run starts
         file = Path(topology["file"])
         if file.suffix and not file.is_absolute():
             topology["file"] = str((path.parent / file).resolve())
+    for group in raw.get("devices") or []:
+        if isinstance(group, dict) and isinstance(group.get("trace_file"), str):
+            file = Path(group["trace_file"])
+            if not file.is_absolute():
+                group["trace_file"] = str((path.parent / file).resolve())
     return scenario_from_dict(raw, source=source)
 
 
@@ -619,6 +652,9 @@ def dump_scenario(scenario: Scenario) -> str:
                 group.pop(key, None)
         if group["placement"] != "hotspots":
             for key in ("hotspots", "hotspot_sigma_m"):
+                group.pop(key, None)
+        for key, kind in (("jitter_s", "periodic"), ("mmpp_off_rate_hz", "mmpp")):
+            if group["arrival"] != kind:
                 group.pop(key, None)
     if "topology" in data and not data["topology"]["parameters"]:
         del data["topology"]["parameters"]

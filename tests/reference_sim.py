@@ -62,6 +62,7 @@ from typing import Any
 
 import numpy as np
 
+from airan import engine
 from airan._rng import FAMILY_DEVICE, FAMILY_SITE, exponential, seed_streams, uniform
 
 OUTCOMES = ("completed", "dropped_queue_full", "dropped_battery")
@@ -401,7 +402,7 @@ class ReferenceSimulation:
 
         for d in range(n_dev):
             period_s = 1.0 / float(m.dev_rate_hz[d])
-            if m.dev_periodic[d]:
+            if m.dev_arrival[d] == engine.ARR_PERIODIC:
                 first_s = period_s * uniform(self.rng_dev, d)  # a uniformly random phase
             else:
                 first_s = exponential(self.rng_dev, d, period_s)
@@ -500,7 +501,8 @@ class ReferenceSimulation:
         if dev.depleted:
             return  # an empty device generates no more tasks
         rate_hz = float(self.m.dev_rate_hz[d])
-        gap_s = 1.0 / rate_hz if self.m.dev_periodic[d] else exponential(self.rng_dev, d, 1.0 / rate_hz)
+        periodic = self.m.dev_arrival[d] == engine.ARR_PERIODIC
+        gap_s = 1.0 / rate_hz if periodic else exponential(self.rng_dev, d, 1.0 / rate_hz)
         self.schedule(now + gap_s, self.on_arrival, d)
 
         task = Task(id=self.next_task_id, device=d, t_gen_s=now, counted=now >= self.warmup_s)
