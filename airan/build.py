@@ -569,6 +569,7 @@ def initial_state(
 
     n_dev = model.dev_site.shape[0]
     n_nodes = model.node_servers.shape[0]
+    n_wl = model.wl_flops.shape[0]
     if n_cells is None:
         n_cells = model.cell_rate_bps.shape[0]
     roads = mob.RoadGraph(model.road_x_m, model.road_y_m, model.road_ptr, model.road_adj)
@@ -658,7 +659,9 @@ def initial_state(
         rng_mob=seed_streams(seed, FAMILY_MOBILITY, n_dev if model.mob_devices.shape[0] else 0),
         ints=ints,
         sums=sums,
-        hist=np.zeros(histogram.N_BINS + 2, dtype=np.int64),
+        hist=np.zeros((n_wl, histogram.N_BINS + 2), dtype=np.int64),
+        wl_counts=np.zeros((n_wl, engine.N_WL), dtype=np.int64),
+        wl_latency_s=np.zeros(n_wl, dtype=np.float64),
         trace_f=np.zeros((trace_capacity, engine.N_TF), dtype=np.float64),
         trace_i=np.zeros((trace_capacity, engine.N_TI), dtype=np.int64),
     )

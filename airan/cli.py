@@ -164,7 +164,8 @@ def _unwritable(out: Path) -> str | None:
     except OSError as exc:
         return f"cannot write there: {exc.strerror or exc}"
     for name in ("summary.json", "scenario.toml", "topology.toml", "devices.parquet", "sites.parquet",
-                 "nodes.parquet", "links.parquet", "cells.parquet", "latency_histogram.parquet", "trace.parquet"):
+                 "nodes.parquet", "links.parquet", "cells.parquet", "latency_histogram.parquet", "workloads.parquet",
+                 "trace.parquet"):
         if (out / name).is_dir():
             return f"{out / name} is a folder"
     return None

@@ -142,6 +142,13 @@ I_MOVES = 22  # mobility steps taken
 I_REROUTED = 23  # counted GPU-served completions whose result went back through another site
 N_INTS = 24
 
+# per-workload counters: State.wl_counts[workload, ...] (counted tasks)
+WL_GENERATED = 0
+WL_COMPLETED = 1
+WL_DROPPED = 2
+WL_DEADLINE_MISS = 3  # completed late
+N_WL = 4
+
 # float64 accumulators: State.sums[...]
 S_LATENCY = 0
 S_LOCAL = 1
@@ -342,7 +349,9 @@ class State(NamedTuple):
     # statistics
     ints: np.ndarray  # int64[N_INTS], see I_*
     sums: np.ndarray  # float64[N_SUMS], see S_*
-    hist: np.ndarray  # int64[histogram.N_BINS + 2], latency histogram of counted completed tasks
+    hist: np.ndarray  # int64[n_workloads, histogram.N_BINS + 2], latency histogram of counted completed tasks
+    wl_counts: np.ndarray  # int64[n_workloads, N_WL], counted tasks per workload, see WL_*
+    wl_latency_s: np.ndarray  # float64[n_workloads], summed latency of counted completed tasks, s
     # per-task trace buffer (size 0 when tracing is off)
     trace_f: np.ndarray  # float64[trace_capacity, N_TF], times in s
     trace_i: np.ndarray  # int64[trace_capacity, N_TI]
@@ -801,6 +810,8 @@ def advance(m, st, until_s):
     ints = st.ints
     sums = st.sums
     hist = st.hist
+    wl_counts = st.wl_counts
+    wl_latency_s = st.wl_latency_s
     trace_f = st.trace_f
     trace_i = st.trace_i
     trace_capacity = trace_f.shape[0]
@@ -1022,6 +1033,7 @@ def advance(m, st, until_s):
             if now >= warmup_s:
                 flags = F_COUNTED
                 ints[I_GENERATED] += 1
+                wl_counts[dev_workload[d], WL_GENERATED] += 1
             s = dev_site[d]
             # offload where the policy says so, a GPU is reachable and the device has a link
             if dev_offload[d] and site_gpu_node[s] >= 0 and dev_uplink_bps[d] > 0.0 and dev_downlink_bps[d] > 0.0:
@@ -1219,9 +1231,13 @@ def advance(m, st, until_s):
                     sums[S_LATENCY] += latency
                     sums[S_LATENCY_MIN] = min(sums[S_LATENCY_MIN], latency)
                     sums[S_LATENCY_MAX] = max(sums[S_LATENCY_MAX], latency)
-                    hist[histogram.bin_index(latency)] += 1
-                    if latency > wl_deadline_s[dev_workload[d]]:
+                    w = dev_workload[d]
+                    hist[w, histogram.bin_index(latency)] += 1
+                    wl_counts[w, WL_COMPLETED] += 1
+                    wl_latency_s[w] += latency
+                    if latency > wl_deadline_s[w]:
                         ints[I_DEADLINE_MISS] += 1
+                        wl_counts[w, WL_DEADLINE_MISS] += 1
                     if flags & F_OFFLOADED:
                         ints[I_N_UPLINK_DONE] += 1
                         sums[S_UPLINK] += task_uplink_s[k]
@@ -1239,6 +1255,7 @@ def advance(m, st, until_s):
             else:
                 dev_dropped[d] += 1
                 if flags & F_COUNTED:
+                    wl_counts[dev_workload[d], WL_DROPPED] += 1
                     if outcome == OUT_DROPPED_QUEUE_FULL:
                         ints[I_DROPPED_QUEUE] += 1
                     elif outcome == OUT_DROPPED_RADIO:

@@ -112,6 +112,7 @@ class Result:
     nodes: dict[str, np.ndarray] | None = field(default=None)
     links: dict[str, np.ndarray] | None = field(default=None)
     topology: Any = field(default=None)
+    workloads: dict[str, np.ndarray] | None = field(default=None)
 
     def write(self, out_dir: str | Path) -> Path:
         """Write ``summary.json``, ``scenario.toml`` (resolved, with the seed used) and Parquet tables.
@@ -150,6 +151,8 @@ class Result:
         if self.links is not None and len(self.links["link"]):
             write_parquet(out / "links.parquet", self.links)
         write_parquet(out / "latency_histogram.parquet", self.latency_histogram)
+        if self.workloads is not None:
+            write_parquet(out / "workloads.parquet", self.workloads)
         if self.cells is not None:
             write_parquet(out / "cells.parquet", self.cells)
         if self.trace is not None:
@@ -175,7 +178,8 @@ def summarize(
     dropped = dropped_queue + dropped_battery + dropped_radio
     lat_min = float(sums[engine.S_LATENCY_MIN]) if completed else math.nan
     lat_max = float(sums[engine.S_LATENCY_MAX]) if completed else math.nan
-    p50, p95, p99 = histogram.quantiles(st.hist, [0.5, 0.95, 0.99], lat_min, lat_max)
+    hist_all = st.hist.sum(axis=0)
+    p50, p95, p99 = histogram.quantiles(hist_all, [0.5, 0.95, 0.99], lat_min, lat_max)
 
     # devices
     e_idle, e_compute, e_tx, e_rx = st.dev_e_idle_j, st.dev_e_compute_j, st.dev_e_tx_j, st.dev_e_rx_j
@@ -391,15 +395,38 @@ def summarize(
     latency_histogram = {
         "lower_s": np.concatenate(([0.0], edges)),
         "upper_s": np.concatenate((edges, [np.inf])),
-        "count": st.hist.copy(),
+        "count": hist_all,
     }
+    # per workload (counted tasks): counts, latency quantiles from its own histogram, deadline misses
+    wl = st.wl_counts
+    wl_quantiles = np.array([histogram.quantiles(st.hist[w], [0.5, 0.95, 0.99], lat_min, lat_max)
+                             for w in range(wl.shape[0])]).reshape(-1, 3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        workloads = {
+            "workload": np.array(layout.workload_names, dtype=object),
+            "tasks_generated": wl[:, engine.WL_GENERATED].copy(),
+            "tasks_completed": wl[:, engine.WL_COMPLETED].copy(),
+            "tasks_dropped": wl[:, engine.WL_DROPPED].copy(),
+            "latency_mean_s": np.where(wl[:, engine.WL_COMPLETED] > 0,
+                                       st.wl_latency_s / np.maximum(wl[:, engine.WL_COMPLETED], 1), np.nan),
+            "latency_p50_s": wl_quantiles[:, 0],
+            "latency_p95_s": wl_quantiles[:, 1],
+            "latency_p99_s": wl_quantiles[:, 2],
+            "deadline_miss_ratio": np.where(
+                wl[:, engine.WL_COMPLETED] + wl[:, engine.WL_DROPPED] > 0,
+                (wl[:, engine.WL_DEADLINE_MISS] + wl[:, engine.WL_DROPPED])
+                / np.maximum(wl[:, engine.WL_COMPLETED] + wl[:, engine.WL_DROPPED], 1), np.nan),
+        }
+    summary["workloads"] = {
+        str(name): {k: _json_value(v[i]) for k, v in workloads.items() if k != "workload"}
+        for i, name in enumerate(workloads["workload"])}
     cells = None
     if layout.cells is not None:
         cells = {**layout.cells, "load_dl": cell_load[engine.DL, :n_radio], "load_ul": cell_load[engine.UL, :n_radio],
                  "bits_dl": st.cell_bits[engine.DL, :n_radio].copy(),
                  "bits_ul": st.cell_bits[engine.UL, :n_radio].copy()}
     return Result(scenario, seed, summary, devices, sites, latency_histogram, cells=cells, nodes=nodes,
-                  links=links, topology=topo)
+                  links=links, topology=topo, workloads=workloads)
 
 
 def _site_energy_j(scenario: Scenario, layout, st: engine.State, now_s: float) -> np.ndarray:

@@ -143,13 +143,25 @@ class Site(_Model):
 
 
 class Workload(_Model):
-    """An inference task type: compute demand, payload sizes and deadline."""
+    """An inference task type: compute demand, payload sizes and deadline.
+
+    ``catalog`` names a row of the workload catalog (docs/workloads.md), which fills
+    every field not given; device groups running the workload then take the row's
+    arrival process unless they give their own ``arrival``.
+    """
 
     name: str = Field(min_length=1, description="unique workload name")
+    catalog: str | None = Field(
+        None, description="workload catalog row (docs/workloads.md) filling the fields not given; omit for none")
     flops: float = Field(gt=0, description="compute demand of one inference, FLOP")
     input_bytes: float = Field(ge=0, description="uplink payload per task, bytes")
     output_bytes: float = Field(ge=0, description="downlink payload per task, bytes")
     deadline_s: float = Field(gt=0, description="latency deadline, s (a task completing later misses it)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_catalog(cls, data: Any) -> Any:
+        return _fill_from_profile(data, "catalog", _workload_fields)
 
 
 class DeviceGroup(_Model):
@@ -453,6 +465,27 @@ class Scenario(_Model):
     workloads: tuple[Workload, ...] = Field(min_length=1, strict=False, description="inference task types")
     devices: tuple[DeviceGroup, ...] = Field(min_length=1, strict=False, description="device groups")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _arrivals_from_catalog(cls, data: Any) -> Any:
+        """A device group without its own ``arrival`` takes its catalog workload's arrival process."""
+        if not isinstance(data, dict) or not isinstance(data.get("workloads"), list | tuple) \
+                or not isinstance(data.get("devices"), list | tuple):
+            return data
+        catalog = {w.get("name"): w.get("catalog") for w in data["workloads"]
+                   if isinstance(w, dict) and isinstance(w.get("catalog"), str)}
+        groups = []
+        for group in data["devices"]:
+            row = catalog.get(group.get("workload")) if isinstance(group, dict) else None
+            if row is not None and "arrival" not in group:
+                try:
+                    suggested = _arrival_fields(row)
+                except LookupError:
+                    suggested = {}  # the workload's own check reports the unknown row
+                group = {**suggested, **group}
+            groups.append(group)
+        return {**data, "devices": groups}
+
     @model_validator(mode="after")
     def _references(self) -> Scenario:
         if (self.sites is None) == (self.topology is None):
@@ -539,6 +572,18 @@ def _device_fields(name: str, data: dict) -> dict[str, Any]:
     out["compute_flops_per_s"] = row.accelerators[kind].flops_per_s
     out["power_compute_w"] = row.accelerators[kind].power_w
     return out
+
+
+def _workload_fields(name: str, data: dict) -> dict[str, Any]:
+    from .workloads import workload_fields
+
+    return workload_fields(name)
+
+
+def _arrival_fields(name: str) -> dict[str, Any]:
+    from .workloads import arrival_fields
+
+    return arrival_fields(name)
 
 
 def _accelerator_fields(name: str, data: dict) -> dict[str, Any]:

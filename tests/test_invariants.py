@@ -606,3 +606,33 @@ def test_energy_step_never_leaves_a_battery_below_empty():
     out = engine._device_energy(0.0, 5.0, 1.0, False, False, -np.inf, 1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
                                 0, 1.0, 1.0, 100.0, 0.0)
     assert out[:4] == (5.0, 1.0, 0.0, 0.0) and out[6] == pytest.approx(93.0) and not out[-1]
+
+
+def test_per_workload_statistics_add_up_and_match_their_workload():
+    # two workloads computed locally on a deterministic CPU: each one's latency is its own compute
+    # time when the CPU is idle; per-workload counts add up to the totals; the overall histogram is
+    # the sum of the workloads' ones
+    raw = {
+        "simulation": {"duration_s": 2000.0, "warmup_s": 100.0, "seed": 2},
+        "policy": {"name": "local"},
+        "sites": [{"name": "bs"}],
+        "workloads": [{"name": "small", "flops": 1e7, "input_bytes": 1.0, "output_bytes": 1.0, "deadline_s": 0.5},
+                      {"name": "large", "flops": 4e8, "input_bytes": 1.0, "output_bytes": 1.0,
+                       "deadline_s": 0.001}],
+        "devices": [{"name": f"d{w}", "count": 5, "workload": w, "rate_hz": 0.2, "compute_flops_per_s": 1e9,
+                     "power_idle_w": 0.1, "power_compute_w": 1.0, "power_tx_w": 1.0, "power_rx_w": 0.5,
+                     "battery_wh": 100.0, "uplink_bps": 1e7, "downlink_bps": 1e7} for w in ("small", "large")],
+    }
+    result = airan.run(airan.scenario_from_dict(raw))
+    s, w = result.summary, result.workloads
+    for key in ("tasks_generated", "tasks_completed", "tasks_dropped"):
+        assert int(w[key].sum()) == s[key]
+    np.testing.assert_array_equal(result.latency_histogram["count"].sum(), s["tasks_completed"])
+    small, large = s["workloads"]["small"], s["workloads"]["large"]
+    # p50 of each: its compute time (the CPU is almost always idle at this load), to the 0.5 % of the bins
+    assert small["latency_p50_s"] == pytest.approx(0.01, rel=0.006)
+    assert large["latency_p50_s"] == pytest.approx(0.4, rel=0.006)
+    assert small["deadline_miss_ratio"] == 0.0 and large["deadline_miss_ratio"] == 1.0
+    total_latency = small["latency_mean_s"] * small["tasks_completed"] + large["latency_mean_s"] * large[
+        "tasks_completed"]
+    assert total_latency == pytest.approx(s["latency_mean_s"] * s["tasks_completed"], rel=1e-12)

@@ -146,3 +146,26 @@ def test_scenario_reference_document_is_current():
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "scenario.md").read_text()
     assert doc.strip() == reference_markdown().strip(), "regenerate with: airan reference > docs/scenario.md"
+
+
+def test_a_catalog_workload_fills_its_fields_and_its_groups_arrivals():
+    from airan.workloads import workload_profile
+
+    base = {"simulation": {"duration_s": 10.0}, "sites": [{"name": "a"}]}
+    group = {"name": "cams", "count": 1, "profile": "smartphone", "workload": "det", "uplink_bps": 5e7,
+             "downlink_bps": 1e8}
+    row = workload_profile("detect_yolov8n_640")
+    sc = airan.scenario_from_dict({**base, "workloads": [{"name": "det", "catalog": "detect_yolov8n_640",
+                                                          "deadline_s": 0.05}], "devices": [group]})
+    w, g = sc.workloads[0], sc.devices[0]
+    assert (w.flops, w.input_bytes, w.output_bytes) == (row.flops, row.input_bytes, row.output_bytes)
+    assert w.deadline_s == 0.05  # a field given overrides the row
+    assert (g.arrival, g.rate_hz, g.jitter_s) == (row.arrival, row.rate_hz, row.jitter_s)
+    # a group with its own arrival keeps it (and then gives its own rate)
+    sc = airan.scenario_from_dict({**base, "workloads": [{"name": "det", "catalog": "detect_yolov8n_640"}],
+                                   "devices": [{**group, "arrival": "poisson", "rate_hz": 2.0}]})
+    assert (sc.devices[0].arrival, sc.devices[0].rate_hz, sc.devices[0].jitter_s) == ("poisson", 2.0, 0.0)
+    # the resolved scenario reads back the same
+    assert airan.scenario_from_dict(tomllib.loads(dump_scenario(sc))) == sc
+    with pytest.raises(airan.ScenarioError, match=r"workloads\[0\]\.catalog: unknown workload profile 'x'"):
+        airan.scenario_from_dict({**base, "workloads": [{"name": "det", "catalog": "x"}], "devices": [group]})
