@@ -28,6 +28,7 @@ class Layout(NamedTuple):
     site_x_m: np.ndarray  # float64[n_sites], m
     site_y_m: np.ndarray  # float64[n_sites], m
     node_names: list[str]  # compute nodes, in kernel order
+    node_ran_fraction: np.ndarray  # float64[n_nodes], share of the GPU's time its site's baseband takes
     workload_names: list[str]
     group_names: list[str]
     dev_group: np.ndarray  # int32[n_devices], index into group_names
@@ -356,13 +357,20 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
     cell_rate = np.concatenate((np.full(n_radio, np.nan), routes.capacity_bps.astype(np.float64)))
 
     gpus = [n.gpu for n in nodes]
+    serving = _gpu_serving(scenario, topo, routes, cells, wl_flops)
     model = engine.Model(
         node_servers=np.array([g.servers if g else 0 for g in gpus], dtype=np.int32),
         node_flops_per_s=np.array([g.flops_per_s if g else 1.0 for g in gpus], dtype=np.float64),
         node_exponential=np.array([bool(g and g.service == "exponential") for g in gpus], dtype=np.bool_),
         node_queue_capacity=np.array(
             [-1 if (g is None or g.queue_capacity is None) else g.queue_capacity for g in gpus], dtype=np.int64),
-        node_on_full_local=np.array([bool(g and g.on_full == "local") for g in gpus], dtype=np.bool_),
+        node_on_full=np.array([_ON_FULL[g.on_full] if g else engine.ON_FULL_DROP for g in gpus], dtype=np.int8),
+        node_deadline_admission=np.array([bool(g and g.admission == "deadline") for g in gpus], dtype=np.bool_),
+        node_batch_max=np.array([g.batch_max if g else 1 for g in gpus], dtype=np.int64),
+        node_batch_timeout_s=np.array([g.batch_timeout_s if g else 0.0 for g in gpus], dtype=np.float64),
+        node_service_s=serving.service_s,
+        node_server0=serving.server0,
+        site_gpu_next=serving.gpu_next,
         site_gpu_node=np.ascontiguousarray(routes.gpu_node, dtype=np.int32),
         route_latency_s=np.ascontiguousarray(routes.latency_s, dtype=np.float64).reshape(n_sites, len(nodes)),
         route_cell=np.ascontiguousarray(route_cell).reshape(n_sites, len(nodes)),
@@ -444,6 +452,7 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         site_x_m=site_x,
         site_y_m=site_y,
         node_names=[n.name for n in nodes],
+        node_ran_fraction=serving.ran_fraction,
         workload_names=[w.name for w in scenario.workloads],
         group_names=[g.name for g in scenario.devices],
         dev_group=dev_group,
@@ -457,6 +466,78 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
 
 
 _MAX_REDRAWS = 200
+_ON_FULL = {"drop": engine.ON_FULL_DROP, "local": engine.ON_FULL_LOCAL, "next_node": engine.ON_FULL_NEXT}
+
+
+class _Serving(NamedTuple):
+    service_s: np.ndarray  # float64[n_nodes, n_workloads, max batch], batch time on the AI share, s
+    server0: np.ndarray  # int64[n_nodes], first server of each node in the global numbering
+    gpu_next: np.ndarray  # int32[n_sites, n_nodes], next GPU node by latency from the site (-1: none)
+    ran_fraction: np.ndarray  # float64[n_nodes], share of the GPU's time the site's baseband takes
+
+
+def _gpu_serving(scenario: Scenario, topo, routes, cells, wl_flops: np.ndarray) -> _Serving:
+    """Batch service times, the baseband's share of co-located GPUs, and each site's GPU nodes in order.
+
+    A batch of ``b`` tasks of workload ``w`` takes ``batch_overhead_s + b flops_w /
+    flops_per_s`` (or the measured ``batch_latency_s[w][b - 1]``) of a whole server; a
+    GPU that also runs the site's baseband gives inference the rest of its time,
+    ``1 - x`` with ``x = ran_share x load`` (strict priority: the baseband's demand
+    follows the site's cell load, the mean of its cells' predicted uplink and downlink
+    loads unless ``ran_load`` is given) or ``x = ran_share`` (a reserved slice), so
+    inference takes ``1 / (1 - x)`` times longer. This is a time-average (fluid)
+    model of slot-by-slot preemption: the baseband's work comes in 0.5-1 ms slots, far
+    shorter than most inferences.
+    """
+    names = [w.name for w in scenario.workloads]
+    n_nodes, n_wl = len(topo.compute), len(names)
+    gpus = [n.gpu for n in topo.compute]
+    b_max = max([g.batch_max for g in gpus if g is not None], default=1)
+    site_index = {s.name: i for i, s in enumerate(topo.sites)}
+    service_s = np.ones((n_nodes, n_wl, b_max))
+    ran_fraction = np.zeros(n_nodes)
+    for n, (node, gpu) in enumerate(zip(topo.compute, gpus, strict=True)):
+        if gpu is None:
+            continue
+        where = f"compute node {node.name!r}"
+        for name in gpu.batch_latency_s or {}:
+            if name not in names:
+                raise BuildError(f"{where}: gpu.batch_latency_s.{name}: must name a workload ({', '.join(names)})")
+        if gpu.ran_share > 0.0:
+            if node.kind != "site":
+                raise BuildError(f"{where}: gpu.ran_share: only a GPU at a site runs its baseband (this node is "
+                                 f"{node.kind!r}); set it to 0")
+            if gpu.ran_priority == "reserved":
+                ran_fraction[n] = gpu.ran_share
+            else:
+                load = gpu.ran_load
+                if load is None:
+                    if cells is None:
+                        raise BuildError(f"{where}: gpu.ran_load: required with channel.model = \"ideal\" (no "
+                                         f"cell load to follow)")
+                    mine = cells["site"] == topo.sites[site_index[node.site]].name
+                    load = float(np.mean(0.5 * (cells["load_dl_predicted"][mine] + cells["load_ul_predicted"][mine])))
+                ran_fraction[n] = gpu.ran_share * load
+        b = np.arange(1, b_max + 1, dtype=np.float64)
+        for w, name in enumerate(names):
+            measured = (gpu.batch_latency_s or {}).get(name)
+            if measured is not None:
+                row = np.array(measured[:b_max], dtype=np.float64)
+                row = np.concatenate((row, np.full(b_max - row.size, row[-1])))  # beyond batch_max: unused
+            else:
+                row = gpu.batch_overhead_s + b * wl_flops[w] / gpu.flops_per_s
+            service_s[n, w] = row / (1.0 - ran_fraction[n])
+    servers = np.array([g.servers if g else 0 for g in gpus], dtype=np.int64)
+    server0 = np.concatenate(([0], np.cumsum(servers)[:-1])).astype(np.int64) if n_nodes else np.zeros(0, np.int64)
+    # each site's GPU nodes by (latency, links, index): the order a refused task moves along
+    gpu_next = np.full((len(topo.sites), n_nodes), -1, dtype=np.int32)
+    has_gpu = [g is not None for g in gpus]
+    for s in range(len(topo.sites)):
+        order = sorted((j for j in range(n_nodes) if has_gpu[j] and np.isfinite(routes.latency_s[s, j])),
+                       key=lambda j: (routes.latency_s[s, j], routes.hops[s, j], j))
+        for a, b_ in zip(order, order[1:], strict=False):
+            gpu_next[s, a] = b_
+    return _Serving(service_s, server0, gpu_next, ran_fraction)
 _ARRIVALS = {"poisson": engine.ARR_POISSON, "periodic": engine.ARR_PERIODIC, "mmpp": engine.ARR_MMPP,
              "trace": engine.ARR_TRACE}
 
@@ -594,9 +675,13 @@ def initial_state(
         ev_payload=np.zeros(heap_capacity, dtype=np.int64),
         **_task_arrays(task_capacity, first_slot=0),
         node_busy=np.zeros(n_nodes, dtype=np.int32),
-        node_q_head=np.full(n_nodes, -1, dtype=np.int32),
-        node_q_tail=np.full(n_nodes, -1, dtype=np.int32),
+        node_q_head=np.full((n_nodes, n_wl), -1, dtype=np.int32),
+        node_q_tail=np.full((n_nodes, n_wl), -1, dtype=np.int32),
+        node_wq_len=np.zeros((n_nodes, n_wl), dtype=np.int64),
         node_q_len=np.zeros(n_nodes, dtype=np.int64),
+        node_timer_s=np.full(n_nodes, np.inf, dtype=np.float64),
+        node_batches=np.zeros(n_nodes, dtype=np.int64),
+        server_left=np.zeros(max(int(model.node_servers.sum()), 1), dtype=np.int64),
         node_t_last_s=np.zeros(n_nodes, dtype=np.float64),
         node_busy_area_s=np.zeros(n_nodes, dtype=np.float64),
         node_queue_area_s=np.zeros(n_nodes, dtype=np.float64),
@@ -684,6 +769,7 @@ _TASK_FIELDS = {
     "task_backhaul_s": np.float64,
     "task_site": np.int32,
     "task_node": np.int32,
+    "task_server": np.int32,
 }
 
 

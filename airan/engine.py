@@ -82,6 +82,7 @@ EV_CELL_END = 2  # index: 2 * cell + direction; the cell's earliest flow ends
 EV_GPU_END = 3  # index: task slot
 EV_HOP_END = 4  # index: task slot; the propagation delay of a transport path has passed
 EV_MOVE = 5  # index: 0; every moving device takes a mobility step, then handover checks
+EV_BATCH_TIMER = 6  # index: compute node; a waiting task's batching delay has run out
 _KIND_BITS = 3
 
 UL = 0  # direction rows of the cell and per-device flow arrays
@@ -92,6 +93,11 @@ STATUS_GROW_HEAP = 1
 STATUS_GROW_TASKS = 2
 STATUS_TRACE_FULL = 3
 STATUS_MOVE = 4  # the next event is a mobility step: call mobility_step, then advance again
+
+# what a GPU node does with a task it refuses (Model.node_on_full)
+ON_FULL_DROP = 0
+ON_FULL_LOCAL = 1
+ON_FULL_NEXT = 2
 
 # arrival processes (Model.dev_arrival)
 ARR_POISSON = 0
@@ -140,7 +146,8 @@ I_DROPPED_RADIO = 20
 I_HANDOVERS = 21  # handovers (all devices, whole run)
 I_MOVES = 22  # mobility steps taken
 I_REROUTED = 23  # counted GPU-served completions whose result went back through another site
-N_INTS = 24
+I_FORWARDED = 24  # counted tasks a GPU node refused and sent on to the next node
+N_INTS = 25
 
 # per-workload counters: State.wl_counts[workload, ...] (counted tasks)
 WL_GENERATED = 0
@@ -176,7 +183,13 @@ class Model(NamedTuple):
     node_flops_per_s: np.ndarray  # float64, FLOP/s of one server
     node_exponential: np.ndarray  # bool, exponential service times (else deterministic)
     node_queue_capacity: np.ndarray  # int64, max waiting tasks (-1: unlimited)
-    node_on_full_local: np.ndarray  # bool, a full queue sends the task back to its device (else drops it)
+    node_on_full: np.ndarray  # int8, ON_FULL_*: a refused task is dropped, runs locally or goes to the next node
+    node_deadline_admission: np.ndarray  # bool, also refuse tasks expected to miss their deadline
+    node_batch_max: np.ndarray  # int64, largest batch
+    node_batch_timeout_s: np.ndarray  # float64, longest wait for a batch to fill, s
+    node_service_s: np.ndarray  # float64[n_nodes, n_workloads, max batch], mean time of a batch of b + 1, s
+    node_server0: np.ndarray  # int64, the node's first server in the global server numbering
+    site_gpu_next: np.ndarray  # int32[n_sites, n_nodes], the GPU node after this one by latency (-1: none)
     # sites [n_sites] and routes [n_sites, n_nodes]
     site_gpu_node: np.ndarray  # int32[n_sites], the least-latency compute node with a GPU (-1: none)
     route_latency_s: np.ndarray  # float64[n_sites, n_nodes], one-way latency of the transport path, s
@@ -278,11 +291,16 @@ class State(NamedTuple):
     task_backhaul_s: np.ndarray  # float64, time on transport paths (to and from the GPU), s
     task_site: np.ndarray  # int32, site the task entered by (after service: the site it returns through)
     task_node: np.ndarray  # int32, compute node serving the task (-1: none)
+    task_server: np.ndarray  # int32, server (global numbering) of the task's batch
     # compute nodes [n_nodes]
     node_busy: np.ndarray  # int32, servers busy
-    node_q_head: np.ndarray  # int32, first waiting task slot (-1: empty)
-    node_q_tail: np.ndarray  # int32, last waiting task slot
-    node_q_len: np.ndarray  # int64, waiting tasks
+    node_q_head: np.ndarray  # int32[n_nodes, n_workloads], first waiting task slot per workload (-1: empty)
+    node_q_tail: np.ndarray  # int32[n_nodes, n_workloads], last waiting task slot
+    node_wq_len: np.ndarray  # int64[n_nodes, n_workloads], waiting tasks per workload
+    node_q_len: np.ndarray  # int64, waiting tasks (all workloads)
+    node_timer_s: np.ndarray  # float64, the earliest pending batching timer (inf: none), s
+    node_batches: np.ndarray  # int64, batches started (all tasks)
+    server_left: np.ndarray  # int64[n_servers], tasks of the running batch not yet ended (0: free)
     node_t_last_s: np.ndarray  # float64, time of the last busy/queue change, s
     node_busy_area_s: np.ndarray  # float64, integral of busy servers over time, server*s
     node_queue_area_s: np.ndarray  # float64, integral of queue length over time, task*s
@@ -707,10 +725,16 @@ def advance(m, st, until_s):
     until_s = np.float64(until_s)
     # -- unpack (see the performance note above) ------------------------------
     node_servers = m.node_servers
-    node_flops_per_s = m.node_flops_per_s
     node_exponential = m.node_exponential
     node_queue_capacity = m.node_queue_capacity
-    node_on_full_local = m.node_on_full_local
+    node_on_full = m.node_on_full
+    node_deadline_admission = m.node_deadline_admission
+    node_batch_max = m.node_batch_max
+    node_batch_timeout_s = m.node_batch_timeout_s
+    node_service_s = m.node_service_s
+    node_server0 = m.node_server0
+    site_gpu_next = m.site_gpu_next
+    n_workloads = m.wl_flops.shape[0]
     site_gpu_node = m.site_gpu_node
     route_latency_s = m.route_latency_s
     route_cell = m.route_cell
@@ -764,7 +788,12 @@ def advance(m, st, until_s):
     node_busy = st.node_busy
     node_q_head = st.node_q_head
     node_q_tail = st.node_q_tail
+    node_wq_len = st.node_wq_len
     node_q_len = st.node_q_len
+    node_timer_s = st.node_timer_s
+    node_batches = st.node_batches
+    server_left = st.server_left
+    task_server = st.task_server
     node_t_last_s = st.node_t_last_s
     node_busy_area_s = st.node_busy_area_s
     node_queue_area_s = st.node_queue_area_s
@@ -815,12 +844,13 @@ def advance(m, st, until_s):
     trace_f = st.trace_f
     trace_i = st.trace_i
     trace_capacity = trace_f.shape[0]
-    heap_room = ev_time.shape[0] - 2
+    # room for the worst case of one event: two pushes, plus the batches one node can start at once
+    heap_room = ev_time.shape[0] - 2 - n_workloads * (np.max(node_batch_max) if node_batch_max.shape[0] else 1)
 
     while ints[I_EV_N] > 0:
         if ev_time[0] >= until_s:
             break
-        # room for the worst case of one event: two pushes, one new task, one trace row
+        # room for the worst case of one event (see heap_room), one new task, one trace row
         if ints[I_EV_N] > heap_room:
             return STATUS_GROW_HEAP
         if ints[I_FREE] < 0:
@@ -854,12 +884,13 @@ def advance(m, st, until_s):
                 prev = j
                 j = task_next[j]
         ints[I_EVENTS] += 1
-        if kind != EV_ARRIVAL:
+        timer = kind == EV_BATCH_TIMER
+        if kind != EV_ARRIVAL and not timer:
             d = task_dev[k]
 
         # -- the device's energy up to now; is its battery still alive? -------
-        alive = not dev_depleted[d]
-        t0 = dev_t_energy_s[d]
+        alive = timer or not dev_depleted[d]
+        t0 = now if timer else dev_t_energy_s[d]
         if alive and now > t0:
             ul_active = dev_flows[UL, d] > 0
             dl_active = dev_flows[DL, d] > 0
@@ -1058,7 +1089,13 @@ def advance(m, st, until_s):
             node_busy_area_s[nd] += node_busy[nd] * dt_node
             node_queue_area_s[nd] += node_q_len[nd] * dt_node
             node_t_last_s[nd] = now
-            node_busy[nd] -= 1
+            if node_batch_max[nd] == 1:
+                node_busy[nd] -= 1
+            else:
+                server = task_server[k]
+                server_left[server] -= 1
+                if server_left[server] == 0:
+                    node_busy[nd] -= 1  # the batch's last task: the server is free
             node = nd
             task_flags[k] |= F_RETURN
             if not alive:
@@ -1090,6 +1127,12 @@ def advance(m, st, until_s):
                 else:
                     to_gpu = True
 
+        elif timer:
+            # -- a batching delay ran out: the node may start a smaller batch --
+            node = index
+            if now >= node_timer_s[node]:
+                node_timer_s[node] = np.inf
+
         else:  # EV_LOCAL_END
             outcome = OUT_COMPLETED if alive else OUT_DROPPED_BATTERY
 
@@ -1108,19 +1151,39 @@ def advance(m, st, until_s):
         # -- the task reaches its compute node: FIFO, or a full queue ---------
         if to_gpu:
             nd = task_node[k]
+            w = dev_workload[d]
             task_t_mark_s[k] = now
             counted = (task_flags[k] & F_COUNTED) != 0
             if counted:
                 ints[I_GPU_ARRIVALS] += 1
-            if node_busy[nd] < node_servers[nd]:
+            admit = True
+            if node_deadline_admission[nd]:
+                # expected completion: the work queued ahead spread over the servers, then its own service
+                own_s = node_service_s[nd, w, 0]
+                expected_s = now + node_q_len[nd] * own_s / node_servers[nd] + own_s
+                admit = expected_s - task_t_gen_s[k] <= wl_deadline_s[w]
+            if admit and node_busy[nd] < node_servers[nd]:
                 node = nd
-            elif node_queue_capacity[nd] < 0 or node_q_len[nd] < node_queue_capacity[nd]:
+            elif admit and (node_queue_capacity[nd] < 0 or node_q_len[nd] < node_queue_capacity[nd]):
                 node = nd
                 if counted:
                     ints[I_GPU_ENQUEUED] += 1
+            elif node_on_full[nd] == ON_FULL_NEXT and site_gpu_next[task_site[k], nd] >= 0:
+                # on to the next GPU node by latency from the task's site, over its transport path
+                node_rejected[nd] += 1
+                if counted:
+                    ints[I_FORWARDED] += 1
+                nxt = site_gpu_next[task_site[k], nd]
+                task_node[k] = nxt
+                bc = route_cell[task_site[k], nxt]
+                if bc >= 0:
+                    flow_cell = bc
+                    flow_direction = UL
+                else:
+                    hop_end_s = now + route_latency_s[task_site[k], nxt]
             else:
                 node_rejected[nd] += 1
-                if node_on_full_local[nd]:
+                if node_on_full[nd] == ON_FULL_LOCAL:
                     task_flags[k] |= F_FALLBACK
                     if counted:
                         ints[I_FALLBACK] += 1
@@ -1132,17 +1195,18 @@ def advance(m, st, until_s):
                 else:
                     outcome = OUT_DROPPED_QUEUE_FULL
             if node >= 0:
-                # integrals up to now, then append to the FIFO (served below)
+                # integrals up to now, then append to the workload's queue (served below)
                 dt_node = now - node_t_last_s[nd]
                 node_busy_area_s[nd] += node_busy[nd] * dt_node
                 node_queue_area_s[nd] += node_q_len[nd] * dt_node
                 node_t_last_s[nd] = now
-                if node_q_len[nd] == 0:
-                    node_q_head[nd] = k
+                if node_wq_len[nd, w] == 0:
+                    node_q_head[nd, w] = k
                 else:
-                    task_next[node_q_tail[nd]] = k
-                node_q_tail[nd] = k
+                    task_next[node_q_tail[nd, w]] = k
+                node_q_tail[nd, w] = k
                 task_next[k] = -1
+                node_wq_len[nd, w] += 1
                 node_q_len[nd] += 1
 
         if hop_end_s >= 0.0:
@@ -1195,20 +1259,54 @@ def advance(m, st, until_s):
             cell_event_seq[flow_direction, c] = _push(
                 ev_time, ev_seq, ev_payload, ints, now + wait, EV_CELL_END, 2 * c + flow_direction)
 
-        # -- a node with a free server serves the head of its FIFO ------------
+        # -- a node with a free server starts batches: dynamic batching -------
         if node >= 0:
+            batch_max = node_batch_max[node]
+            timeout_s = node_batch_timeout_s[node]
             while node_busy[node] < node_servers[node] and node_q_len[node] > 0:
-                j = node_q_head[node]
-                node_q_head[node] = task_next[j]
-                task_next[j] = -1
-                node_q_len[node] -= 1
-                node_busy[node] += 1
-                node_served[node] += 1
-                task_gpu_wait_s[j] = now - task_t_mark_s[j]
-                mean = wl_flops[dev_workload[task_dev[j]]] / node_flops_per_s[node]
+                # the workload whose oldest task has waited longest, among those with a full batch
+                # or a task whose batching delay has run out; otherwise wake up when one runs out
+                pick = -1
+                t_pick = np.inf
+                wake_s = np.inf
+                for wq in range(n_workloads):
+                    length = node_wq_len[node, wq]
+                    if length == 0:
+                        continue
+                    t_head = task_t_mark_s[node_q_head[node, wq]]
+                    if length >= batch_max or now >= t_head + timeout_s:
+                        if t_head < t_pick:
+                            pick = wq
+                            t_pick = t_head
+                    else:
+                        wake_s = min(wake_s, t_head + timeout_s)
+                if pick < 0:
+                    if wake_s < node_timer_s[node]:
+                        node_timer_s[node] = wake_s
+                        _push(ev_time, ev_seq, ev_payload, ints, wake_s, EV_BATCH_TIMER, node)
+                    break
+                size = min(node_wq_len[node, pick], batch_max)
+                mean = node_service_s[node, pick, size - 1]
                 service = exponential(rng_node, node, mean) if node_exponential[node] else mean
-                task_gpu_service_s[j] = service
-                _push(ev_time, ev_seq, ev_payload, ints, now + service, EV_GPU_END, j)
+                server = -1
+                if batch_max > 1:
+                    server = node_server0[node]
+                    while server_left[server] > 0:
+                        server += 1
+                    server_left[server] = size
+                node_busy[node] += 1
+                node_batches[node] += 1
+                for _ in range(size):
+                    j = node_q_head[node, pick]
+                    node_q_head[node, pick] = task_next[j]
+                    task_next[j] = -1
+                    node_wq_len[node, pick] -= 1
+                    node_q_len[node] -= 1
+                    node_served[node] += 1
+                    task_gpu_wait_s[j] = now - task_t_mark_s[j]
+                    task_gpu_service_s[j] = service
+                    task_server[j] = server
+                    _push(ev_time, ev_seq, ev_payload, ints, now + service, EV_GPU_END, j)
 
         # -- the task joins its device's CPU queue (FIFO, deterministic) ------
         if to_local:

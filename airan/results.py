@@ -29,6 +29,13 @@ Definitions used in the summary (the names are a public contract):
   ``handovers_per_device_hour`` per moving device (``devices_moving``), and
   ``results_rerouted`` the counted GPU-served tasks whose result went back
   through another site than the one the task came in by.
+- ``tasks_rejected`` counts tasks a GPU node refused (queue full, or expected to
+  miss the deadline with deadline admission): dropped, run locally
+  (``tasks_fallback_local``) or sent on to the next node (``tasks_forwarded``).
+  ``batch_size_mean`` is inferences per batch over all nodes. ``gpu_share_ran_mean``
+  is the mean share of GPU time the sites' baseband takes and ``gpu_share_ai_mean``
+  the share inference uses, ``(1 - ran share) x utilisation`` (per node in
+  ``nodes.parquet``).
 - GPU utilisation (busy servers / servers) and mean queue length are time
   averages after the warm-up; ``gpu_utilization_mean`` and
   ``gpu_queue_length_mean`` are unweighted means over the compute nodes that
@@ -244,6 +251,12 @@ def summarize(
         "gpu_service_mean_s": ratio(sums[engine.S_GPU_SERVICE], n_gpu_done),
         "downlink_mean_s": ratio(sums[engine.S_DOWNLINK], n_gpu_done),
         "gpu_wait_probability": ratio(ints[engine.I_GPU_ENQUEUED], ints[engine.I_GPU_ARRIVALS]),
+        "tasks_rejected": dropped_queue + int(ints[engine.I_FALLBACK]) + int(ints[engine.I_FORWARDED]),
+        "tasks_forwarded": int(ints[engine.I_FORWARDED]),
+        "batch_size_mean": ratio(float(st.node_served.sum()), float(st.node_batches.sum())),
+        "gpu_share_ran_mean": float(np.mean(layout.node_ran_fraction[has_gpu])) if has_gpu.any() else math.nan,
+        "gpu_share_ai_mean": float(np.mean(((1.0 - layout.node_ran_fraction) * utilization)[has_gpu]))
+        if has_gpu.any() else math.nan,
         "gpu_utilization_mean": float(np.mean(utilization[has_gpu])) if has_gpu.any() else math.nan,
         "gpu_utilization_max": float(np.max(utilization[has_gpu])) if has_gpu.any() else math.nan,
         "gpu_queue_length_mean": float(np.mean(queue_mean[has_gpu])) if has_gpu.any() else math.nan,
@@ -383,7 +396,11 @@ def summarize(
         "gpu_utilization": utilization,
         "gpu_queue_length_mean": np.where(has_gpu, queue_mean, np.nan),
         "gpu_services": st.node_served.copy(),
+        "gpu_batches": st.node_batches.copy(),
+        "batch_size_mean": np.where(st.node_batches > 0, st.node_served / np.maximum(st.node_batches, 1), np.nan),
         "gpu_rejected": st.node_rejected.copy(),
+        "gpu_share_ran": np.where(has_gpu, layout.node_ran_fraction, np.nan),
+        "gpu_share_ai": np.where(has_gpu, (1.0 - layout.node_ran_fraction) * utilization, np.nan),
         "gpu_energy_j": np.where(gpu_known, gpu_energy, np.nan),
         "gpu_energy_per_inference_j": np.where(gpu_known & (st.node_served > 0), gpu_energy / np.maximum(
             st.node_served, 1), np.nan),

@@ -13,9 +13,10 @@ override is checked exactly like the file.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -49,10 +50,18 @@ class _Model(BaseModel):
 
 
 class Gpu(_Model):
-    """A GPU node (at a site, an aggregation node or in the cloud): ``servers`` identical servers and one FIFO queue.
+    """A GPU node (at a site, an aggregation node or in the cloud): ``servers`` identical servers
+    (GPUs, or MIG-style partitions) fed by one queue per workload.
 
-    Each task occupies one server for ``flops / flops_per_s`` seconds (``deterministic``)
-    or for an exponential time with that mean (``exponential``, the M/M/c validation case).
+    A free server takes a batch of up to ``batch_max`` tasks of one workload (the
+    workload whose oldest task has waited longest) as soon as a full batch is waiting
+    or its oldest task has waited ``batch_timeout_s`` (dynamic batching, as in
+    Triton's dynamic batcher). A batch of ``b`` takes ``batch_overhead_s + b flops /
+    flops_per_s`` (or the workload's ``batch_latency_s`` row), deterministic or
+    exponential with that mean; with ``batch_max = 1`` this is one task per server,
+    FIFO. At a site, the GPU may also run the radio's baseband: it then takes a share
+    of the GPU's time and inference runs on the rest (a time-average, fluid model;
+    see ``ran_share``).
     """
 
     accelerator: str | None = Field(
@@ -67,14 +76,47 @@ class Gpu(_Model):
     queue_capacity: int | None = Field(
         None, ge=0, description="maximum number of waiting tasks (not counting those in service); omit for unlimited"
     )
-    on_full: Literal["drop", "local"] = Field(
-        "drop", description="what happens to a task that finds the queue full: dropped, or executed on its device"
+    on_full: Literal["drop", "local", "next_node"] = Field(
+        "drop", description="what happens to a task the queue refuses: dropped, executed on its device, or sent on "
+        "to the next GPU node by latency from its site (dropped when there is none)"
     )
+    admission: Literal["queue", "deadline"] = Field(
+        "queue", description="refuse a task only when the queue is full, or also when its expected completion "
+        "(the work queued ahead of it spread over the servers, plus its own service) would miss its deadline")
+    batch_max: int = Field(1, ge=1, le=1024, description="largest batch a server takes")
+    batch_timeout_s: float = Field(
+        0.0, ge=0, description="longest a task waits for its batch to fill before a smaller batch starts, s")
+    batch_overhead_s: float = Field(
+        0.0, ge=0, description="fixed time of a batch on top of its FLOPs (kernel launches, weight reads), s")
+    batch_latency_s: dict[str, Annotated[tuple[float, ...], Field(strict=False)]] | None = Field(
+        None, strict=False, description="per workload name, the measured latency of a batch of 1, 2, ... tasks, s "
+        "(at least batch_max entries); replaces the overhead + FLOPs model for that workload")
+    ran_share: float = Field(
+        0.0, ge=0, lt=1, description="fraction of the GPU's time the site's baseband takes: at full cell load "
+        "(ran_priority strict) or always (reserved); 0: inference only")
+    ran_priority: Literal["strict", "reserved"] = Field(
+        "strict", description="strict: the baseband takes ran_share x the site's cell load first; reserved: it "
+        "keeps ran_share whatever the load")
+    ran_load: float | None = Field(
+        None, ge=0, le=1, description="the cell load the baseband follows (strict); omit for the site's cell load "
+        "predicted from the offered traffic")
 
     @model_validator(mode="before")
     @classmethod
     def _from_profile(cls, data: Any) -> Any:
         return _fill_from_profile(data, "accelerator", _accelerator_fields)
+
+    @model_validator(mode="after")
+    def _batching(self) -> Gpu:
+        for name, row in (self.batch_latency_s or {}).items():
+            if len(row) < self.batch_max:
+                raise ValueError(f"batch_latency_s.{name}: needs at least batch_max ({self.batch_max}) latencies, "
+                                 f"got {len(row)}")
+            if any(not (t > 0 and math.isfinite(t)) for t in row):
+                raise ValueError(f"batch_latency_s.{name}: latencies must be finite and > 0, got {list(row)!r}")
+        if self.ran_load is not None and self.ran_priority != "strict":
+            raise ValueError("ran_load: only used with ran_priority = \"strict\"")
+        return self
 
     @model_validator(mode="after")
     def _powers_together(self) -> Gpu:
@@ -931,11 +973,16 @@ def _toml_default(value: Any) -> str:
 
 
 def _type_name(annotation: Any) -> str:
+    import types
     import typing
 
+    if typing.get_origin(annotation) is Annotated:
+        return _type_name(typing.get_args(annotation)[0])
     if typing.get_origin(annotation) is dict:
-        values = sorted({_type_name(a) for a in typing.get_args(typing.get_args(annotation)[1])})
-        return f"table of {' or '.join(values)}"
+        value = typing.get_args(annotation)[1]
+        if typing.get_origin(value) in (typing.Union, types.UnionType):
+            return f"table of {' or '.join(sorted({_type_name(a) for a in typing.get_args(value)}))}"
+        return f"table of {_type_name(value)}"
     if typing.get_origin(annotation) is Literal:
         return " or ".join(f'"{v}"' for v in typing.get_args(annotation))
     args = typing.get_args(annotation)

@@ -376,7 +376,7 @@ class ReferenceSimulation:
                 flops_per_s=float(m.node_flops_per_s[s]),
                 exponential=bool(m.node_exponential[s]),
                 capacity=None if m.node_queue_capacity[s] < 0 else int(m.node_queue_capacity[s]),
-                on_full_local=bool(m.node_on_full_local[s]),
+                on_full_local=bool(m.node_on_full[s] == engine.ON_FULL_LOCAL),
             )
             for s in range(n_sites)
         ]

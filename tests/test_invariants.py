@@ -41,11 +41,14 @@ def live_slots(state: engine.State) -> np.ndarray:
 def queued_slots(state: engine.State) -> np.ndarray:
     """Task slots waiting in a GPU queue, following each site's FIFO links."""
     out = []
-    for s in range(state.node_q_len.shape[0]):
-        k = int(state.node_q_head[s])
-        for _ in range(int(state.node_q_len[s])):
-            out.append(k)
-            k = int(state.task_next[k])
+    n_nodes, n_workloads = state.node_q_head.shape
+    for s in range(n_nodes):
+        for w in range(n_workloads):
+            k = int(state.node_q_head[s, w])
+            for _ in range(int(state.node_wq_len[s, w])):
+                out.append(k)
+                k = int(state.task_next[k])
+        assert state.node_wq_len[s].sum() == state.node_q_len[s]
     return np.array(out, dtype=np.int64)
 
 

@@ -1,0 +1,147 @@
+"""GPU serving: dynamic batching, the baseband's share of a site GPU, admission control, next-node forwarding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import airan
+
+T1_S = 1e-3  # one inference alone: 1e9 FLOP at 1e12 FLOP/s
+
+
+def serving_scenario(*, gpu: dict, rate_hz: float, count: int = 100, duration_s: float = 400.0,
+                     deadline_s: float = 10.0, channel: dict | None = None, **extra) -> airan.Scenario:
+    """One site whose GPU serves Poisson tasks from ``count`` devices over near-instant links."""
+    return airan.scenario_from_dict({
+        "simulation": {"duration_s": duration_s, "warmup_s": 20.0, "seed": 6},
+        "channel": channel or {},
+        "sites": [{"name": "bs", "gpu": {"servers": 1, "flops_per_s": 1e12, **gpu}}],
+        "workloads": [{"name": "w", "flops": 1e9, "input_bytes": 0.0, "output_bytes": 0.0,
+                       "deadline_s": deadline_s}],
+        "devices": [{"name": "d", "count": count, "workload": "w", "rate_hz": rate_hz / count,
+                     "compute_flops_per_s": 1e9, "power_idle_w": 0.1, "power_compute_w": 1.0, "power_tx_w": 1.0,
+                     "power_rx_w": 0.5, "battery_wh": 1e4, "uplink_bps": 1e9, "downlink_bps": 1e9}],
+        **extra,
+    })
+
+
+def without_wall_time(summary: dict) -> dict:
+    return {k: v for k, v in summary.items() if k != "wall_time_s"}
+
+
+def test_batches_of_one_are_the_unbatched_model():
+    plain = airan.run(serving_scenario(gpu={}, rate_hz=600.0)).summary
+    # batch_max 1: a batching delay changes nothing (a batch of one is always full), nor does a
+    # measured latency row equal to the FLOPs model
+    for gpu in ({"batch_max": 1, "batch_timeout_s": 0.05}, {"batch_latency_s": {"w": [T1_S]}}):
+        assert without_wall_time(airan.run(serving_scenario(gpu=gpu, rate_hz=600.0)).summary) == \
+            without_wall_time(plain)
+    assert plain["batch_size_mean"] == 1.0
+
+
+def test_batching_raises_throughput_as_the_latency_model_implies():
+    # a batch of b takes 4 ms + b x 1 ms: alone, a server manages 1 / 5 ms = 200 tasks/s; in batches
+    # of 8, 8 / 12 ms = 667 tasks/s. At 400 tasks/s offered the unbatched server is overloaded and
+    # completes 200/s (its queue grows); the batching one keeps up.
+    gpu = {"batch_overhead_s": 4e-3}
+    alone = airan.run(serving_scenario(gpu=gpu, rate_hz=400.0))
+    batched = airan.run(serving_scenario(gpu={**gpu, "batch_max": 8}, rate_hz=400.0))
+    # inferences served over the whole 400 s run
+    assert alone.nodes["gpu_services"][0] / 400.0 == pytest.approx(200.0, rel=0.002)
+    assert batched.nodes["gpu_services"][0] / 400.0 == pytest.approx(400.0, rel=0.02)
+    alone, batched = alone.summary, batched.summary
+    assert alone["tasks_in_flight"] > 50_000 and batched["tasks_in_flight"] < 100
+    # the server is busy the fraction the batch sizes imply: each batch of b takes 4 ms + b ms
+    b = batched["batch_size_mean"]
+    assert 1.0 < b < 8.0
+    assert batched["gpu_utilization_mean"] == pytest.approx(400.0 / b * (4e-3 + b * T1_S), rel=0.02)
+
+
+def test_a_batching_delay_holds_a_lone_task_until_it_runs_out():
+    # light load (1 task/s): every task waits the full 20 ms for company that never comes
+    s = airan.run(serving_scenario(gpu={"batch_max": 4, "batch_timeout_s": 0.02}, rate_hz=1.0,
+                                   duration_s=2000.0)).summary
+    # (about 2 % of them find a second task arriving within the 20 ms, which then waits less)
+    assert 0.02 * 0.97 < s["gpu_wait_mean_s"] <= 0.02
+    assert s["batch_size_mean"] == pytest.approx(1.0, abs=0.03)
+
+
+@pytest.mark.parametrize(("priority", "share", "load", "x"),
+                         [("strict", 0.5, 0.6, 0.3), ("reserved", 0.25, None, 0.25)])
+def test_the_baseband_leaves_inference_one_minus_its_share(priority, share, load, x):
+    # M/D/1 on the AI share: service S = t1 / (1 - x); Pollaczek-Khinchine wait rho S / (2 (1 - rho)),
+    # rho = lambda S. 400 tasks/s for 380 s: the mean wait's standard error is about 1 % (measured
+    # over seeds for the plain M/D/1 tests); 3 % is three of them.
+    gpu = {"ran_share": share, "ran_priority": priority, **({} if load is None else {"ran_load": load})}
+    lam = 400.0
+    s = airan.run(serving_scenario(gpu=gpu, rate_hz=lam)).summary
+    service = T1_S / (1.0 - x)
+    rho = lam * service
+    assert s["gpu_service_mean_s"] == pytest.approx(service, rel=1e-9)
+    assert s["gpu_wait_mean_s"] == pytest.approx(rho * service / (2 * (1 - rho)), rel=0.03)
+    assert s["gpu_share_ran_mean"] == pytest.approx(x, rel=1e-12)
+    assert s["gpu_share_ai_mean"] == pytest.approx(lam * T1_S, rel=0.02)  # the inference work itself
+
+
+def test_the_baseband_follows_the_predicted_cell_load():
+    scenario = airan.scenario_from_dict({
+        "simulation": {"duration_s": 10.0},
+        "channel": {"model": "tr38901", "shadowing": False, "los": "los"},
+        "sites": [{"name": "bs", "sectors": 3, "gpu": {"servers": 1, "flops_per_s": 1e12, "ran_share": 0.4}}],
+        "workloads": [{"name": "w", "flops": 1e9, "input_bytes": 2e5, "output_bytes": 1e4, "deadline_s": 1.0}],
+        "devices": [{"name": "d", "count": 60, "profile": "smartphone", "workload": "w", "rate_hz": 2.0}],
+    })
+    sim = airan.Simulation(scenario)
+    cells = sim.layout.cells
+    load = np.mean(0.5 * (cells["load_dl_predicted"] + cells["load_ul_predicted"]))
+    assert 0.0 < load < 1.0
+    assert sim.layout.node_ran_fraction[0] == pytest.approx(0.4 * load, rel=1e-12)
+
+
+def test_deadline_admission_refuses_what_would_be_late():
+    # overloaded (1.5 Erlang): with queue admission the queue grows without bound and most tasks are
+    # late; with deadline admission, tasks expected to be late run locally instead, and those the GPU
+    # keeps meet the 5 ms deadline (the estimate misses at most the one task in service: 1 ms)
+    deadline = 5e-3
+    late = airan.run(serving_scenario(gpu={"on_full": "local"}, rate_hz=1500.0, duration_s=60.0,
+                                      deadline_s=deadline), trace=True)
+    kept = airan.run(serving_scenario(gpu={"on_full": "local", "admission": "deadline"}, rate_hz=1500.0,
+                                      duration_s=60.0, deadline_s=deadline), trace=True)
+    gpu_late = late.trace["ran"] == "gpu"
+    assert np.mean(late.trace["latency_s"][gpu_late] > deadline) > 0.9
+    gpu_kept = kept.trace["ran"] == "gpu"
+    assert kept.summary["tasks_rejected"] > 0 and kept.summary["tasks_fallback_local"] > 0
+    assert np.max(kept.trace["latency_s"][gpu_kept]) <= deadline + T1_S + 1e-9
+    assert kept.summary["gpu_utilization_mean"] > 0.95  # refusing late work keeps the GPU busy
+
+
+def test_a_refused_task_moves_on_to_the_next_node(tmp_path):
+    path = tmp_path / "two_nodes.toml"
+    path.write_text("""
+name = "two_nodes"
+[[sites]]
+name = "bs"
+gpu = { servers = 1, flops_per_s = 1e12, queue_capacity = 0, on_full = "next_node" }
+[[compute]]
+name = "agg"
+kind = "aggregation"
+x_m = 1000.0
+y_m = 0.0
+gpu = { servers = 4, flops_per_s = 1e12 }
+[[links]]
+a = "bs"
+b = "agg"
+latency_s = 0.0005
+capacity_bps = 1e10
+""")
+    scenario = serving_scenario(gpu={}, rate_hz=1500.0, duration_s=30.0)
+    scenario = scenario.model_copy(update={"sites": None, "topology": airan.scenario.TopologyRef(file=str(path))})
+    result = airan.run(scenario, trace=True)
+    t, s = result.trace, result.summary
+    at = {n: int(np.sum((t["node"] == n) & (t["outcome"] == "completed"))) for n in ("bs-gpu", "agg")}
+    assert at["bs-gpu"] > 1000 and at["agg"] > 1000
+    assert s["tasks_forwarded"] > 0 and s["tasks_dropped"] == 0
+    # a forwarded task crosses the path to the aggregation node and back: at least 2 x 0.5 ms
+    assert np.all(t["backhaul_s"][t["node"] == "agg"] >= 1e-3 - 1e-12)
+    assert np.all(t["backhaul_s"][t["node"] == "bs-gpu"] == 0.0)
