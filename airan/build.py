@@ -369,6 +369,7 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         node_batch_max=np.array([g.batch_max if g else 1 for g in gpus], dtype=np.int64),
         node_batch_timeout_s=np.array([g.batch_timeout_s if g else 0.0 for g in gpus], dtype=np.float64),
         node_service_s=serving.service_s,
+        node_prefill_s=serving.prefill_s,
         node_server0=serving.server0,
         site_gpu_next=serving.gpu_next,
         site_gpu_node=np.ascontiguousarray(routes.gpu_node, dtype=np.int32),
@@ -435,6 +436,7 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         wl_input_bits=wl_in_bits,
         wl_output_bits=wl_out_bits,
         wl_deadline_s=np.array([w.deadline_s for w in scenario.workloads], dtype=np.float64),
+        wl_output_tokens=np.array([w.output_tokens or 0 for w in scenario.workloads], dtype=np.int64),
         warmup_s=np.array([scenario.simulation.warmup_s], dtype=np.float64),
         proportional_fair=np.array([channel.sharing == "proportional_fair"]),
     )
@@ -471,6 +473,7 @@ _ON_FULL = {"drop": engine.ON_FULL_DROP, "local": engine.ON_FULL_LOCAL, "next_no
 
 class _Serving(NamedTuple):
     service_s: np.ndarray  # float64[n_nodes, n_workloads, max batch], batch time on the AI share, s
+    prefill_s: np.ndarray  # float64[n_nodes, n_workloads, max batch], token workloads: overhead + prefill, s
     server0: np.ndarray  # int64[n_nodes], first server of each node in the global numbering
     gpu_next: np.ndarray  # int32[n_sites, n_nodes], next GPU node by latency from the site (-1: none)
     ran_fraction: np.ndarray  # float64[n_nodes], share of the GPU's time the site's baseband takes
@@ -488,6 +491,15 @@ def _gpu_serving(scenario: Scenario, topo, routes, cells, wl_flops: np.ndarray) 
     inference takes ``1 / (1 - x)`` times longer. This is a time-average (fluid)
     model of slot-by-slot preemption: the baseband's work comes in 0.5-1 ms slots, far
     shorter than most inferences.
+
+    Token workloads (an LLM turn): a batch of ``b`` prefills its prompts in ``b
+    prefill_flops / flops_per_s`` and then generates ``output_tokens`` tokens, each
+    decode step taking ``max(weight_bytes / memory_bw, b decode_flops_per_token /
+    flops_per_s)``: a roofline bound, since every step reads all the weights once
+    (memory-bound at small batches) and computes ``b`` tokens (compute-bound at large
+    ones); static batching, the batch's requests decoding together. With no memory
+    bandwidth or weight size given, decoding is compute-bound and the batch time is
+    the FLOPs model's.
     """
     names = [w.name for w in scenario.workloads]
     n_nodes, n_wl = len(topo.compute), len(names)
@@ -495,6 +507,7 @@ def _gpu_serving(scenario: Scenario, topo, routes, cells, wl_flops: np.ndarray) 
     b_max = max([g.batch_max for g in gpus if g is not None], default=1)
     site_index = {s.name: i for i, s in enumerate(topo.sites)}
     service_s = np.ones((n_nodes, n_wl, b_max))
+    prefill_s = np.zeros((n_nodes, n_wl, b_max))
     ran_fraction = np.zeros(n_nodes)
     for n, (node, gpu) in enumerate(zip(topo.compute, gpus, strict=True)):
         if gpu is None:
@@ -519,11 +532,18 @@ def _gpu_serving(scenario: Scenario, topo, routes, cells, wl_flops: np.ndarray) 
                     load = float(np.mean(0.5 * (cells["load_dl_predicted"][mine] + cells["load_ul_predicted"][mine])))
                 ran_fraction[n] = gpu.ran_share * load
         b = np.arange(1, b_max + 1, dtype=np.float64)
-        for w, name in enumerate(names):
+        for w, (name, workload) in enumerate(zip(names, scenario.workloads, strict=True)):
             measured = (gpu.batch_latency_s or {}).get(name)
             if measured is not None:
                 row = np.array(measured[:b_max], dtype=np.float64)
                 row = np.concatenate((row, np.full(b_max - row.size, row[-1])))  # beyond batch_max: unused
+            elif workload.output_tokens is not None:
+                prefill = gpu.batch_overhead_s + b * workload.prefill_flops / gpu.flops_per_s
+                step = b * workload.decode_flops_per_token / gpu.flops_per_s
+                if gpu.memory_bw_bytes_per_s is not None and workload.weight_bytes is not None:
+                    step = np.maximum(step, workload.weight_bytes / gpu.memory_bw_bytes_per_s)
+                row = prefill + workload.output_tokens * step
+                prefill_s[n, w] = prefill / (1.0 - ran_fraction[n])
             else:
                 row = gpu.batch_overhead_s + b * wl_flops[w] / gpu.flops_per_s
             service_s[n, w] = row / (1.0 - ran_fraction[n])
@@ -537,7 +557,7 @@ def _gpu_serving(scenario: Scenario, topo, routes, cells, wl_flops: np.ndarray) 
                        key=lambda j: (routes.latency_s[s, j], routes.hops[s, j], j))
         for a, b_ in zip(order, order[1:], strict=False):
             gpu_next[s, a] = b_
-    return _Serving(service_s, server0, gpu_next, ran_fraction)
+    return _Serving(service_s, prefill_s, server0, gpu_next, ran_fraction)
 _ARRIVALS = {"poisson": engine.ARR_POISSON, "periodic": engine.ARR_PERIODIC, "mmpp": engine.ARR_MMPP,
              "trace": engine.ARR_TRACE}
 
@@ -747,6 +767,8 @@ def initial_state(
         hist=np.zeros((n_wl, histogram.N_BINS + 2), dtype=np.int64),
         wl_counts=np.zeros((n_wl, engine.N_WL), dtype=np.int64),
         wl_latency_s=np.zeros(n_wl, dtype=np.float64),
+        wl_ttft_hist=np.zeros((n_wl, histogram.N_BINS + 2), dtype=np.int64),
+        wl_token_sums=np.zeros((n_wl, 2), dtype=np.float64),
         trace_f=np.zeros((trace_capacity, engine.N_TF), dtype=np.float64),
         trace_i=np.zeros((trace_capacity, engine.N_TI), dtype=np.int64),
     )

@@ -188,6 +188,7 @@ class Model(NamedTuple):
     node_batch_max: np.ndarray  # int64, largest batch
     node_batch_timeout_s: np.ndarray  # float64, longest wait for a batch to fill, s
     node_service_s: np.ndarray  # float64[n_nodes, n_workloads, max batch], mean time of a batch of b + 1, s
+    node_prefill_s: np.ndarray  # float64[n_nodes, n_workloads, max batch], token workloads: until the first token, s
     node_server0: np.ndarray  # int64, the node's first server in the global server numbering
     site_gpu_next: np.ndarray  # int32[n_sites, n_nodes], the GPU node after this one by latency (-1: none)
     # sites [n_sites] and routes [n_sites, n_nodes]
@@ -264,6 +265,7 @@ class Model(NamedTuple):
     wl_input_bits: np.ndarray  # float64, uplink bits per task
     wl_output_bits: np.ndarray  # float64, downlink bits per task
     wl_deadline_s: np.ndarray  # float64, deadline, s
+    wl_output_tokens: np.ndarray  # int64, tokens generated per task (0: not a token workload)
     # run [1]
     warmup_s: np.ndarray  # float64[1], tasks generated earlier are not counted, s
     proportional_fair: np.ndarray  # bool[1], cells share by proportional fair (else equal airtime)
@@ -370,6 +372,8 @@ class State(NamedTuple):
     hist: np.ndarray  # int64[n_workloads, histogram.N_BINS + 2], latency histogram of counted completed tasks
     wl_counts: np.ndarray  # int64[n_workloads, N_WL], counted tasks per workload, see WL_*
     wl_latency_s: np.ndarray  # float64[n_workloads], summed latency of counted completed tasks, s
+    wl_ttft_hist: np.ndarray  # int64[n_workloads, histogram.N_BINS + 2], token workloads: time to first token
+    wl_token_sums: np.ndarray  # float64[n_workloads, 2], token workloads: summed time to first token (s), tokens/s
     # per-task trace buffer (size 0 when tracing is off)
     trace_f: np.ndarray  # float64[trace_capacity, N_TF], times in s
     trace_i: np.ndarray  # int64[trace_capacity, N_TI]
@@ -732,6 +736,10 @@ def advance(m, st, until_s):
     node_batch_max = m.node_batch_max
     node_batch_timeout_s = m.node_batch_timeout_s
     node_service_s = m.node_service_s
+    node_prefill_s = m.node_prefill_s
+    wl_output_tokens = m.wl_output_tokens
+    wl_ttft_hist = st.wl_ttft_hist
+    wl_token_sums = st.wl_token_sums
     node_server0 = m.node_server0
     site_gpu_next = m.site_gpu_next
     n_workloads = m.wl_flops.shape[0]
@@ -1307,6 +1315,16 @@ def advance(m, st, until_s):
                     task_gpu_service_s[j] = service
                     task_server[j] = server
                     _push(ev_time, ev_seq, ev_payload, ints, now + service, EV_GPU_END, j)
+                    tokens = wl_output_tokens[pick]
+                    if tokens > 0 and (task_flags[j] & F_COUNTED) != 0:
+                        # the first token: the batch's prefill, the path back and the token's own airtime
+                        dj = task_dev[j]
+                        prefill = node_prefill_s[node, pick, size - 1] * service / mean
+                        ttft = (now - task_t_gen_s[j] + prefill + route_latency_s[task_site[j], node]
+                                + wl_output_bits[pick] / tokens / dev_downlink_bps[dj])
+                        wl_ttft_hist[pick, histogram.bin_index(ttft)] += 1
+                        wl_token_sums[pick, 0] += ttft
+                        wl_token_sums[pick, 1] += tokens / (service - prefill)
 
         # -- the task joins its device's CPU queue (FIFO, deterministic) ------
         if to_local:

@@ -265,6 +265,8 @@ class AcceleratorProfile(_Row):
     power_idle_w: float = Field(ge=0, description="power with a model resident and no work, W")
     power_peak_w: float = Field(gt=0, description="board power limit (TDP / TGP), W")
     memory_gb: float = Field(gt=0, description="accelerator memory, GB")
+    memory_bw_bytes_per_s: float = Field(
+        gt=0, description="memory bandwidth, bytes/s (bounds LLM decode: each token reads every weight)")
 
     def _check_row(self) -> None:
         if self.power_idle_w > self.power_peak_w:

@@ -29,6 +29,11 @@ Definitions used in the summary (the names are a public contract):
   ``handovers_per_device_hour`` per moving device (``devices_moving``), and
   ``results_rerouted`` the counted GPU-served tasks whose result went back
   through another site than the one the task came in by.
+- Per workload (``workloads`` in the summary, ``workloads.parquet``): counted tasks,
+  latency mean and quantiles, deadline-miss ratio; for token workloads (an LLM turn)
+  also the time to first token (the wait, the batch's prefill, the path back and the
+  first token's airtime; from a log histogram for the 95th percentile) and the
+  generation rate, output tokens over the decode time.
 - ``tasks_rejected`` counts tasks a GPU node refused (queue full, or expected to
   miss the deadline with deadline admission): dropped, run locally
   (``tasks_fallback_local``) or sent on to the next node (``tasks_forwarded``).
@@ -429,6 +434,12 @@ def summarize(
             "latency_p50_s": wl_quantiles[:, 0],
             "latency_p95_s": wl_quantiles[:, 1],
             "latency_p99_s": wl_quantiles[:, 2],
+            "ttft_mean_s": np.where(st.wl_ttft_hist.sum(axis=1) > 0, st.wl_token_sums[:, 0] / np.maximum(
+                st.wl_ttft_hist.sum(axis=1), 1), np.nan),
+            "ttft_p95_s": np.array([histogram.quantiles(st.wl_ttft_hist[w], [0.95], 0.0, np.inf)[0]
+                                    for w in range(wl.shape[0])]),
+            "tokens_per_s_mean": np.where(st.wl_ttft_hist.sum(axis=1) > 0, st.wl_token_sums[:, 1] / np.maximum(
+                st.wl_ttft_hist.sum(axis=1), 1), np.nan),
             "deadline_miss_ratio": np.where(
                 wl[:, engine.WL_COMPLETED] + wl[:, engine.WL_DROPPED] > 0,
                 (wl[:, engine.WL_DEADLINE_MISS] + wl[:, engine.WL_DROPPED])

@@ -70,6 +70,9 @@ class Gpu(_Model):
     flops_per_s: float = Field(gt=0, description="sustained inference throughput of one server, FLOP/s")
     power_idle_w: float | None = Field(None, ge=0, description="power of one idle server, W; omit: no GPU energy")
     power_peak_w: float | None = Field(None, ge=0, description="power of one busy server, W (linear in between)")
+    memory_bw_bytes_per_s: float | None = Field(
+        None, gt=0, description="memory bandwidth of one server, bytes/s: an LLM's decode reads every weight per "
+        "token, so a token takes at least weight_bytes / this; omit for compute-bound decoding")
     service: Literal["deterministic", "exponential"] = Field(
         "deterministic", description="service-time distribution; its mean is flops / flops_per_s"
     )
@@ -199,11 +202,36 @@ class Workload(_Model):
     input_bytes: float = Field(ge=0, description="uplink payload per task, bytes")
     output_bytes: float = Field(ge=0, description="downlink payload per task, bytes")
     deadline_s: float = Field(gt=0, description="latency deadline, s (a task completing later misses it)")
+    prompt_tokens: int | None = Field(None, ge=1, description="LLM-style workloads: prompt tokens per task")
+    output_tokens: int | None = Field(
+        None, ge=1, description="LLM-style workloads: tokens generated per task (time to first token and tokens/s "
+        "are reported)")
+    prefill_flops: float | None = Field(None, gt=0, description="LLM-style workloads: FLOP of the prompt's prefill")
+    decode_flops_per_token: float | None = Field(
+        None, gt=0, description="LLM-style workloads: FLOP per generated token")
+    weight_bytes: float | None = Field(
+        None, gt=0, description="LLM-style workloads: bytes of weights read per decode step (memory-bound decode)")
 
     @model_validator(mode="before")
     @classmethod
     def _from_catalog(cls, data: Any) -> Any:
         return _fill_from_profile(data, "catalog", _workload_fields)
+
+    @model_validator(mode="after")
+    def _tokens_together(self) -> Workload:
+        token = ("prompt_tokens", "output_tokens", "prefill_flops", "decode_flops_per_token")
+        given = [f for f in token if getattr(self, f) is not None]
+        if given and len(given) < len(token):
+            missing = [f for f in token if getattr(self, f) is None]
+            raise ValueError(f"{missing[0]}: give all of {', '.join(token)} for a token workload, or none")
+        if self.weight_bytes is not None and not given:
+            raise ValueError("weight_bytes: only used by token workloads (give output_tokens and the rest)")
+        if given and not math.isclose(self.flops, self.prefill_flops + self.output_tokens
+                                      * self.decode_flops_per_token, rel_tol=1e-6):
+            raise ValueError(f"flops: must equal prefill_flops + output_tokens x decode_flops_per_token "
+                             f"({self.prefill_flops + self.output_tokens * self.decode_flops_per_token!r}), "
+                             f"got {self.flops!r}")
+        return self
 
 
 class DeviceGroup(_Model):
@@ -616,10 +644,21 @@ def _device_fields(name: str, data: dict) -> dict[str, Any]:
     return out
 
 
-def _workload_fields(name: str, data: dict) -> dict[str, Any]:
-    from .workloads import workload_fields
+#: Bytes per weight assumed for a catalog model's decode reads (bf16 / fp16 serving).
+_BYTES_PER_WEIGHT = 2.0
 
-    return workload_fields(name)
+
+def _workload_fields(name: str, data: dict) -> dict[str, Any]:
+    from .workloads import workload_profile
+
+    row = workload_profile(name)
+    out = row.workload_fields()
+    if row.output_tokens is not None:
+        out.update(prompt_tokens=row.prompt_tokens, output_tokens=row.output_tokens, prefill_flops=row.prefill_flops,
+                   decode_flops_per_token=row.decode_flops_per_token)
+        if row.params is not None:
+            out["weight_bytes"] = row.params * _BYTES_PER_WEIGHT
+    return out
 
 
 def _arrival_fields(name: str) -> dict[str, Any]:
@@ -632,7 +671,8 @@ def _accelerator_fields(name: str, data: dict) -> dict[str, Any]:
     from .profiles import accelerator_profile
 
     row = accelerator_profile(name)
-    return {"flops_per_s": row.flops_per_s, "power_idle_w": row.power_idle_w, "power_peak_w": row.power_peak_w}
+    return {"flops_per_s": row.flops_per_s, "power_idle_w": row.power_idle_w, "power_peak_w": row.power_peak_w,
+            "memory_bw_bytes_per_s": row.memory_bw_bytes_per_s}
 
 
 def _base_station_fields(name: str, data: dict) -> dict[str, Any]:

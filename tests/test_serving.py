@@ -145,3 +145,46 @@ capacity_bps = 1e10
     # a forwarded task crosses the path to the aggregation node and back: at least 2 x 0.5 ms
     assert np.all(t["backhaul_s"][t["node"] == "agg"] >= 1e-3 - 1e-12)
     assert np.all(t["backhaul_s"][t["node"] == "bs-gpu"] == 0.0)
+
+
+def llm_scenario(*, gpu: dict, count: int, rate_hz: float, duration_s: float, arrival: str = "periodic"):
+    return airan.scenario_from_dict({
+        "simulation": {"duration_s": duration_s, "seed": 8},
+        "sites": [{"name": "bs", "gpu": {"servers": 1, "accelerator": "h100", **gpu}}],
+        "workloads": [{"name": "chat", "catalog": "llm_llama31_8b_chat"}],
+        "devices": [{"name": "d", "count": count, "profile": "smartphone", "workload": "chat", "arrival": arrival,
+                     "rate_hz": rate_hz, "uplink_bps": 5e7, "downlink_bps": 1e8}],
+    })
+
+
+def test_a_lone_llm_turn_prefills_compute_bound_and_decodes_memory_bound():
+    from airan.profiles import accelerator_profile
+    from airan.workloads import workload_profile
+
+    gpu, row = accelerator_profile("h100"), workload_profile("llm_llama31_8b_chat")
+    sim = airan.Simulation(llm_scenario(gpu={}, count=1, rate_hz=1 / 100.0, duration_s=300.0), trace=True)
+    result = sim.run()
+    t, w = result.trace, result.summary["workloads"]["chat"]
+    weight_bytes = row.params * 2.0  # bf16
+    prefill_s = row.prefill_flops / gpu.flops_per_s
+    step_s = max(weight_bytes / gpu.memory_bw_bytes_per_s, row.decode_flops_per_token / gpu.flops_per_s)
+    assert weight_bytes / gpu.memory_bw_bytes_per_s > row.decode_flops_per_token / gpu.flops_per_s  # memory-bound
+    np.testing.assert_allclose(t["gpu_service_s"], prefill_s + row.output_tokens * step_s, rtol=1e-12)
+    assert w["tokens_per_s_mean"] == pytest.approx(1.0 / step_s, rel=1e-9)
+    # first token: uplink, the prefill, and the token's airtime (co-located GPU: no path)
+    first = t["uplink_s"] + prefill_s + row.output_bytes * 8 / row.output_tokens / 1e8
+    assert w["ttft_mean_s"] == pytest.approx(float(np.mean(first)), rel=1e-9)
+
+
+def test_batched_decoding_multiplies_throughput_while_memory_bound():
+    # eight requests together: every decode step still reads the weights once (memory-bound), so each
+    # request keeps its tokens/s and the GPU serves eight times the tokens
+    one = airan.run(llm_scenario(gpu={"batch_max": 8, "batch_timeout_s": 10.0}, count=1, rate_hz=0.1,
+                                 duration_s=100.0)).summary
+    eight = airan.run(llm_scenario(gpu={"batch_max": 8, "batch_timeout_s": 10.0}, count=8, rate_hz=0.1,
+                                   duration_s=100.0)).summary
+    assert one["batch_size_mean"] == 1.0
+    assert eight["batch_size_mean"] > 6.0  # all eight within one 10 s period
+    # per request: the same decode rate (the prefill grows with the batch, the steps do not)
+    assert eight["workloads"]["chat"]["tokens_per_s_mean"] == pytest.approx(
+        one["workloads"]["chat"]["tokens_per_s_mean"], rel=1e-9)
