@@ -401,38 +401,47 @@ def evaluate_formula(expression: str, *, where: str = "formula") -> float:
 
 def profiles_from_dict(raw: dict[str, Any], *, source: str = "<profiles>") -> ProfileTables:
     """Validate raw (TOML-like) data into :class:`ProfileTables`; ``source`` names it in errors."""
-    try:
-        return ProfileTables.model_validate(raw)
-    except ValidationError as exc:
-        raise ProfileError(f"{source}: {_describe(exc)}") from None
+    return validate_table(ProfileTables, raw, source=source)
 
 
 def load_profiles(path: str | Path | None = None) -> ProfileTables:
     """Read and validate a profiles TOML file; ``None`` reads the one shipped with airan."""
-    if path is None:
-        return _package_tables()
+    return _package_tables() if path is None else read_table(ProfileTables, path, kind="profiles")
+
+
+def validate_table(model: type[BaseModel], raw: dict[str, Any], *, source: str) -> Any:
+    """Validate raw data into a table ``model``; a failure is a one-line :class:`ProfileError`."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ProfileError(f"{source}: {_describe(exc)}") from None
+
+
+def read_table(model: type[BaseModel], path: str | Path, *, kind: str) -> Any:
+    """Read a TOML data table (``kind``: profiles, workloads) from ``path`` and validate it into ``model``."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ProfileError(f"{path}: no such profiles file") from None
+        raise ProfileError(f"{path}: no such {kind} file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ProfileError(f"{path}: cannot read: {exc}") from None
-    return _parse(text, path.name)
+    return parse_table(model, text, path.name)
 
 
-def _parse(text: str, source: str) -> ProfileTables:
+def parse_table(model: type[BaseModel], text: str, source: str) -> Any:
+    """TOML text -> a validated table ``model``; ``source`` names it in errors."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{source}: not valid TOML: {exc}") from None
-    return profiles_from_dict(raw, source=source)
+    return validate_table(model, raw, source=source)
 
 
 @cache
 def _package_tables() -> ProfileTables:
     text = (resources.files("airan") / "data" / _PACKAGE_FILE).read_text(encoding="utf-8")
-    return _parse(text, _PACKAGE_FILE)
+    return parse_table(ProfileTables, text, _PACKAGE_FILE)
 
 
 class _Profiles(Mapping[str, Any]):

@@ -38,28 +38,28 @@ model", 2024. The full list, with what was read, is the ``references`` table.
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from .profiles import (
     _NAME,
     _TAGS,
-    ProfileError,
     UnknownProfileError,
     _cited_keys,
-    _describe,
     _doc_paragraph,
     _entries,
     _fmt,
     _Model,
     _Row,
     _row_section,
+    parse_table,
+    read_table,
+    validate_table,
 )
 
 __all__ = [
@@ -227,38 +227,18 @@ class WorkloadTables(_Model):
 
 def workloads_from_dict(raw: dict[str, Any], *, source: str = "<workloads>") -> WorkloadTables:
     """Validate raw (TOML-like) data into :class:`WorkloadTables`; ``source`` names it in errors."""
-    try:
-        return WorkloadTables.model_validate(raw)
-    except ValidationError as exc:
-        raise ProfileError(f"{source}: {_describe(exc)}") from None
+    return validate_table(WorkloadTables, raw, source=source)
 
 
 def load_workloads(path: str | Path | None = None) -> WorkloadTables:
     """Read and validate a workloads TOML file; ``None`` reads the one shipped with airan."""
-    if path is None:
-        return _package_tables()
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProfileError(f"{path}: no such workloads file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{path}: cannot read: {exc}") from None
-    return _parse(text, path.name)
-
-
-def _parse(text: str, source: str) -> WorkloadTables:
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{source}: not valid TOML: {exc}") from None
-    return workloads_from_dict(raw, source=source)
+    return _package_tables() if path is None else read_table(WorkloadTables, path, kind="workloads")
 
 
 @cache
 def _package_tables() -> WorkloadTables:
     text = (resources.files("airan") / "data" / _PACKAGE_FILE).read_text(encoding="utf-8")
-    return _parse(text, _PACKAGE_FILE)
+    return parse_table(WorkloadTables, text, _PACKAGE_FILE)
 
 
 class _Workloads(Mapping[str, WorkloadProfile]):

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from airan.results import read_parquet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,5 +82,64 @@ def test_topologies_study_reports_a_bad_override_in_one_line(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("topologies: error: topologies.toml: compute.gpu.servers")
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
+
+
+RAN_SHARING = ROOT / "experiments" / "ran_sharing.py"
+RAN_CONFIGS = ("strict", "reserved", "strict_batch8", "reserved_batch8")
+
+
+def test_ran_sharing_study_runs_at_a_tiny_size(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(RAN_SHARING), "--quick", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "ran_sharing.png").stat().st_size > 10_000
+    assert (tmp_path / "ran_sharing.pdf").exists()
+    sweep = read_parquet(tmp_path / "sweep.parquet")
+    assert set(sweep["config"]) == set(RAN_CONFIGS)  # rows for every configuration
+    for config, load in zip(sweep["config"], sweep["cell_load"], strict=True):
+        run = tmp_path / config / ("load_any" if np.isnan(load) else f"load_{load:.2f}")
+        for name in ("summary.json", "scenario.toml", "nodes.parquet"):
+            assert (run / name).exists(), run / name
+        assert config in proc.stdout
+    strict = sweep["ran_priority"] == "strict"
+    reserved = ~strict
+    # a reserved slice does not follow the cell load: one run per reserved configuration
+    assert np.all(np.isnan(sweep["cell_load"][reserved]))
+    assert sorted(sweep["config"][reserved]) == ["reserved", "reserved_batch8"]
+    # the baseband's share: ran_share x the cell load (strict), ran_share (reserved)
+    np.testing.assert_allclose(sweep["gpu_share_ran"][strict], sweep["ran_share"][strict] * sweep["cell_load"][strict],
+                               rtol=1e-12)
+    np.testing.assert_allclose(sweep["gpu_share_ran"][reserved], sweep["ran_share"][reserved], rtol=1e-12)
+    # saturation follows from the offered load alone: unbatched, the reserved slice never keeps up and
+    # strict priority stops at its first saturated load; batching keeps up everywhere
+    def saturated(config):
+        return list(sweep["saturated"][sweep["config"] == config])
+
+    assert saturated("reserved") == [True]
+    assert saturated("strict")[-1] and not any(saturated("strict")[:-1])
+    assert not any(saturated("strict_batch8") + saturated("reserved_batch8"))
+    np.testing.assert_array_equal(sweep["saturated"], sweep["ai_load"] >= 1.0)
+    # unbatched and stable: the simulated mean latency is the M/D/1 one on the AI share (Pollaczek-
+    # Khinchine), within two of the run's own 95 % batch-means half-widths (about four standard errors)
+    md1 = np.isfinite(sweep["md1_latency_mean_s"])
+    assert md1.sum() >= 2
+    assert np.all(np.abs(sweep["latency_mean_s"][md1] - sweep["md1_latency_mean_s"][md1])
+                  <= 2.0 * sweep["latency_mean_ci95_s"][md1])
+    # without a batching delay the work-based AI share is airan's time average
+    plain = sweep["batch_timeout_s"] == 0.0
+    np.testing.assert_allclose(sweep["gpu_share_ai_work"][plain], sweep["gpu_share_ai_mean"][plain], rtol=0.02)
+
+
+def test_ran_sharing_study_reports_a_bad_override_in_one_line(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(RAN_SHARING), "--quick", "--out", str(tmp_path), "--set", "sites[0].gpu.ran_share=1.5"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("ran_sharing: error: ran_sharing.toml: sites[0].gpu.ran_share")
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr
