@@ -1140,6 +1140,10 @@ def advance(m, st, until_s):
             node = index
             if now >= node_timer_s[node]:
                 node_timer_s[node] = np.inf
+            dt_node = now - node_t_last_s[node]  # integrals up to now, before a batch starts
+            node_busy_area_s[node] += node_busy[node] * dt_node
+            node_queue_area_s[node] += node_q_len[node] * dt_node
+            node_t_last_s[node] = now
 
         else:  # EV_LOCAL_END
             outcome = OUT_COMPLETED if alive else OUT_DROPPED_BATTERY

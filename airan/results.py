@@ -37,7 +37,7 @@ Definitions used in the summary (the names are a public contract):
 - ``tasks_rejected`` counts tasks a GPU node refused (queue full, or expected to
   miss the deadline with deadline admission): dropped, run locally
   (``tasks_fallback_local``) or sent on to the next node (``tasks_forwarded``).
-  ``batch_size_mean`` is inferences per batch over all nodes. ``gpu_share_ran_mean``
+  ``batch_size_mean`` is inferences per batch over all nodes and the whole run. ``gpu_share_ran_mean``
   is the mean share of GPU time the sites' baseband takes and ``gpu_share_ai_mean``
   the share inference uses, ``(1 - ran share) x utilisation`` (per node in
   ``nodes.parquet``).
@@ -79,7 +79,8 @@ Definitions used in the summary (the names are a public contract):
   the slow-down from sharing.
 - GPU energy (``gpu_energy_j``, per inference served ``gpu_energy_per_inference_j``)
   follows a linear power model per server, idle power plus (peak - idle) x the
-  fraction of time busy, over the whole run; base-station energy
+  fraction of time at work (inference on its share, plus the site's baseband on a
+  shared GPU), over the whole run; base-station energy
   (``site_energy_j``) the EARTH model (see ``_site_energy_j``);
   ``network_energy_j`` adds the device, GPU and base-station energies that are
   defined, and ``network_energy_per_task_j`` divides by all completed tasks.
@@ -304,7 +305,10 @@ def summarize(
                          for n in topo.compute])
     gpu_peak = np.array([n.gpu.power_peak_w if n.gpu and n.gpu.power_peak_w is not None else np.nan
                          for n in topo.compute])
-    gpu_energy = np.where(has_gpu, servers * gpu_idle * now_s + (gpu_peak - gpu_idle) * st.node_busy_area_s, 0.0)
+    # the GPU works on inference for (1 - x) of its busy time and on the site's baseband x of all the time
+    ran_x = layout.node_ran_fraction
+    gpu_work_s = st.node_busy_area_s * (1.0 - ran_x) + ran_x * servers * now_s
+    gpu_energy = np.where(has_gpu, servers * gpu_idle * now_s + (gpu_peak - gpu_idle) * gpu_work_s, 0.0)
     site_energy = _site_energy_j(scenario, layout, st, now_s)
     gpu_known = has_gpu & np.isfinite(gpu_idle)
     gpu_energy_total = float(gpu_energy[gpu_known].sum()) if gpu_known.any() else math.nan

@@ -188,3 +188,19 @@ def test_batched_decoding_multiplies_throughput_while_memory_bound():
     # per request: the same decode rate (the prefill grows with the batch, the steps do not)
     assert eight["workloads"]["chat"]["tokens_per_s_mean"] == pytest.approx(
         one["workloads"]["chat"]["tokens_per_s_mean"], rel=1e-9)
+
+
+def test_time_integrals_and_gpu_energy_count_batching_delays_and_the_baseband():
+    # light load with a batching delay: the GPU idles while tasks wait, so its utilisation is the
+    # work done (about 1 task/s x 1 ms) and Little's law holds for the queue (1/s x 20 ms)
+    s = airan.run(serving_scenario(gpu={"batch_max": 4, "batch_timeout_s": 0.02}, rate_hz=1.0,
+                                   duration_s=2000.0)).summary
+    assert s["gpu_utilization_mean"] == pytest.approx(1.0 * T1_S, rel=0.05)
+    assert s["gpu_queue_length_mean"] == pytest.approx(1.0 * s["gpu_wait_mean_s"], rel=0.05)
+    # energy: idle power all the time plus (peak - idle) x the work: the baseband's share always,
+    # inference on the rest
+    gpu = {"power_idle_w": 50.0, "power_peak_w": 250.0, "ran_share": 0.5, "ran_load": 0.8}
+    result = airan.run(serving_scenario(gpu=gpu, rate_hz=100.0, duration_s=100.0))
+    x, work = 0.4, result.nodes["gpu_services"][0] * T1_S  # inference work at full speed, s
+    expected = 50.0 * 100.0 + 200.0 * (x * 100.0 + work)
+    assert result.summary["gpu_energy_j"] == pytest.approx(expected, rel=1e-3)
