@@ -516,6 +516,9 @@ def _gpu_serving(scenario: Scenario, topo, routes, cells, wl_flops: np.ndarray) 
         for name in gpu.batch_latency_s or {}:
             if name not in names:
                 raise BuildError(f"{where}: gpu.batch_latency_s.{name}: must name a workload ({', '.join(names)})")
+            if scenario.workloads[names.index(name)].output_tokens is not None:
+                raise BuildError(f"{where}: gpu.batch_latency_s.{name}: not for a token workload (its prefill and "
+                                 f"decode follow from its FLOPs, weight_bytes and the GPU's memory bandwidth)")
         if gpu.ran_share > 0.0:
             if node.kind != "site":
                 raise BuildError(f"{where}: gpu.ran_share: only a GPU at a site runs its baseband (this node is "
@@ -768,7 +771,7 @@ def initial_state(
         wl_counts=np.zeros((n_wl, engine.N_WL), dtype=np.int64),
         wl_latency_s=np.zeros(n_wl, dtype=np.float64),
         wl_ttft_hist=np.zeros((n_wl, histogram.N_BINS + 2), dtype=np.int64),
-        wl_token_sums=np.zeros((n_wl, 2), dtype=np.float64),
+        wl_token_sums=np.zeros((n_wl, 3), dtype=np.float64),
         trace_f=np.zeros((trace_capacity, engine.N_TF), dtype=np.float64),
         trace_i=np.zeros((trace_capacity, engine.N_TI), dtype=np.int64),
     )

@@ -111,6 +111,8 @@ F_OFFLOADED = 2  # sent over the uplink
 F_FALLBACK = 4  # rejected by a full GPU queue and run locally
 F_RETURN = 8  # served: the result is on its way back to the device
 F_REROUTED = 16  # the result goes back through another site than the task came in by
+F_REFUSED = 32  # a GPU node has refused the task (counted once, however many refuse it)
+F_FORWARDED = 64  # the task was sent on to another GPU node
 
 # trace outcomes and places
 OUT_COMPLETED = 0
@@ -146,8 +148,10 @@ I_DROPPED_RADIO = 20
 I_HANDOVERS = 21  # handovers (all devices, whole run)
 I_MOVES = 22  # mobility steps taken
 I_REROUTED = 23  # counted GPU-served completions whose result went back through another site
-I_FORWARDED = 24  # counted tasks a GPU node refused and sent on to the next node
-N_INTS = 25
+I_FORWARDED = 24  # counted tasks a GPU node refused and sent on to the next node (once per task)
+I_REFUSED = 25  # counted tasks refused by at least one GPU node
+I_GPU_ACCEPTED = 26  # counted tasks a GPU node accepted (each at most once)
+N_INTS = 27
 
 # per-workload counters: State.wl_counts[workload, ...] (counted tasks)
 WL_GENERATED = 0
@@ -373,7 +377,8 @@ class State(NamedTuple):
     wl_counts: np.ndarray  # int64[n_workloads, N_WL], counted tasks per workload, see WL_*
     wl_latency_s: np.ndarray  # float64[n_workloads], summed latency of counted completed tasks, s
     wl_ttft_hist: np.ndarray  # int64[n_workloads, histogram.N_BINS + 2], token workloads: time to first token
-    wl_token_sums: np.ndarray  # float64[n_workloads, 2], token workloads: summed time to first token (s), tokens/s
+    wl_token_sums: np.ndarray  # float64[n_workloads, 3], token workloads: summed time to first token (s),
+    # tokens generated, decode time (s)
     # per-task trace buffer (size 0 when tracing is off)
     trace_f: np.ndarray  # float64[trace_capacity, N_TF], times in s
     trace_i: np.ndarray  # int64[trace_capacity, N_TI]
@@ -1183,8 +1188,10 @@ def advance(m, st, until_s):
             elif node_on_full[nd] == ON_FULL_NEXT and site_gpu_next[task_site[k], nd] >= 0:
                 # on to the next GPU node by latency from the task's site, over its transport path
                 node_rejected[nd] += 1
-                if counted:
+                if counted and (task_flags[k] & F_REFUSED) == 0:
+                    ints[I_REFUSED] += 1
                     ints[I_FORWARDED] += 1
+                task_flags[k] |= F_REFUSED | F_FORWARDED
                 nxt = site_gpu_next[task_site[k], nd]
                 task_node[k] = nxt
                 bc = route_cell[task_site[k], nxt]
@@ -1195,6 +1202,9 @@ def advance(m, st, until_s):
                     hop_end_s = now + route_latency_s[task_site[k], nxt]
             else:
                 node_rejected[nd] += 1
+                if counted and (task_flags[k] & F_REFUSED) == 0:
+                    ints[I_REFUSED] += 1
+                task_flags[k] |= F_REFUSED
                 if node_on_full[nd] == ON_FULL_LOCAL:
                     task_flags[k] |= F_FALLBACK
                     if counted:
@@ -1207,6 +1217,8 @@ def advance(m, st, until_s):
                 else:
                     outcome = OUT_DROPPED_QUEUE_FULL
             if node >= 0:
+                if counted:
+                    ints[I_GPU_ACCEPTED] += 1
                 # integrals up to now, then append to the workload's queue (served below)
                 dt_node = now - node_t_last_s[nd]
                 node_busy_area_s[nd] += node_busy[nd] * dt_node
@@ -1320,15 +1332,16 @@ def advance(m, st, until_s):
                     task_server[j] = server
                     _push(ev_time, ev_seq, ev_payload, ints, now + service, EV_GPU_END, j)
                     tokens = wl_output_tokens[pick]
-                    if tokens > 0 and (task_flags[j] & F_COUNTED) != 0:
+                    dj = task_dev[j]
+                    if tokens > 0 and (task_flags[j] & F_COUNTED) != 0 and dev_downlink_bps[dj] > 0.0:
                         # the first token: the batch's prefill, the path back and the token's own airtime
-                        dj = task_dev[j]
                         prefill = node_prefill_s[node, pick, size - 1] * service / mean
                         ttft = (now - task_t_gen_s[j] + prefill + route_latency_s[task_site[j], node]
                                 + wl_output_bits[pick] / tokens / dev_downlink_bps[dj])
                         wl_ttft_hist[pick, histogram.bin_index(ttft)] += 1
                         wl_token_sums[pick, 0] += ttft
-                        wl_token_sums[pick, 1] += tokens / (service - prefill)
+                        wl_token_sums[pick, 1] += tokens
+                        wl_token_sums[pick, 2] += service - prefill
 
         # -- the task joins its device's CPU queue (FIFO, deterministic) ------
         if to_local:

@@ -33,10 +33,13 @@ Definitions used in the summary (the names are a public contract):
   latency mean and quantiles, deadline-miss ratio; for token workloads (an LLM turn)
   also the time to first token (the wait, the batch's prefill, the path back and the
   first token's airtime; from a log histogram for the 95th percentile) and the
-  generation rate, output tokens over the decode time.
-- ``tasks_rejected`` counts tasks a GPU node refused (queue full, or expected to
-  miss the deadline with deadline admission): dropped, run locally
-  (``tasks_fallback_local``) or sent on to the next node (``tasks_forwarded``).
+  generation rate ``tokens_per_s``, all tokens generated over all decode time.
+- ``tasks_rejected`` counts tasks at least one GPU node refused (queue full, or
+  expected to miss the deadline with deadline admission): in the end dropped, run
+  locally (``tasks_fallback_local``) or served by a later node; ``tasks_forwarded``
+  those sent on to another node at least once (per-node refusals: ``gpu_rejected``
+  in ``nodes.parquet``). ``gpu_accepted_ratio`` is the share of generated tasks a
+  GPU node accepted and ``gpu_wait_probability`` the share of those that waited.
   ``batch_size_mean`` is inferences per batch over all nodes and the whole run. ``gpu_share_ran_mean``
   is the mean share of GPU time the sites' baseband takes and ``gpu_share_ai_mean``
   the share inference uses, ``(1 - ran share) x utilisation`` (per node in
@@ -227,6 +230,7 @@ def summarize(
         return num / den if den > 0 else math.nan
 
     n_gpu_done = int(ints[engine.I_N_GPU_DONE])
+    accepted = int(ints[engine.I_GPU_ACCEPTED])  # tasks, not arrivals: a forwarded task arrives more than once
     summary: dict[str, Any] = {
         "scenario": scenario.name,
         "policy": scenario.policy.name,
@@ -241,7 +245,7 @@ def summarize(
         "tasks_offloaded": int(ints[engine.I_OFFLOADED]),
         "tasks_fallback_local": int(ints[engine.I_FALLBACK]),
         "offload_ratio": ratio(ints[engine.I_OFFLOADED], generated),
-        "gpu_accepted_ratio": ratio(ints[engine.I_GPU_ARRIVALS] - ints[engine.I_FALLBACK] - dropped_queue, generated),
+        "gpu_accepted_ratio": ratio(accepted, generated),
         "latency_mean_s": ratio(sums[engine.S_LATENCY], completed),
         "latency_p50_s": float(p50),
         "latency_p95_s": float(p95),
@@ -256,8 +260,8 @@ def summarize(
         "gpu_wait_mean_s": ratio(sums[engine.S_GPU_WAIT], n_gpu_done),
         "gpu_service_mean_s": ratio(sums[engine.S_GPU_SERVICE], n_gpu_done),
         "downlink_mean_s": ratio(sums[engine.S_DOWNLINK], n_gpu_done),
-        "gpu_wait_probability": ratio(ints[engine.I_GPU_ENQUEUED], ints[engine.I_GPU_ARRIVALS]),
-        "tasks_rejected": dropped_queue + int(ints[engine.I_FALLBACK]) + int(ints[engine.I_FORWARDED]),
+        "gpu_wait_probability": ratio(ints[engine.I_GPU_ENQUEUED], accepted),
+        "tasks_rejected": int(ints[engine.I_REFUSED]),
         "tasks_forwarded": int(ints[engine.I_FORWARDED]),
         "batch_size_mean": ratio(float(st.node_served.sum()), float(st.node_batches.sum())),
         "gpu_share_ran_mean": float(np.mean(layout.node_ran_fraction[has_gpu])) if has_gpu.any() else math.nan,
@@ -442,8 +446,8 @@ def summarize(
                 st.wl_ttft_hist.sum(axis=1), 1), np.nan),
             "ttft_p95_s": np.array([histogram.quantiles(st.wl_ttft_hist[w], [0.95], 0.0, np.inf)[0]
                                     for w in range(wl.shape[0])]),
-            "tokens_per_s_mean": np.where(st.wl_ttft_hist.sum(axis=1) > 0, st.wl_token_sums[:, 1] / np.maximum(
-                st.wl_ttft_hist.sum(axis=1), 1), np.nan),
+            "tokens_per_s": np.where(st.wl_token_sums[:, 2] > 0, st.wl_token_sums[:, 1] / np.maximum(
+                st.wl_token_sums[:, 2], 1e-300), np.nan),
             "deadline_miss_ratio": np.where(
                 wl[:, engine.WL_COMPLETED] + wl[:, engine.WL_DROPPED] > 0,
                 (wl[:, engine.WL_DEADLINE_MISS] + wl[:, engine.WL_DROPPED])

@@ -85,7 +85,8 @@ class Gpu(_Model):
     )
     admission: Literal["queue", "deadline"] = Field(
         "queue", description="refuse a task only when the queue is full, or also when its expected completion "
-        "(the work queued ahead of it spread over the servers, plus its own service) would miss its deadline")
+        "would miss its deadline: the tasks queued ahead of it times its own batch-of-one time, spread over the "
+        "servers, plus that time (a simple estimate: batching delays and running batches are left out)")
     batch_max: int = Field(1, ge=1, le=1024, description="largest batch a server takes")
     batch_timeout_s: float = Field(
         0.0, ge=0, description="longest a task waits for its batch to fill before a smaller batch starts, s")

@@ -779,7 +779,7 @@ class ReferenceSimulation:
             "gpu_service_mean_s": mean(t.gpu_service_s for t in gpu_done),
             "downlink_mean_s": mean(t.downlink_s for t in gpu_done),
             "gpu_wait_probability": ratio(sum(t.waited_for_gpu for t in counted),
-                                          sum(t.reached_gpu for t in counted)),
+                                          sum(t.accepted_by_gpu for t in counted)),
             "gpu_utilization_mean": mean(s.busy_area_after_warmup_s / (s.servers * span_s) for s in gpu_sites),
             "gpu_utilization_max": max((s.busy_area_after_warmup_s / (s.servers * span_s) for s in gpu_sites),
                                        default=None),
