@@ -9,7 +9,7 @@ import numpy as np
 from . import battery, engine, histogram
 from ._rng import FAMILY_DEVICE, FAMILY_MOBILITY, FAMILY_SITE, seed_streams
 from .radio import network
-from .scenario import Scenario
+from .scenario import POLICY_NAMES, Scenario
 
 #: Seed families for device placement and radio draws (apart from the kernel's stream families).
 _FAMILY_PLACEMENT = 2
@@ -110,7 +110,7 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
     wl_index = {w.name: i for i, w in enumerate(scenario.workloads)}
     n_dev = scenario.n_devices
     n_sites = len(sites)
-    offload_policy = scenario.policy.name == "offload"
+    dev_policy = np.empty(n_dev, dtype=np.int8)
     channel = scenario.channel
     moving = any(g.mobility != "static" for g in scenario.devices)
     area = topo.bounds()
@@ -200,6 +200,7 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
                              f"{area_t} m; {int(outside.sum())} of this group's do not")
         dev_workload[block] = wl_index[group.workload]
         dev_arrival[block] = _ARRIVALS[group.arrival]
+        dev_policy[block] = POLICY_NAMES.index(group.policy or scenario.policy.name)
         dev["jitter_s"][block] = group.jitter_s
         dev["mmpp_on_s"][block] = group.mmpp_on_s or 0.0
         dev["mmpp_off_s"][block] = group.mmpp_off_s or 0.0
@@ -258,6 +259,7 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
     site_x = np.array([s.x_m for s in sites], dtype=np.float64)
     site_y = np.array([s.y_m for s in sites], dtype=np.float64)
     reachable = routes.gpu_node >= 0  # [n_sites]
+    offload_policy = dev_policy != engine.POLICY_LOCAL  # [n_dev]: the policy may send tasks to a GPU
 
     radio = cells = None
     map_arrays = _no_radio_map()
@@ -391,8 +393,10 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         dev_trace_len=dev_trace_len,
         dev_trace_cycle_s=dev_trace_cycle_s,
         trace_t_s=np.concatenate(traces) if traces else np.zeros(1),
-        dev_offload=np.full(n_dev, offload_policy, dtype=np.bool_) & reachable[dev_site] & np.isfinite(
-            uplink_bps) & np.isfinite(downlink_bps) if not moving else np.full(n_dev, offload_policy),
+        dev_offload=offload_policy & reachable[dev_site] & np.isfinite(uplink_bps) & np.isfinite(downlink_bps)
+        if not moving else offload_policy.copy(),
+        dev_policy=dev_policy,
+        policy_max_nodes=np.array([scenario.policy.max_nodes], dtype=np.int64),
         dev_flops_per_s=dev["flops_per_s"],
         dev_power_idle_w=dev["power_idle_w"],
         dev_power_compute_w=dev["power_compute_w"],

@@ -99,6 +99,13 @@ ON_FULL_DROP = 0
 ON_FULL_LOCAL = 1
 ON_FULL_NEXT = 2
 
+# offloading policies (Model.dev_policy), in the order of airan.scenario.POLICY_NAMES
+POLICY_LOCAL = 0
+POLICY_OFFLOAD = 1
+POLICY_MIN_LATENCY = 2
+POLICY_MIN_ENERGY = 3
+POLICY_DEADLINE = 4
+
 # arrival processes (Model.dev_arrival)
 ARR_POISSON = 0
 ARR_PERIODIC = 1
@@ -217,7 +224,9 @@ class Model(NamedTuple):
     dev_trace_len: np.ndarray  # int64, trace: its number of entries
     dev_trace_cycle_s: np.ndarray  # float64, trace: the replay period, s
     trace_t_s: np.ndarray  # float64[n_trace_entries], the arrival traces one after another, s
-    dev_offload: np.ndarray  # bool, the policy sends this device's tasks to its site's GPU
+    dev_offload: np.ndarray  # bool, the policy may send this device's tasks to a GPU node
+    dev_policy: np.ndarray  # int8, POLICY_*: how each task of the device chooses where it runs
+    policy_max_nodes: np.ndarray  # int64[1], GPU nodes a comparing policy considers
     dev_flops_per_s: np.ndarray  # float64, local compute throughput, FLOP/s
     dev_power_idle_w: np.ndarray  # float64, baseline power, W
     dev_power_compute_w: np.ndarray  # float64, extra power while computing, W
@@ -532,6 +541,85 @@ def _device_energy(t0, now, cpu_free_s, ul_active, dl_active, idle_since_s, p_id
             return x, min(c, x), min(u, x), min(r, x), min(ta, x), max(min(ia, x) - ta, 0.0), y1, y2, True
         prev = end
     return dt, c, u, r, ta, max(ia - ta, 0.0), y1, y2, False
+
+
+# ---------------------------------------------------------------------------
+# Offloading policies
+# ---------------------------------------------------------------------------
+
+
+@njit
+def _choose(m, st, d, s, now):
+    """Where a new task of device ``d`` (at site ``s``) runs: -1 for its CPU, else a GPU node.
+
+    Compares the device's CPU with the ``policy_max_nodes`` GPU nodes nearest the site
+    by latency (``site_gpu_node`` then ``site_gpu_next``), on estimates made now:
+
+    - local: the CPU's backlog plus the task's compute time; energy: compute power x
+      compute time;
+    - a node: uplink and downlink times at the device's full-cell rates divided among
+      the transfers now in its cell plus this one (processor sharing), the path's
+      latency both ways plus the transfers over its bottleneck link shared with those
+      now on it, the node's queue spread over its servers times the batch-of-one time,
+      plus that time; energy: transmit and receive power over the transfer times plus
+      the per-bit energies (the RRC tail, common to every transfer, is left out).
+
+    ``min_latency`` takes the fastest; ``min_energy`` the least energy (ties: the
+    faster); ``deadline`` the least energy among those expected within the workload's
+    deadline, else the fastest. (Not inlined: the event loop stays small for the
+    policies that do not compare; a call costs about a microsecond.)
+    """
+    w = m.dev_workload[d]
+    policy = m.dev_policy[d]
+    flops = m.wl_flops[w]
+    in_bits = m.wl_input_bits[w]
+    out_bits = m.wl_output_bits[w]
+    local_s = max(st.dev_cpu_free_s[d] - now, 0.0) + flops / m.dev_flops_per_s[d]
+    best = -1
+    best_t = local_s
+    best_e = m.dev_power_compute_w[d] * flops / m.dev_flops_per_s[d]
+    deadline = m.wl_deadline_s[w]
+    best_meets = best_t <= deadline
+    c = st.dev_cell[d]
+    t_ul = in_bits * (st.cell_flows[UL, c] + 1) / st.dev_uplink_bps[d]
+    t_dl = out_bits * (st.cell_flows[DL, c] + 1) / st.dev_downlink_bps[d]
+    e_radio = (st.dev_power_tx_next_w[d] * t_ul + m.dev_power_rx_w[d] * t_dl
+               + in_bits * m.dev_tx_j_per_bit[d] + out_bits * m.dev_rx_j_per_bit[d])
+    nd = m.site_gpu_node[s]
+    for _ in range(m.policy_max_nodes[0]):
+        if nd < 0:
+            break
+        path_s = 0.0
+        if not m.route_direct[s, nd]:
+            path_s = 2.0 * m.route_latency_s[s, nd]
+            bc = m.route_cell[s, nd]
+            if bc >= 0:
+                path_s += (in_bits * (st.cell_flows[UL, bc] + 1) + out_bits * (st.cell_flows[DL, bc] + 1)) \
+                    / m.cell_rate_bps[bc]
+        one_s = m.node_service_s[nd, w, 0]
+        gpu_s = st.node_q_len[nd] * one_s / m.node_servers[nd] + one_s
+        t = t_ul + path_s + gpu_s + t_dl
+        meets = t <= deadline
+        if policy == POLICY_MIN_LATENCY:
+            better = t < best_t
+        elif policy == POLICY_MIN_ENERGY:
+            better = e_radio < best_e or (e_radio == best_e and t < best_t)
+        else:  # deadline: meeting it first, then the least energy; if none meets it, the fastest
+            if meets and not best_meets:
+                better = True
+            elif meets == best_meets and meets:
+                better = e_radio < best_e or (e_radio == best_e and t < best_t)
+            elif meets == best_meets:
+                better = t < best_t
+            else:
+                better = False
+        if better:
+            best = nd
+            best_t = t
+            best_e = e_radio
+            best_meets = meets
+        nd = m.site_gpu_next[s, nd]
+    return best
 
 
 # ---------------------------------------------------------------------------
@@ -1080,9 +1168,14 @@ def advance(m, st, until_s):
                 wl_counts[dev_workload[d], WL_GENERATED] += 1
             s = dev_site[d]
             # offload where the policy says so, a GPU is reachable and the device has a link
+            choice = -1  # local
             if dev_offload[d] and site_gpu_node[s] >= 0 and dev_uplink_bps[d] > 0.0 and dev_downlink_bps[d] > 0.0:
+                choice = site_gpu_node[s]
+                if m.dev_policy[d] >= POLICY_MIN_LATENCY:
+                    choice = _choose(m, st, d, s, now)
+            if choice >= 0:
                 task_site[k] = s
-                task_node[k] = site_gpu_node[s]
+                task_node[k] = choice
                 task_backhaul_s[k] = 0.0
                 flags |= F_OFFLOADED
                 if flags & F_COUNTED:

@@ -257,6 +257,8 @@ class DeviceGroup(_Model):
     """
 
     name: str = Field(min_length=1, description="unique group name")
+    policy: Literal["local", "offload", "min_latency", "min_energy", "deadline"] | None = Field(
+        None, description="this group's offloading policy; omit for [policy] name")
     profile: str | None = Field(
         None, description="device profile (docs/profiles.md) filling every power, battery and compute field not given")
     accelerator: Literal["cpu", "gpu", "npu"] | None = Field(
@@ -496,12 +498,24 @@ class Mobility(_Model):
     map_candidates: int = Field(8, ge=1, le=64, description="strongest cells kept per radio-map point")
 
 
-class Policy(_Model):
-    """Where tasks run: ``local`` (always on the device) or ``offload`` (always to the GPU node its
-    serving site routes to; a device whose site reaches no GPU, or that has no radio link, computes
-    locally)."""
+POLICY_NAMES = ("local", "offload", "min_latency", "min_energy", "deadline")
 
-    name: Literal["local", "offload"] = Field("offload", description="offloading policy")
+
+class Policy(_Model):
+    """Where tasks run, decided per task when it arrives. ``local``: always on the device.
+    ``offload``: always to the GPU node its serving site routes to (the least-latency one). The
+    others compare running locally with the ``max_nodes`` GPU nodes nearest the serving site by
+    latency, on estimates a device could make from what it knows (its CPU backlog, its link rates
+    and power) and what the network advertises (the active transfers in its cell and on the path,
+    the nodes' queue lengths): ``min_latency`` takes the fastest, ``min_energy`` the one that
+    costs the device least energy (compute, or transmit and receive power over the transfers plus
+    their per-bit energy; ties to the faster), ``deadline`` the least energy among those expected
+    to meet the workload's deadline, else the fastest. A device whose site reaches no GPU, or that
+    has no radio link, computes locally."""
+
+    name: Literal["local", "offload", "min_latency", "min_energy", "deadline"] = Field(
+        "offload", description="offloading policy (device groups may set their own)")
+    max_nodes: int = Field(3, ge=1, le=64, description="GPU nodes a comparing policy considers, nearest first")
 
 
 class Simulation(_Model):

@@ -250,3 +250,65 @@ capacity_bps = 1e10
     assert 0 <= s["tasks_forwarded"] - (int(np.sum(served_later)) + s["tasks_fallback_local"]) <= s["tasks_in_flight"]
     assert s["tasks_rejected"] <= s["tasks_generated"] and 0.0 < s["gpu_accepted_ratio"] <= 1.0
     assert result.nodes["gpu_rejected"].sum() > s["tasks_rejected"]  # refusals, counted per node
+
+
+def policy_runs(policy: str, *, deadline_s: float = 10.0, **device) -> dict:
+    """Which way each task of a light, controlled load went under ``policy`` (counts by place)."""
+    raw = {
+        "simulation": {"duration_s": 100.0, "seed": 3},
+        "policy": {"name": policy},
+        "sites": [{"name": "bs", "gpu": {"servers": 4, "flops_per_s": 1e12}}],
+        "workloads": [{"name": "w", "flops": 1e9, "input_bytes": 1e4, "output_bytes": 1e3, "deadline_s": deadline_s}],
+        "devices": [{"name": "d", "count": 5, "workload": "w", "rate_hz": 0.2, "compute_flops_per_s": 1e9,
+                     "power_idle_w": 0.1, "power_compute_w": 2.0, "power_tx_w": 1.0, "power_rx_w": 0.5,
+                     "battery_wh": 100.0, "uplink_bps": 1e7, "downlink_bps": 1e8, **device}],
+    }
+    s = airan.run(airan.scenario_from_dict(raw)).summary
+    return {"local": s["tasks_local"], "gpu": s["tasks_offloaded"]}
+
+
+def test_min_energy_takes_the_option_that_costs_the_device_less():
+    # local: 1 s at 2 W = 2 J against offloading: 8 ms of uplink at 1 W (+ 0.08 ms down) = 8 mJ
+    assert policy_runs("min_energy")["local"] == 0
+    # a frugal CPU (1 mJ a task) against the same radio: local, although it takes 1 s against 10 ms
+    assert policy_runs("min_energy", power_compute_w=0.001)["gpu"] == 0
+    assert policy_runs("min_latency", power_compute_w=0.001)["local"] == 0
+
+
+def test_deadline_takes_the_cheapest_option_that_meets_it_else_the_fastest():
+    # the frugal CPU is cheaper but misses a 0.1 s deadline: the GPU meets it, so the GPU
+    assert policy_runs("deadline", deadline_s=0.1, power_compute_w=0.001)["local"] == 0
+    # with 20 s both meet it (the CPU's backlog at this load stays far below): the cheaper, local
+    assert policy_runs("deadline", deadline_s=20.0, power_compute_w=0.001)["gpu"] == 0
+    # nothing meets 1 ms: the fastest, the GPU
+    assert policy_runs("deadline", deadline_s=0.001, power_compute_w=0.001)["local"] == 0
+
+
+def test_min_latency_looks_past_the_nearest_gpu(tmp_path):
+    # the site's own GPU is slow (100 ms a task), the aggregation node's fast (1 ms, 1 ms away both
+    # ways): offload always takes the nearest; min_latency the aggregation node
+    path = tmp_path / "slow_site.toml"
+    path.write_text("""
+name = "slow_site"
+[[sites]]
+name = "bs"
+gpu = { servers = 1, flops_per_s = 1e10 }
+[[compute]]
+name = "agg"
+kind = "aggregation"
+x_m = 1000.0
+y_m = 0.0
+gpu = { servers = 1, flops_per_s = 1e12 }
+[[links]]
+a = "bs"
+b = "agg"
+latency_s = 0.0005
+capacity_bps = 1e10
+""")
+    for policy, node in (("offload", "bs-gpu"), ("min_latency", "agg")):
+        scenario = serving_scenario(gpu={}, rate_hz=2.0, duration_s=100.0)
+        scenario = scenario.model_copy(update={
+            "sites": None, "topology": airan.scenario.TopologyRef(file=str(path)),
+            "policy": airan.scenario.Policy(name=policy)})
+        t = airan.run(scenario, trace=True).trace
+        assert set(t["node"][t["ran"] == "gpu"]) == {node}
