@@ -132,7 +132,7 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         "energy_j", "uplink_bps", "downlink_bps", "height_m",
         "battery_a", "battery_b", "power_tail_w", "power_inactive_w", "rrc_tail_s", "rrc_inactive_s",
         "tx_j_per_bit", "rx_j_per_bit", "speed_min_mps", "speed_max_mps", "pause_s", "p_turn", "jitter_s",
-        "mmpp_on_s", "mmpp_off_s", "mmpp_off_rate_hz", "mean_rate_hz")}
+        "mmpp_on_s", "mmpp_off_s", "mmpp_off_rate_hz", "mean_rate_hz", "capacity_j")}
     battery_model = np.empty(n_dev, dtype=np.int8)
     home_site = np.full(n_dev, -1, dtype=np.int32)  # the site a disc-placed device is dropped around
     dev_workload = np.empty(n_dev, dtype=np.int32)
@@ -230,6 +230,7 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         dev["power_tx_w"][block] = group.power_tx_w
         dev["power_rx_w"][block] = group.power_rx_w
         dev["energy_j"][block] = group.battery_wh * J_PER_WH * group.initial_charge
+        dev["capacity_j"][block] = group.battery_wh * J_PER_WH
         dev["uplink_bps"][block] = group.uplink_bps if group.uplink_bps is not None else np.nan
         dev["downlink_bps"][block] = group.downlink_bps if group.downlink_bps is not None else np.nan
         dev["height_m"][block] = group.height_m
@@ -397,6 +398,7 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         if not moving else offload_policy.copy(),
         dev_policy=dev_policy,
         policy_max_nodes=np.array([scenario.policy.max_nodes], dtype=np.int64),
+        policy_battery_threshold=np.array([scenario.policy.battery_threshold], dtype=np.float64),
         dev_flops_per_s=dev["flops_per_s"],
         dev_power_idle_w=dev["power_idle_w"],
         dev_power_compute_w=dev["power_compute_w"],
@@ -404,6 +406,7 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         dev_power_tx_base_w=dev["power_tx_w"],
         dev_power_rx_w=dev["power_rx_w"],
         dev_energy_j=dev["energy_j"],
+        dev_capacity_j=dev["capacity_j"],
         dev_battery_model=battery_model,
         dev_battery_a=dev["battery_a"],
         dev_battery_b=dev["battery_b"],

@@ -105,6 +105,9 @@ POLICY_OFFLOAD = 1
 POLICY_MIN_LATENCY = 2
 POLICY_MIN_ENERGY = 3
 POLICY_DEADLINE = 4
+POLICY_LEAST_LOADED = 5
+POLICY_BATTERY = 6
+POLICY_CLOUD_FALLBACK = 7
 
 # arrival processes (Model.dev_arrival)
 ARR_POISSON = 0
@@ -227,6 +230,7 @@ class Model(NamedTuple):
     dev_offload: np.ndarray  # bool, the policy may send this device's tasks to a GPU node
     dev_policy: np.ndarray  # int8, POLICY_*: how each task of the device chooses where it runs
     policy_max_nodes: np.ndarray  # int64[1], GPU nodes a comparing policy considers
+    policy_battery_threshold: np.ndarray  # float64[1], policy battery: the charge fraction it saves energy below
     dev_flops_per_s: np.ndarray  # float64, local compute throughput, FLOP/s
     dev_power_idle_w: np.ndarray  # float64, baseline power, W
     dev_power_compute_w: np.ndarray  # float64, extra power while computing, W
@@ -234,6 +238,7 @@ class Model(NamedTuple):
     dev_power_tx_base_w: np.ndarray  # float64, extra power while transmitting, without radiated power, W
     dev_power_rx_w: np.ndarray  # float64, extra power while receiving, W
     dev_energy_j: np.ndarray  # float64, battery energy at t = 0, J
+    dev_capacity_j: np.ndarray  # float64, battery capacity, J
     dev_battery_model: np.ndarray  # int8, airan.battery.BATTERY_* (ideal, Peukert, KiBaM)
     dev_battery_a: np.ndarray  # float64, Peukert exponent k, or KiBaM c
     dev_battery_b: np.ndarray  # float64, Peukert reference power (W), or KiBaM k' (1/s)
@@ -566,39 +571,56 @@ def _choose(m, st, d, s, now):
 
     ``min_latency`` takes the fastest; ``min_energy`` the least energy (ties: the
     faster); ``deadline`` the least energy among those expected within the workload's
-    deadline, else the fastest. (Not inlined: the event loop stays small for the
-    policies that do not compare; a call costs about a microsecond.)
+    deadline, else the fastest; ``battery`` is ``min_latency`` above its charge
+    threshold and ``min_energy`` below; ``least_loaded`` the node with the fewest tasks
+    per server (queued and in service; ties: the nearer); ``cloud_fallback`` the
+    nearest node unless it is expected to miss the deadline, else the farthest one
+    considered. (Not inlined: the event loop stays small for the policies that do not
+    compare; a call costs about a microsecond.)
     """
     w = m.dev_workload[d]
     policy = m.dev_policy[d]
+    if policy == POLICY_BATTERY:
+        charge = (st.dev_battery_y1[d] + st.dev_battery_y2[d]) / m.dev_capacity_j[d]
+        policy = POLICY_MIN_LATENCY if charge > m.policy_battery_threshold[0] else POLICY_MIN_ENERGY
     flops = m.wl_flops[w]
     in_bits = m.wl_input_bits[w]
     out_bits = m.wl_output_bits[w]
-    local_s = max(st.dev_cpu_free_s[d] - now, 0.0) + flops / m.dev_flops_per_s[d]
-    best = -1
-    best_t = local_s
-    best_e = m.dev_power_compute_w[d] * flops / m.dev_flops_per_s[d]
     deadline = m.wl_deadline_s[w]
-    best_meets = best_t <= deadline
     c = st.dev_cell[d]
-    t_ul = in_bits * (st.cell_flows[UL, c] + 1) / st.dev_uplink_bps[d]
-    t_dl = out_bits * (st.cell_flows[DL, c] + 1) / st.dev_downlink_bps[d]
-    e_radio = (st.dev_power_tx_next_w[d] * t_ul + m.dev_power_rx_w[d] * t_dl
+    t_radio = (in_bits * (st.cell_flows[UL, c] + 1) / st.dev_uplink_bps[d]
+               + out_bits * (st.cell_flows[DL, c] + 1) / st.dev_downlink_bps[d])
+    e_radio = (st.dev_power_tx_next_w[d] * in_bits * (st.cell_flows[UL, c] + 1) / st.dev_uplink_bps[d]
+               + m.dev_power_rx_w[d] * out_bits * (st.cell_flows[DL, c] + 1) / st.dev_downlink_bps[d]
                + in_bits * m.dev_tx_j_per_bit[d] + out_bits * m.dev_rx_j_per_bit[d])
-    nd = m.site_gpu_node[s]
+    nearest = m.site_gpu_node[s]
+    if policy == POLICY_LEAST_LOADED or policy == POLICY_CLOUD_FALLBACK:
+        best = nearest
+        best_load = np.inf
+        nd = nearest
+        for _ in range(m.policy_max_nodes[0]):
+            if nd < 0:
+                break
+            load = (st.node_q_len[nd] + st.node_busy[nd]) / m.node_servers[nd]
+            if policy == POLICY_LEAST_LOADED and load < best_load:
+                best = nd
+                best_load = load
+            elif policy == POLICY_CLOUD_FALLBACK:
+                best = nd  # the farthest considered, unless the nearest will do
+            nd = m.site_gpu_next[s, nd]
+        if policy == POLICY_CLOUD_FALLBACK and \
+                t_radio + _path_and_gpu_s(m, st, s, nearest, w, in_bits, out_bits) <= deadline:
+            best = nearest
+        return best
+    best = -1
+    best_t = max(st.dev_cpu_free_s[d] - now, 0.0) + flops / m.dev_flops_per_s[d]
+    best_e = m.dev_power_compute_w[d] * flops / m.dev_flops_per_s[d]
+    best_meets = best_t <= deadline
+    nd = nearest
     for _ in range(m.policy_max_nodes[0]):
         if nd < 0:
             break
-        path_s = 0.0
-        if not m.route_direct[s, nd]:
-            path_s = 2.0 * m.route_latency_s[s, nd]
-            bc = m.route_cell[s, nd]
-            if bc >= 0:
-                path_s += (in_bits * (st.cell_flows[UL, bc] + 1) + out_bits * (st.cell_flows[DL, bc] + 1)) \
-                    / m.cell_rate_bps[bc]
-        one_s = m.node_service_s[nd, w, 0]
-        gpu_s = st.node_q_len[nd] * one_s / m.node_servers[nd] + one_s
-        t = t_ul + path_s + gpu_s + t_dl
+        t = t_radio + _path_and_gpu_s(m, st, s, nd, w, in_bits, out_bits)
         meets = t <= deadline
         if policy == POLICY_MIN_LATENCY:
             better = t < best_t
@@ -620,6 +642,20 @@ def _choose(m, st, d, s, now):
             best_meets = meets
         nd = m.site_gpu_next[s, nd]
     return best
+
+
+@njit
+def _path_and_gpu_s(m, st, s, nd, w, in_bits, out_bits):
+    """Expected time on the transport path (both ways) and at GPU node ``nd`` for a task of workload ``w``."""
+    path_s = 0.0
+    if not m.route_direct[s, nd]:
+        path_s = 2.0 * m.route_latency_s[s, nd]
+        bc = m.route_cell[s, nd]
+        if bc >= 0:
+            path_s += (in_bits * (st.cell_flows[UL, bc] + 1) + out_bits * (st.cell_flows[DL, bc] + 1)) \
+                / m.cell_rate_bps[bc]
+    one_s = m.node_service_s[nd, w, 0]
+    return path_s + st.node_q_len[nd] * one_s / m.node_servers[nd] + one_s
 
 
 # ---------------------------------------------------------------------------

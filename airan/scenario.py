@@ -257,7 +257,7 @@ class DeviceGroup(_Model):
     """
 
     name: str = Field(min_length=1, description="unique group name")
-    policy: Literal["local", "offload", "min_latency", "min_energy", "deadline"] | None = Field(
+    policy: PolicyName | None = Field(
         None, description="this group's offloading policy; omit for [policy] name")
     profile: str | None = Field(
         None, description="device profile (docs/profiles.md) filling every power, battery and compute field not given")
@@ -498,7 +498,10 @@ class Mobility(_Model):
     map_candidates: int = Field(8, ge=1, le=64, description="strongest cells kept per radio-map point")
 
 
-POLICY_NAMES = ("local", "offload", "min_latency", "min_energy", "deadline")
+POLICY_NAMES = ("local", "offload", "min_latency", "min_energy", "deadline", "least_loaded", "battery",
+                "cloud_fallback")
+PolicyName = Literal["local", "offload", "min_latency", "min_energy", "deadline", "least_loaded", "battery",
+                     "cloud_fallback"]
 
 
 class Policy(_Model):
@@ -510,12 +513,17 @@ class Policy(_Model):
     the nodes' queue lengths): ``min_latency`` takes the fastest, ``min_energy`` the one that
     costs the device least energy (compute, or transmit and receive power over the transfers plus
     their per-bit energy; ties to the faster), ``deadline`` the least energy among those expected
-    to meet the workload's deadline, else the fastest. A device whose site reaches no GPU, or that
-    has no radio link, computes locally."""
+    to meet the workload's deadline, else the fastest; ``least_loaded`` the GPU node with the fewest
+    tasks per server (queued and in service; ties to the nearer); ``battery`` the fastest while the
+    device's battery is above ``battery_threshold`` of its capacity and the cheapest below it;
+    ``cloud_fallback`` the nearest GPU node unless it is expected to miss the deadline, then the
+    farthest one considered (the cloud, in the built-in topologies). A device whose site reaches
+    no GPU, or that has no radio link, computes locally."""
 
-    name: Literal["local", "offload", "min_latency", "min_energy", "deadline"] = Field(
-        "offload", description="offloading policy (device groups may set their own)")
+    name: PolicyName = Field("offload", description="offloading policy (device groups may set their own)")
     max_nodes: int = Field(3, ge=1, le=64, description="GPU nodes a comparing policy considers, nearest first")
+    battery_threshold: float = Field(
+        0.5, ge=0, le=1, description="policy battery: below this fraction of its capacity a device saves energy")
 
 
 class Simulation(_Model):

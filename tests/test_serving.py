@@ -284,11 +284,7 @@ def test_deadline_takes_the_cheapest_option_that_meets_it_else_the_fastest():
     assert policy_runs("deadline", deadline_s=0.001, power_compute_w=0.001)["local"] == 0
 
 
-def test_min_latency_looks_past_the_nearest_gpu(tmp_path):
-    # the site's own GPU is slow (100 ms a task), the aggregation node's fast (1 ms, 1 ms away both
-    # ways): offload always takes the nearest; min_latency the aggregation node
-    path = tmp_path / "slow_site.toml"
-    path.write_text("""
+SLOW_SITE = """
 name = "slow_site"
 [[sites]]
 name = "bs"
@@ -304,11 +300,39 @@ a = "bs"
 b = "agg"
 latency_s = 0.0005
 capacity_bps = 1e10
-""")
-    for policy, node in (("offload", "bs-gpu"), ("min_latency", "agg")):
-        scenario = serving_scenario(gpu={}, rate_hz=2.0, duration_s=100.0)
-        scenario = scenario.model_copy(update={
-            "sites": None, "topology": airan.scenario.TopologyRef(file=str(path)),
-            "policy": airan.scenario.Policy(name=policy)})
-        t = airan.run(scenario, trace=True).trace
-        assert set(t["node"][t["ran"] == "gpu"]) == {node}
+"""
+
+
+def slow_site_trace(tmp_path, policy: str, *, rate_hz: float = 2.0, deadline_s: float = 10.0):
+    """The site's own GPU is slow (100 ms a task), the aggregation node's fast (1 ms, 1 ms away both ways)."""
+    path = tmp_path / "slow_site.toml"
+    path.write_text(SLOW_SITE)
+    scenario = serving_scenario(gpu={}, rate_hz=rate_hz, duration_s=100.0, deadline_s=deadline_s)
+    scenario = scenario.model_copy(update={
+        "sites": None, "topology": airan.scenario.TopologyRef(file=str(path)),
+        "policy": airan.scenario.Policy(name=policy)})
+    t = airan.run(scenario, trace=True).trace
+    return t["node"][t["ran"] == "gpu"]
+
+
+def test_min_latency_looks_past_the_nearest_gpu(tmp_path):
+    assert set(slow_site_trace(tmp_path, "offload")) == {"bs-gpu"}
+    assert set(slow_site_trace(tmp_path, "min_latency")) == {"agg"}
+
+
+def test_cloud_fallback_leaves_a_nearest_gpu_that_would_be_late(tmp_path):
+    assert set(slow_site_trace(tmp_path, "cloud_fallback", deadline_s=1.0)) == {"bs-gpu"}
+    assert set(slow_site_trace(tmp_path, "cloud_fallback", deadline_s=0.05)) == {"agg"}
+
+
+def test_least_loaded_spreads_the_tasks_over_the_nodes(tmp_path):
+    # at 20 tasks/s the slow site GPU (10/s) would be swamped; least_loaded sends each task to the
+    # node with fewer tasks per server, so both work and neither queue grows
+    nodes = slow_site_trace(tmp_path, "least_loaded", rate_hz=20.0)
+    assert np.sum(nodes == "bs-gpu") > 100 and np.sum(nodes == "agg") > 1000
+
+
+def test_battery_policy_saves_energy_once_the_battery_is_low():
+    # above the threshold the fastest (the GPU), below it the cheapest (the frugal CPU)
+    assert policy_runs("battery", power_compute_w=0.001, initial_charge=0.9)["local"] == 0
+    assert policy_runs("battery", power_compute_w=0.001, initial_charge=0.3)["gpu"] == 0
