@@ -588,10 +588,10 @@ def _choose(m, st, d, s, now):
     out_bits = m.wl_output_bits[w]
     deadline = m.wl_deadline_s[w]
     c = st.dev_cell[d]
-    t_radio = (in_bits * (st.cell_flows[UL, c] + 1) / st.dev_uplink_bps[d]
-               + out_bits * (st.cell_flows[DL, c] + 1) / st.dev_downlink_bps[d])
-    e_radio = (st.dev_power_tx_next_w[d] * in_bits * (st.cell_flows[UL, c] + 1) / st.dev_uplink_bps[d]
-               + m.dev_power_rx_w[d] * out_bits * (st.cell_flows[DL, c] + 1) / st.dev_downlink_bps[d]
+    t_ul = in_bits * (st.cell_flows[UL, c] + 1) / st.dev_uplink_bps[d]
+    t_dl = out_bits * (st.cell_flows[DL, c] + 1) / st.dev_downlink_bps[d]
+    t_radio = t_ul + t_dl
+    e_radio = (st.dev_power_tx_next_w[d] * t_ul + m.dev_power_rx_w[d] * t_dl
                + in_bits * m.dev_tx_j_per_bit[d] + out_bits * m.dev_rx_j_per_bit[d])
     nearest = m.site_gpu_node[s]
     if policy == POLICY_LEAST_LOADED or policy == POLICY_CLOUD_FALLBACK:
@@ -1282,18 +1282,6 @@ def advance(m, st, until_s):
         else:  # EV_LOCAL_END
             outcome = OUT_COMPLETED if alive else OUT_DROPPED_BATTERY
 
-        # -- onto the transport path (not co-located): its bottleneck link, or its delay alone
-        if to_transport:
-            task_t_mark_s[k] = now
-            s = task_site[k]
-            nd = task_node[k]
-            bc = route_cell[s, nd]
-            if bc >= 0:
-                flow_cell = bc
-                flow_direction = UL if (task_flags[k] & F_RETURN) == 0 else DL
-            else:
-                hop_end_s = now + route_latency_s[s, nd]
-
         # -- the task reaches its compute node: FIFO, or a full queue ---------
         if to_gpu:
             nd = task_node[k]
@@ -1321,14 +1309,8 @@ def advance(m, st, until_s):
                     ints[I_REFUSED] += 1
                     ints[I_FORWARDED] += 1
                 task_flags[k] |= F_REFUSED | F_FORWARDED
-                nxt = site_gpu_next[task_site[k], nd]
-                task_node[k] = nxt
-                bc = route_cell[task_site[k], nxt]
-                if bc >= 0:
-                    flow_cell = bc
-                    flow_direction = UL
-                else:
-                    hop_end_s = now + route_latency_s[task_site[k], nxt]
+                task_node[k] = site_gpu_next[task_site[k], nd]
+                to_transport = True
             else:
                 node_rejected[nd] += 1
                 if counted and (task_flags[k] & F_REFUSED) == 0:
@@ -1361,6 +1343,18 @@ def advance(m, st, until_s):
                 task_next[k] = -1
                 node_wq_len[nd, w] += 1
                 node_q_len[nd] += 1
+
+        # -- onto the transport path (not co-located; a refused task to the next node): bottleneck link or delay
+        if to_transport:
+            task_t_mark_s[k] = now
+            s = task_site[k]
+            nd = task_node[k]
+            bc = route_cell[s, nd]
+            if bc >= 0:
+                flow_cell = bc
+                flow_direction = UL if (task_flags[k] & F_RETURN) == 0 else DL
+            else:
+                hop_end_s = now + route_latency_s[s, nd]
 
         if hop_end_s >= 0.0:
             _push(ev_time, ev_seq, ev_payload, ints, hop_end_s, EV_HOP_END, k)
