@@ -26,6 +26,13 @@ def serving_scenario(*, gpu: dict, rate_hz: float, count: int = 100, duration_s:
     })
 
 
+def on_topology(scenario: airan.Scenario, path, text: str, **update) -> airan.Scenario:
+    """``scenario`` with its sites replaced by the topology ``text`` (written to ``path``)."""
+    path.write_text(text)
+    return scenario.model_copy(update={"sites": None, "topology": airan.scenario.TopologyRef(file=str(path)),
+                                       **update})
+
+
 def without_wall_time(summary: dict) -> dict:
     return {k: v for k, v in summary.items() if k != "wall_time_s"}
 
@@ -117,8 +124,7 @@ def test_deadline_admission_refuses_what_would_be_late():
 
 
 def test_a_refused_task_moves_on_to_the_next_node(tmp_path):
-    path = tmp_path / "two_nodes.toml"
-    path.write_text("""
+    topology = """
 name = "two_nodes"
 [[sites]]
 name = "bs"
@@ -134,9 +140,8 @@ a = "bs"
 b = "agg"
 latency_s = 0.0005
 capacity_bps = 1e10
-""")
-    scenario = serving_scenario(gpu={}, rate_hz=1500.0, duration_s=30.0)
-    scenario = scenario.model_copy(update={"sites": None, "topology": airan.scenario.TopologyRef(file=str(path))})
+"""
+    scenario = on_topology(serving_scenario(gpu={}, rate_hz=1500.0, duration_s=30.0), tmp_path / "two.toml", topology)
     result = airan.run(scenario, trace=True)
     t, s = result.trace, result.summary
     at = {n: int(np.sum((t["node"] == n) & (t["outcome"] == "completed"))) for n in ("bs-gpu", "agg")}
@@ -209,8 +214,7 @@ def test_time_integrals_and_gpu_energy_count_batching_delays_and_the_baseband():
 def test_refusals_count_tasks_once_along_a_chain_of_nodes(tmp_path):
     # three GPU nodes without queues, chained by latency: a task refused by two and served by the third,
     # or refused by all and run locally, counts once in tasks_rejected; accepted tasks at most once
-    path = tmp_path / "chain.toml"
-    path.write_text("""
+    topology = """
 name = "chain"
 [[sites]]
 name = "bs"
@@ -237,9 +241,9 @@ a = "edge"
 b = "agg"
 latency_s = 0.0004
 capacity_bps = 1e10
-""")
-    scenario = serving_scenario(gpu={}, rate_hz=3000.0, duration_s=40.0)
-    scenario = scenario.model_copy(update={"sites": None, "topology": airan.scenario.TopologyRef(file=str(path))})
+"""
+    scenario = on_topology(serving_scenario(gpu={}, rate_hz=3000.0, duration_s=40.0), tmp_path / "chain.toml",
+                           topology)
     result = airan.run(scenario, trace=True)
     s, t = result.summary, result.trace
     counted = t["counted"]
@@ -305,12 +309,8 @@ capacity_bps = 1e10
 
 def slow_site_trace(tmp_path, policy: str, *, rate_hz: float = 2.0, deadline_s: float = 10.0):
     """The site's own GPU is slow (100 ms a task), the aggregation node's fast (1 ms, 1 ms away both ways)."""
-    path = tmp_path / "slow_site.toml"
-    path.write_text(SLOW_SITE)
-    scenario = serving_scenario(gpu={}, rate_hz=rate_hz, duration_s=100.0, deadline_s=deadline_s)
-    scenario = scenario.model_copy(update={
-        "sites": None, "topology": airan.scenario.TopologyRef(file=str(path)),
-        "policy": airan.scenario.Policy(name=policy)})
+    scenario = on_topology(serving_scenario(gpu={}, rate_hz=rate_hz, duration_s=100.0, deadline_s=deadline_s),
+                           tmp_path / "slow_site.toml", SLOW_SITE, policy=airan.scenario.Policy(name=policy))
     t = airan.run(scenario, trace=True).trace
     return t["node"][t["ran"] == "gpu"]
 
