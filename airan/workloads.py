@@ -10,6 +10,8 @@ it once (on first use, not on import), validates it strictly and exposes it:
   ``input_bytes``, ``output_bytes``, ``deadline_s``);
 - :func:`arrival_fields`: the device-group arrival fields it suggests (``arrival``,
   ``rate_hz`` and, as they apply, ``jitter_s`` or the ``mmpp_*`` fields);
+- :func:`split_point_fields`: the row's layer profile for partial offloading, the cuts at
+  which the device can stop and send an intermediate tensor up (:class:`SplitPoint`);
 - :func:`workloads_markdown`: the table with its sources, for ``docs/workloads.md``.
 
 FLOP convention: ``flops`` counts floating-point operations, 2 per multiply-accumulate
@@ -29,10 +31,13 @@ listing the known names; a table that does not validate raises
 References
 ----------
 3GPP TS 22.261, clause 7.10 (KPIs for split AI/ML inference); 3GPP TR 22.874 (AI/ML
-model transfer in 5GS). Ultralytics YOLOv8; torchvision model weights; A. Radford et
-al., "Robust speech recognition via large-scale weak supervision" (Whisper), 2022;
-Meta Llama 3.1; M. J. Kim et al., "OpenVLA: an open-source vision-language-action
-model", 2024. The full list, with what was read, is the ``references`` table.
+model transfer in 5GS). Ultralytics YOLOv8; torchvision model weights; K. He et al.,
+"Deep residual learning for image recognition", CVPR 2016; A. Radford et al., "Robust
+speech recognition via large-scale weak supervision" (Whisper), 2022; Meta Llama 3.1;
+M. J. Kim et al., "OpenVLA: an open-source vision-language-action model", 2024; Y. Kang
+et al., "Neurosurgeon: collaborative intelligence between the cloud and mobile edge",
+ASPLOS 2017 (layer split points). The full list, with what was read, is the
+``references`` table.
 """
 
 from __future__ import annotations
@@ -64,10 +69,12 @@ from .profiles import (
 
 __all__ = [
     "WORKLOAD_PROFILES",
+    "SplitPoint",
     "WorkloadProfile",
     "WorkloadTables",
     "arrival_fields",
     "load_workloads",
+    "split_point_fields",
     "workload_fields",
     "workload_profile",
     "workloads_from_dict",
@@ -93,6 +100,19 @@ _TOKEN_FIELDS = ("prefill_flops", "decode_flops_per_token", "output_tokens")
 # ----------------------------------------------------------------------------
 
 
+class SplitPoint(_Model):
+    """A cut of a network for partial offloading: the device runs it up to ``layer``, then uploads.
+
+    ``device_flops`` is the compute from the input up to and including ``layer``, FLOP (2
+    per multiply-accumulate), cumulative; ``upload_bytes`` is the intermediate tensor the
+    device sends up at the cut.
+    """
+
+    layer: str = Field(min_length=1, description="the last layer (or stage) the device runs, the model's own name")
+    device_flops: float = Field(gt=0, description="compute on the device before the cut, cumulative FLOP")
+    upload_bytes: float = Field(gt=0, description="intermediate tensor sent up at the cut, bytes")
+
+
 class WorkloadProfile(_Row):
     """An inference task a device offloads: compute, payloads, deadline and arrivals.
 
@@ -113,6 +133,15 @@ class WorkloadProfile(_Row):
     today's simulator serves. Time to first token and tokens per second come with the
     GPU serving model, which will use the parts; decode is memory-bandwidth-bound, so a
     compute-derived service time ``flops / flops_per_s`` is optimistic for it.
+
+    Layer profiles for partial offloading (Neurosurgeon-style, Kang et al. 2017) list
+    ``split_points``, cuts in network order: at a cut the device computes up to and
+    including ``layer``, ``device_flops`` FLOP counted from the input, sends the
+    intermediate tensor of ``upload_bytes`` up, and the GPU computes the rest,
+    ``flops - device_flops``, and returns ``output_bytes``. Full offload (``input_bytes`` up,
+    nothing on the device) and local execution (all ``flops`` on the device) are the
+    implied ends and are not listed, so ``device_flops`` rises strictly from cut to cut and
+    stays between 0 and ``flops``.
     """
 
     _SOURCED_TEXT: ClassVar[tuple[str, ...]] = ("arrival",)
@@ -135,10 +164,25 @@ class WorkloadProfile(_Row):
     output_tokens: int | None = Field(None, ge=1, description="tokens generated")
     prefill_flops: float | None = Field(None, gt=0, description="compute before the first output token, FLOP")
     decode_flops_per_token: float | None = Field(None, gt=0, description="compute per generated token, FLOP")
+    # strict=False on the tuple only: TOML gives an array; each point is validated strictly
+    split_points: tuple[SplitPoint, ...] = Field(
+        (), strict=False, description="cuts for partial offloading, in network order (implied ends not listed)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_points_array(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "split_points" in data and not isinstance(data["split_points"], list | tuple):
+            raise ValueError(f"split_points: must be an array of tables with layer, device_flops and upload_bytes, "
+                             f"got {type(data['split_points']).__name__} {data['split_points']!r}")
+        return data
 
     def numeric_fields(self) -> list[str]:
         """This row's numbers, without arrival fields its arrival kind does not use."""
         return [f for f in super().numeric_fields() if _ARRIVAL_ONLY.get(f, self.arrival) == self.arrival]
+
+    def sourced_fields(self) -> list[str]:
+        """Fields that must have a ``sources`` entry; ``split_points`` has one for all its cuts."""
+        return super().sourced_fields() + (["split_points"] if self.split_points else [])
 
     def _check_row(self) -> None:
         for field, kind in _ARRIVAL_ONLY.items():
@@ -163,6 +207,22 @@ class WorkloadProfile(_Row):
             if not math.isclose(self.flops, total, rel_tol=_TOKEN_RTOL):
                 raise ValueError(f"flops: must equal prefill_flops + output_tokens x decode_flops_per_token = "
                                  f"{total:.9g}, got {self.flops:.9g}")
+        self._check_split_points()
+
+    def _check_split_points(self) -> None:
+        seen: dict[str, int] = {}
+        previous = 0.0
+        for i, point in enumerate(self.split_points):
+            if point.layer in seen:
+                raise ValueError(f"split_points.{i}.layer: {point.layer!r} is already split_points.{seen[point.layer]}")
+            seen[point.layer] = i
+            if point.device_flops >= self.flops:
+                raise ValueError(f"split_points.{i}.device_flops: must be < flops ({self.flops!r}; running all of "
+                                 f"it on the device is the implied local end), got {point.device_flops!r}")
+            if point.device_flops <= previous:
+                raise ValueError(f"split_points.{i}.device_flops: must be > split_points.{i - 1}.device_flops "
+                                 f"({previous!r}; cuts go in network order), got {point.device_flops!r}")
+            previous = point.device_flops
 
     @property
     def mean_rate_hz(self) -> float:
@@ -175,6 +235,11 @@ class WorkloadProfile(_Row):
     def workload_fields(self) -> dict[str, float]:
         """The scenario ``Workload`` fields this row fills."""
         return {f: getattr(self, f) for f in WORKLOAD_FIELDS}
+
+    def split_point_fields(self) -> tuple[dict[str, Any], ...]:
+        """The layer profile: one ``{layer, device_flops, upload_bytes}`` dict per cut, in network
+        order; an empty tuple for a row without split points."""
+        return tuple(point.model_dump() for point in self.split_points)
 
     def arrival_fields(self) -> dict[str, Any]:
         """The device-group arrival fields this row suggests, only those its arrival kind uses."""
@@ -278,6 +343,12 @@ def workload_fields(name: str) -> dict[str, float]:
     return workload_profile(name).workload_fields()
 
 
+def split_point_fields(name: str) -> tuple[dict[str, Any], ...]:
+    """The layer profile of the profile ``name``: a ``{layer, device_flops, upload_bytes}`` dict per
+    cut for partial offloading, in network order (empty for a row without one)."""
+    return workload_profile(name).split_point_fields()
+
+
 def arrival_fields(name: str) -> dict[str, Any]:
     """The device-group arrival fields the profile ``name`` suggests: ``arrival``, ``rate_hz`` and, by
     arrival kind, ``jitter_s`` (periodic) or ``mmpp_on_s``, ``mmpp_off_s``, ``mmpp_off_rate_hz`` (mmpp)."""
@@ -337,13 +408,46 @@ def workloads_markdown(tables: WorkloadTables | None = None) -> str:
             lines.append(
                 f"| `{name}` | {prompt} | {row.output_tokens} | {_fmt(row.prefill_flops)} | "
                 f"{_fmt(row.decode_flops_per_token)} | {_fmt(row.flops)} |")
-    lines.append("")
+    lines += [
+        "",
+        "## Split points: layer profiles for partial offloading",
+        "",
+        _doc_paragraph(WorkloadProfile, 3),
+        "Each table adds the two implied ends in italics; kB are 1000 bytes, and upload / input compares "
+        "a cut's upload with the row's `input_bytes`. `split_point_fields(name)` gives the listed cuts.",
+        "",
+    ]
     for name, row in tables.workloads.items():
-        lines += _row_section(name, f"{row.description}.\n\nModel: {row.model}.", list(_entries(row, "")))
+        if row.split_points:
+            lines += _split_point_table(name, row)
+    for name, row in tables.workloads.items():
+        lines += _row_section(name, f"{row.description}.\n\nModel: {row.model}.", list(_row_entries(row)))
     lines += ["## References", "", "| key | reference |", "|---|---|"]
     lines += [f"| `{key}` | {text} |" for key, text in tables.references.items()]
     lines.append("")
     return "\n".join(lines)
+
+
+def _row_entries(row: WorkloadProfile) -> Iterator[tuple[str, str, str]]:
+    # the numbers as for any row (a copy without cuts, whose tuple is no single value), then the cuts' source
+    yield from _entries(row.model_copy(update={"split_points": ()}), "")
+    if row.split_points:
+        yield "split_points", f"{len(row.split_points)} cuts (table above)", row.sources["split_points"]
+
+
+def _split_point_table(name: str, row: WorkloadProfile) -> list[str]:
+    cuts = [("*nothing: full offload*", 0.0, row.input_bytes)]
+    cuts += [(f"`{point.layer}`", point.device_flops, point.upload_bytes) for point in row.split_points]
+    cuts.append(("*everything: local*", row.flops, 0.0))
+    lines = [f"`{name}`: {row.model}; {_fmt(row.flops / 1e9)} GFLOP in all.", "",
+             "| device runs up to | device GFLOP | share of FLOP | upload kB | upload / input |",
+             "|---|---:|---:|---:|---:|"]
+    for layer, device_flops, upload_bytes in cuts:
+        ratio = f"{upload_bytes / row.input_bytes:.3g}" if row.input_bytes > 0 else ""
+        lines.append(f"| {layer} | {device_flops / 1e9:.4g} | {100 * device_flops / row.flops:.1f} % | "
+                     f"{_fmt(upload_bytes / 1e3)} | {ratio} |")
+    lines.append("")
+    return lines
 
 
 def _arrival_words(row: WorkloadProfile) -> str:

@@ -1,7 +1,7 @@
 """Workload catalog: it loads, every number has a tagged source, derived numbers recompute
-(formulas, token totals, Whisper and Llama counts from their published dimensions), the
-FLOP convention matches the GPU profiles, unknown names and bad tables give one-line
-errors, the docs are current."""
+(formulas, token totals, Whisper and Llama counts from their published dimensions, the
+ResNet-50 split points from its layer list), the FLOP convention matches the GPU profiles,
+unknown names and bad tables give one-line errors, the docs are current."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from airan.workloads import (
     WorkloadProfile,
     arrival_fields,
     load_workloads,
+    split_point_fields,
     workload_fields,
     workload_profile,
     workloads_from_dict,
@@ -119,7 +120,7 @@ def test_every_number_has_a_source_with_a_confidence_tag():
     counted = 0
     for name, row in load_workloads().workloads.items():
         for field, value in row.model_dump().items():
-            if field in ("sources", "formulas") or value is None or isinstance(value, bool | str):
+            if field in ("sources", "formulas") or value is None or value == () or isinstance(value, bool | str):
                 if field == "arrival":
                     assert TAG.search(row.sources["arrival"]), f"{name}.sources.arrival lacks a tag"
                 continue
@@ -245,6 +246,84 @@ def test_vision_flops_match_the_published_tables():
     # torchvision "GFLOPS" count multiply-accumulates: doubled
     assert workload_profile("classify_resnet50").flops == 2 * 4.09e9
     assert workload_profile("ar_segment_deeplabv3_mnv3").flops == pytest.approx(2 * 10.452e9, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------
+# Layer profiles: split points for partial offloading
+# ----------------------------------------------------------------------------
+
+
+def resnet50_layers() -> tuple[list[tuple[str, int, int, int, int]], dict[str, int]]:
+    """Slow, obvious layer list of torchvision's ResNet-50 v1.5 at 224x224.
+
+    Returns the convolutions as (stage, kernel, c_in, c_out, output side) and the elements of
+    each stage's output. He et al. (2016), Table 1: conv1 7x7 stride 2 to 112x112, a 3x3
+    stride-2 max pool to 56x56, then 3, 4, 6 and 3 bottlenecks [1x1 w, 3x3 w, 1x1 4w] with
+    w = 64, 128, 256, 512; torchvision (v1.5) puts a stage's stride 2 in the 3x3 conv, and a
+    stage's first block adds a 1x1 projection of its input, strided like the 3x3. layer4 ends
+    in a global average pool, so the last cut is named after it.
+    """
+    convs = [("maxpool", 7, 3, 64, 112)]
+    side, c_in = 56, 64  # after the max pool
+    outputs = {"maxpool": side * side * c_in}
+    for stage, width, n_blocks, stride in (("layer1", 64, 3, 1), ("layer2", 128, 4, 2), ("layer3", 256, 6, 2),
+                                           ("avgpool", 512, 3, 2)):
+        for block in range(n_blocks):
+            out_side = side // stride if block == 0 else side
+            convs.append((stage, 1, c_in, width, side))  # 1x1 reduce, at the input resolution
+            convs.append((stage, 3, width, width, out_side))  # 3x3, carries the stride
+            convs.append((stage, 1, width, 4 * width, out_side))  # 1x1 expand
+            if block == 0:
+                convs.append((stage, 1, c_in, 4 * width, out_side))  # projection shortcut
+            side, c_in = out_side, 4 * width
+        outputs[stage] = c_in if stage == "avgpool" else side * side * c_in
+    return convs, outputs
+
+
+def test_resnet50_split_points_follow_from_its_layers():
+    convs, outputs = resnet50_layers()
+    stage_macs: dict[str, int] = {}
+    for stage, kernel, c_in, c_out, side in convs:  # batch norm, ReLU, additions, pooling: no MACs counted
+        stage_macs[stage] = stage_macs.get(stage, 0) + side * side * c_in * c_out * kernel * kernel
+    expected, cumulative = [], 0
+    for stage, macs in stage_macs.items():
+        cumulative += macs
+        # 2 FLOP per MAC; 2 bytes per fp16 activation
+        expected.append({"layer": stage, "device_flops": 2.0 * cumulative, "upload_bytes": 2.0 * outputs[stage]})
+    row = workload_profile("classify_resnet50")
+    # exact: integers far below 2**53, and the catalog writes them out in full
+    assert row.split_point_fields() == tuple(expected)
+    total_macs = cumulative + 2048 * 1000  # and the fc, which stays on the GPU at every cut
+    assert total_macs == pytest.approx(4.09e9, rel=0.01)  # torchvision's published count
+    assert row.flops == pytest.approx(2 * total_macs, rel=0.01)
+    assert expected[-1]["device_flops"] < row.flops  # the last cut leaves the fc
+
+
+def test_only_the_pooled_resnet50_cut_uploads_less_than_its_input():
+    # Kang et al. (2017): early layers output more than the input, so early cuts rarely pay off
+    row = workload_profile("classify_resnet50")
+    assert [p.layer for p in row.split_points if p.upload_bytes < row.input_bytes] == ["avgpool"]
+    assert row.split_points[0].upload_bytes > 224 * 224 * 3  # the stem's output beats even raw 8-bit RGB
+
+
+def test_split_point_fields_give_plain_dicts_in_network_order():
+    assert split_point_fields("detect_yolov8n_640") == ()
+    n_profiles = 0
+    for name, row in WORKLOAD_PROFILES.items():
+        fields = split_point_fields(name)
+        assert isinstance(fields, tuple) and fields == row.split_point_fields()
+        for point in fields:
+            assert set(point) == {"layer", "device_flops", "upload_bytes"}
+            assert point["upload_bytes"] > 0
+        device_flops = [point["device_flops"] for point in fields]
+        assert device_flops == sorted(set(device_flops)) and all(0 < f < row.flops for f in device_flops), name
+        n_profiles += bool(fields)
+    assert n_profiles >= 1
+    # copies: editing one leaves the catalog as it was
+    split_point_fields("classify_resnet50")[0]["device_flops"] = 0.0
+    assert workload_profile("classify_resnet50").split_points[0].device_flops > 0
+    # the scenario Workload fields do not include them
+    assert "split_points" not in workload_fields("classify_resnet50")
 
 
 def test_flop_convention_matches_the_gpu_profiles():
@@ -379,6 +458,47 @@ def test_invalid_tables_give_one_line_errors(edit, expected):
     assert expected in one_line_error(raw)
 
 
+def _cut(raw: dict, i: int) -> dict:
+    return raw["workloads"]["classify_resnet50"]["split_points"][i]
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda r: _cut(r, 2).update(device_flops=1.5e9),
+     "workloads.classify_resnet50.split_points.2.device_flops: must be > split_points.1.device_flops "
+     "(1571913728.0; cuts go in network order), got 1500000000.0"),
+    (lambda r: _cut(r, 2).update(device_flops=_cut(r, 1)["device_flops"]),
+     "workloads.classify_resnet50.split_points.2.device_flops: must be > split_points.1.device_flops"),
+    (lambda r: _cut(r, 4).update(device_flops=8.18e9),
+     "workloads.classify_resnet50.split_points.4.device_flops: must be < flops (8180000000.0; running all of it "
+     "on the device is the implied local end), got 8180000000.0"),
+    (lambda r: _cut(r, 0).update(device_flops=0.0),
+     "workloads.classify_resnet50.split_points.0.device_flops: must be > 0, got 0.0"),
+    (lambda r: _cut(r, 0).update(upload_bytes=-1.0),
+     "workloads.classify_resnet50.split_points.0.upload_bytes: must be > 0, got -1.0"),
+    (lambda r: _cut(r, 0).update(device_flops="2.36e8"),
+     "workloads.classify_resnet50.split_points.0.device_flops: must be a number, got str '2.36e8'"),
+    (lambda r: _cut(r, 0).update(kind="conv"),
+     "workloads.classify_resnet50.split_points.0.kind: unknown key"),
+    (lambda r: _cut(r, 0).pop("upload_bytes"),
+     "workloads.classify_resnet50.split_points.0.upload_bytes: required value is missing"),
+    (lambda r: _cut(r, 1).update(layer="maxpool"),
+     "workloads.classify_resnet50.split_points.1.layer: 'maxpool' is already split_points.0"),
+    (lambda r: r["workloads"]["classify_resnet50"].update(split_points=[1.0]),
+     "workloads.classify_resnet50.split_points.0: must be a table, got float 1.0"),
+    (lambda r: r["workloads"]["classify_resnet50"].update(split_points={"layer": "maxpool"}),
+     "workloads.classify_resnet50.split_points: must be an array of tables with layer, device_flops and "
+     "upload_bytes, got dict"),
+    (lambda r: r["workloads"]["classify_resnet50"]["sources"].pop("split_points"),
+     "workloads.classify_resnet50.sources: no source for split_points"),
+    (lambda r: r["workloads"]["classify_resnet50"].update(split_points=[]),
+     "workloads.classify_resnet50.sources.split_points: names no number of this row"),
+])
+def test_invalid_split_points_give_one_line_errors(edit, expected):
+    raw = copy.deepcopy(raw_tables())
+    edit(raw)
+    assert expected in one_line_error(raw)
+
+
 def test_rows_are_immutable():
     with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen-instance error
         workload_profile("classify_resnet50").flops = 0.0  # type: ignore[misc]
@@ -406,3 +526,25 @@ def test_docs_show_every_row_source_and_reference():
     for key in tables.references:
         assert f"| `{key}` |" in text
     assert workloads.__doc__ and "2 per multiply-accumulate" in workloads.__doc__
+
+
+def test_docs_show_each_rows_split_points_as_a_table():
+    section = workloads_markdown().split("## Split points")[1].split("\n### ")[0]
+    n_tables = 0
+    for name, row in load_workloads().workloads.items():
+        if not row.split_points:
+            assert f"`{name}`:" not in section
+            continue
+        n_tables += 1
+        table = section.split(f"`{name}`:")[1].split("\n\n")[1].splitlines()
+        assert table[0] == "| device runs up to | device GFLOP | share of FLOP | upload kB | upload / input |"
+        cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in table[2:]]
+        # the two implied ends, then one line per cut: GFLOP to 4 digits, kB to 6
+        assert len(cells) == len(row.split_points) + 2
+        assert cells[0][0] == "*nothing: full offload*" and float(cells[0][3]) == pytest.approx(row.input_bytes / 1e3)
+        assert cells[-1][0] == "*everything: local*" and float(cells[-1][1]) == pytest.approx(row.flops / 1e9)
+        for point, line in zip(row.split_points, cells[1:-1], strict=True):
+            assert line[0] == f"`{point.layer}`"
+            assert float(line[1]) == pytest.approx(point.device_flops / 1e9, rel=1e-3)
+            assert float(line[3]) == pytest.approx(point.upload_bytes / 1e3, rel=1e-5)
+    assert n_tables >= 1
