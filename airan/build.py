@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import battery, engine, histogram
+from . import battery, engine, histogram, policies
 from ._rng import FAMILY_DEVICE, FAMILY_MOBILITY, FAMILY_SITE, seed_streams
 from .radio import network
 from .scenario import POLICY_NAMES, Scenario
@@ -200,7 +200,8 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
                              f"{area_t} m; {int(outside.sum())} of this group's do not")
         dev_workload[block] = wl_index[group.workload]
         dev_arrival[block] = _ARRIVALS[group.arrival]
-        dev_policy[block] = POLICY_NAMES.index(group.policy or scenario.policy.name)
+        name = group.policy or scenario.policy.name
+        dev_policy[block] = POLICY_NAMES.index(name) if name in POLICY_NAMES else engine.POLICY_PLUGIN
         dev["jitter_s"][block] = group.jitter_s
         dev["mmpp_on_s"][block] = group.mmpp_on_s or 0.0
         dev["mmpp_off_s"][block] = group.mmpp_off_s or 0.0
@@ -362,7 +363,13 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
     gpus = [n.gpu for n in nodes]
     serving = _gpu_serving(scenario, topo, routes, cells, wl_flops)
     model = engine.Model(
-        node_servers=np.array([g.servers if g else 0 for g in gpus], dtype=np.int32),
+        node_servers=serving.node_instances,
+        node_gpus=np.array([g.servers if g else 0 for g in gpus], dtype=np.int32),
+        node_wl_pool=serving.wl_pool,
+        pool_node=serving.pool_node,
+        pool_servers=serving.pool_servers,
+        pool_weight=serving.pool_weight,
+        pool_server0=serving.pool_server0,
         node_flops_per_s=np.array([g.flops_per_s if g else 1.0 for g in gpus], dtype=np.float64),
         node_exponential=np.array([bool(g and g.service == "exponential") for g in gpus], dtype=np.bool_),
         node_queue_capacity=np.array(
@@ -373,12 +380,12 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         node_batch_timeout_s=np.array([g.batch_timeout_s if g else 0.0 for g in gpus], dtype=np.float64),
         node_service_s=serving.service_s,
         node_prefill_s=serving.prefill_s,
-        node_server0=serving.server0,
         site_gpu_next=serving.gpu_next,
         site_gpu_node=np.ascontiguousarray(routes.gpu_node, dtype=np.int32),
         route_latency_s=np.ascontiguousarray(routes.latency_s, dtype=np.float64).reshape(n_sites, len(nodes)),
         route_cell=np.ascontiguousarray(route_cell).reshape(n_sites, len(nodes)),
         route_direct=((route_cell < 0) & (routes.latency_s == 0.0)).reshape(n_sites, len(nodes)),
+        route_hops=np.ascontiguousarray(routes.hops, dtype=np.int32).reshape(n_sites, len(nodes)),
         cell_rate_bps=cell_rate,
         cell_site=np.ascontiguousarray(cell_site, dtype=np.int32),
         cell_bias_db=np.ascontiguousarray(cell_bias, dtype=np.float64),
@@ -399,6 +406,10 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         dev_policy=dev_policy,
         policy_max_nodes=np.array([scenario.policy.max_nodes], dtype=np.int64),
         policy_battery_threshold=np.array([scenario.policy.battery_threshold], dtype=np.float64),
+        policy_max_hops=np.array([scenario.policy.max_hops if scenario.policy.max_hops is not None else 2**62],
+                                 dtype=np.int64),
+        policy_params=_plugin_parameters(scenario),
+        dev_group=np.ascontiguousarray(dev_group, dtype=np.int32),
         dev_flops_per_s=dev["flops_per_s"],
         dev_power_idle_w=dev["power_idle_w"],
         dev_power_compute_w=dev["power_compute_w"],
@@ -484,6 +495,26 @@ class _Serving(NamedTuple):
     server0: np.ndarray  # int64[n_nodes], first server of each node in the global numbering
     gpu_next: np.ndarray  # int32[n_sites, n_nodes], next GPU node by latency from the site (-1: none)
     ran_fraction: np.ndarray  # float64[n_nodes], share of the GPU's time the site's baseband takes
+    node_instances: np.ndarray  # int32[n_nodes], servers (whole GPUs, or MIG instances over all partitions)
+    wl_pool: np.ndarray  # int32[n_nodes, n_workloads], the pool serving the workload at the node (-1: none)
+    pool_node: np.ndarray  # int32[n_pools]
+    pool_servers: np.ndarray  # int64[n_pools], instances in the pool
+    pool_weight: np.ndarray  # float64[n_pools], the fraction of a GPU one instance is
+    pool_server0: np.ndarray  # int64[n_pools], first server of the pool in the global numbering
+    pool_names: list  # [n_pools], "node" or "node/partition"
+
+
+def plugin_name(scenario: Scenario) -> str | None:
+    """The plug-in policy some device group uses (at most one per scenario), or None."""
+    names = {g.policy or scenario.policy.name for g in scenario.devices} - set(POLICY_NAMES)
+    return names.pop() if names else None
+
+
+def _plugin_parameters(scenario: Scenario) -> np.ndarray:
+    name = plugin_name(scenario)
+    if name is None:
+        return np.zeros(0, dtype=np.float64)
+    return policies.get(name).parameter_array(scenario.policy.parameters)
 
 
 def _gpu_serving(scenario: Scenario, topo, routes, cells, wl_flops: np.ndarray) -> _Serving:
@@ -516,10 +547,32 @@ def _gpu_serving(scenario: Scenario, topo, routes, cells, wl_flops: np.ndarray) 
     service_s = np.ones((n_nodes, n_wl, b_max))
     prefill_s = np.zeros((n_nodes, n_wl, b_max))
     ran_fraction = np.zeros(n_nodes)
+    wl_pool = np.full((n_nodes, n_wl), -1, dtype=np.int32)
+    pool_node, pool_servers, pool_weight, pool_names = [], [], [], []
+    # per node and workload: the fraction of the GPU that serves it (1: whole GPUs)
+    fraction = np.ones((n_nodes, n_wl))
     for n, (node, gpu) in enumerate(zip(topo.compute, gpus, strict=True)):
         if gpu is None:
             continue
         where = f"compute node {node.name!r}"
+        if gpu.partitions is None:
+            wl_pool[n, :] = len(pool_node)
+            pool_node.append(n)
+            pool_servers.append(gpu.servers)
+            pool_weight.append(1.0)
+            pool_names.append(node.name)
+        else:
+            for i, part in enumerate(gpu.partitions):
+                for name in part.workloads:
+                    if name not in names:
+                        raise BuildError(f"{where}: gpu.partitions[{i}].workloads: {name!r} is not a workload "
+                                         f"({', '.join(names)})")
+                    wl_pool[n, names.index(name)] = len(pool_node)
+                    fraction[n, names.index(name)] = part.slices / gpu.mig_slices
+                pool_node.append(n)
+                pool_servers.append(part.count * gpu.servers)
+                pool_weight.append(part.slices / gpu.mig_slices)
+                pool_names.append(f"{node.name}/{part.name}")
         for name in gpu.batch_latency_s or {}:
             if name not in names:
                 raise BuildError(f"{where}: gpu.batch_latency_s.{name}: must name a workload ({', '.join(names)})")
@@ -548,17 +601,24 @@ def _gpu_serving(scenario: Scenario, topo, routes, cells, wl_flops: np.ndarray) 
                 row = np.array(measured[:b_max], dtype=np.float64)
                 row = np.concatenate((row, np.full(b_max - row.size, row[-1])))  # beyond batch_max: unused
             elif workload.output_tokens is not None:
-                prefill = gpu.batch_overhead_s + b * workload.prefill_flops / gpu.flops_per_s
-                step = b * workload.decode_flops_per_token / gpu.flops_per_s
+                flops_per_s = gpu.flops_per_s * fraction[n, w]
+                prefill = gpu.batch_overhead_s + b * workload.prefill_flops / flops_per_s
+                step = b * workload.decode_flops_per_token / flops_per_s
                 if gpu.memory_bw_bytes_per_s is not None and workload.weight_bytes is not None:
-                    step = np.maximum(step, workload.weight_bytes / gpu.memory_bw_bytes_per_s)
+                    step = np.maximum(step, workload.weight_bytes / (gpu.memory_bw_bytes_per_s * fraction[n, w]))
                 row = prefill + workload.output_tokens * step
                 prefill_s[n, w] = prefill / (1.0 - ran_fraction[n])
             else:
-                row = gpu.batch_overhead_s + b * wl_flops[w] / gpu.flops_per_s
+                row = gpu.batch_overhead_s + b * wl_flops[w] / (gpu.flops_per_s * fraction[n, w])
             service_s[n, w] = row / (1.0 - ran_fraction[n])
-    servers = np.array([g.servers if g else 0 for g in gpus], dtype=np.int64)
-    server0 = np.concatenate(([0], np.cumsum(servers)[:-1])).astype(np.int64) if n_nodes else np.zeros(0, np.int64)
+    pool_servers = np.array(pool_servers, dtype=np.int64)
+    pool_node = np.array(pool_node, dtype=np.int32)
+    pool_server0 = (np.cumsum(pool_servers) - pool_servers).astype(np.int64)
+    instances = np.zeros(n_nodes, dtype=np.int32)
+    server0 = np.zeros(n_nodes, dtype=np.int64)
+    for p in range(pool_node.size)[::-1]:
+        instances[pool_node[p]] += pool_servers[p]
+        server0[pool_node[p]] = pool_server0[p]
     # each site's GPU nodes by (latency, links, index): the order a refused task moves along
     gpu_next = np.full((len(topo.sites), n_nodes), -1, dtype=np.int32)
     has_gpu = [g is not None for g in gpus]
@@ -567,7 +627,8 @@ def _gpu_serving(scenario: Scenario, topo, routes, cells, wl_flops: np.ndarray) 
                        key=lambda j: (routes.latency_s[s, j], routes.hops[s, j], j))
         for a, b_ in zip(order, order[1:], strict=False):
             gpu_next[s, a] = b_
-    return _Serving(service_s, prefill_s, server0, gpu_next, ran_fraction)
+    return _Serving(service_s, prefill_s, server0, gpu_next, ran_fraction, instances, wl_pool, pool_node,
+                    pool_servers, np.array(pool_weight, dtype=np.float64), pool_server0, pool_names)
 _ARRIVALS = {"poisson": engine.ARR_POISSON, "periodic": engine.ARR_PERIODIC, "mmpp": engine.ARR_MMPP,
              "trace": engine.ARR_TRACE}
 
@@ -709,6 +770,9 @@ def initial_state(
         node_q_tail=np.full((n_nodes, n_wl), -1, dtype=np.int32),
         node_wq_len=np.zeros((n_nodes, n_wl), dtype=np.int64),
         node_q_len=np.zeros(n_nodes, dtype=np.int64),
+        node_busy_gpu=np.zeros(n_nodes, dtype=np.float64),
+        pool_busy=np.zeros(model.pool_node.shape[0], dtype=np.int64),
+        pool_q_len=np.zeros(model.pool_node.shape[0], dtype=np.int64),
         node_timer_s=np.full(n_nodes, np.inf, dtype=np.float64),
         node_batches=np.zeros(n_nodes, dtype=np.int64),
         server_left=np.zeros(max(int(model.node_servers.sum()), 1), dtype=np.int64),
@@ -779,6 +843,8 @@ def initial_state(
         wl_latency_s=np.zeros(n_wl, dtype=np.float64),
         wl_ttft_hist=np.zeros((n_wl, histogram.N_BINS + 2), dtype=np.int64),
         wl_token_sums=np.zeros((n_wl, 3), dtype=np.float64),
+        policy_task=np.zeros(policies.N_TASK, dtype=np.float64),
+        policy_options=np.zeros((int(model.policy_max_nodes[0]) + 1, policies.N_OPTION), dtype=np.float64),
         trace_f=np.zeros((trace_capacity, engine.N_TF), dtype=np.float64),
         trace_i=np.zeros((trace_capacity, engine.N_TI), dtype=np.int64),
     )

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import __version__
 from .build import BuildError
+from .policies import PolicyError
 from .results import write_parquet
 from .scenario import ScenarioError, load_scenario
 from .simulation import Simulation
@@ -367,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ScenarioError, BuildError) as exc:
+    except (ScenarioError, BuildError, PolicyError) as exc:
         print(f"airan: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

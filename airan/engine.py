@@ -65,12 +65,18 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
 
 from . import histogram
 from ._rng import exponential, uniform
 from .battery import BATTERY_IDEAL, battery_draw, battery_segment
 from .mobility import move
+from .policies import (
+    O_BUSY, O_ENERGY_J, O_HOPS, O_LATENCY_S, O_LOAD, O_MEETS_DEADLINE, O_NODE, O_PATH_LATENCY_S,
+    O_QUEUED, O_RADIO_S, O_SERVERS, O_SERVICE_S, T_CHARGE, T_CPU_BACKLOG_S, T_DEADLINE_S, T_DEVICE, T_FLOPS,
+    T_GROUP, T_INPUT_BITS, T_OUTPUT_BITS, T_SITE, T_WORKLOAD, T_X_M, T_Y_M,
+)
 
 # ---------------------------------------------------------------------------
 # Codes (int constants: Numba freezes them at compile time)
@@ -93,6 +99,7 @@ STATUS_GROW_HEAP = 1
 STATUS_GROW_TASKS = 2
 STATUS_TRACE_FULL = 3
 STATUS_MOVE = 4  # the next event is a mobility step: call mobility_step, then advance again
+STATUS_POLICY_ERROR = 5  # a plug-in policy returned a row that is not an option (the run cannot go on)
 
 # what a GPU node does with a task it refuses (Model.node_on_full)
 ON_FULL_DROP = 0
@@ -108,6 +115,7 @@ POLICY_DEADLINE = 4
 POLICY_LEAST_LOADED = 5
 POLICY_BATTERY = 6
 POLICY_CLOUD_FALLBACK = 7
+POLICY_PLUGIN = 8  # the scenario's plug-in policy (airan.policies)
 
 # arrival processes (Model.dev_arrival)
 ARR_POISSON = 0
@@ -161,7 +169,9 @@ I_REROUTED = 23  # counted GPU-served completions whose result went back through
 I_FORWARDED = 24  # counted tasks a GPU node refused and sent on to the next node (once per task)
 I_REFUSED = 25  # counted tasks refused by at least one GPU node
 I_GPU_ACCEPTED = 26  # counted tasks a GPU node accepted (each at most once)
-N_INTS = 27
+I_POLICY_BAD_ROW = 27  # the row a plug-in policy returned that was not an option (STATUS_POLICY_ERROR)
+I_POLICY_BAD_N = 28  # the number of options it had
+N_INTS = 29
 
 # per-workload counters: State.wl_counts[workload, ...] (counted tasks)
 WL_GENERATED = 0
@@ -193,7 +203,14 @@ class Model(NamedTuple):
     """The scenario as arrays; read-only for the kernel. Shapes in brackets."""
 
     # compute nodes [n_nodes]
-    node_servers: np.ndarray  # int32, GPU servers (0: no GPU)
+    node_servers: np.ndarray  # int32, servers: whole GPUs, or MIG instances of all partitions (0: no GPU)
+    node_gpus: np.ndarray  # int32, physical GPUs
+    node_wl_pool: np.ndarray  # int32[n_nodes, n_workloads], the server pool serving the workload (-1: refused)
+    # server pools [n_pools]: a node's whole GPUs, or each of its MIG-style partitions (own queue, own servers)
+    pool_node: np.ndarray  # int32, the pool's node
+    pool_servers: np.ndarray  # int64, servers (instances) in the pool
+    pool_weight: np.ndarray  # float64, the fraction of a GPU one of its servers is
+    pool_server0: np.ndarray  # int64, the pool's first server in the global server numbering
     node_flops_per_s: np.ndarray  # float64, FLOP/s of one server
     node_exponential: np.ndarray  # bool, exponential service times (else deterministic)
     node_queue_capacity: np.ndarray  # int64, max waiting tasks (-1: unlimited)
@@ -203,13 +220,13 @@ class Model(NamedTuple):
     node_batch_timeout_s: np.ndarray  # float64, longest wait for a batch to fill, s
     node_service_s: np.ndarray  # float64[n_nodes, n_workloads, max batch], mean time of a batch of b + 1, s
     node_prefill_s: np.ndarray  # float64[n_nodes, n_workloads, max batch], token workloads: until the first token, s
-    node_server0: np.ndarray  # int64, the node's first server in the global server numbering
     site_gpu_next: np.ndarray  # int32[n_sites, n_nodes], the GPU node after this one by latency (-1: none)
     # sites [n_sites] and routes [n_sites, n_nodes]
     site_gpu_node: np.ndarray  # int32[n_sites], the least-latency compute node with a GPU (-1: none)
     route_latency_s: np.ndarray  # float64[n_sites, n_nodes], one-way latency of the transport path, s
     route_cell: np.ndarray  # int32[n_sites, n_nodes], flow cell of the path's bottleneck link (-1: none)
     route_direct: np.ndarray  # bool[n_sites, n_nodes], co-located: no bottleneck link and no latency
+    route_hops: np.ndarray  # int32[n_sites, n_nodes], transport links on the path
     # cells [n_cells]: radio cells first, then one per transport link
     cell_rate_bps: np.ndarray  # float64, a transport link's capacity per direction (nan: radio cell), bit/s
     cell_site: np.ndarray  # int32[n_radio_cells], site of each radio cell (cells from here on: transport links)
@@ -231,6 +248,9 @@ class Model(NamedTuple):
     dev_policy: np.ndarray  # int8, POLICY_*: how each task of the device chooses where it runs
     policy_max_nodes: np.ndarray  # int64[1], GPU nodes a comparing policy considers
     policy_battery_threshold: np.ndarray  # float64[1], policy battery: the charge fraction it saves energy below
+    policy_max_hops: np.ndarray  # int64[1], GPU nodes farther in transport links are not considered
+    policy_params: np.ndarray  # float64[n_params], the plug-in policy's parameters
+    dev_group: np.ndarray  # int32, device group index
     dev_flops_per_s: np.ndarray  # float64, local compute throughput, FLOP/s
     dev_power_idle_w: np.ndarray  # float64, baseline power, W
     dev_power_compute_w: np.ndarray  # float64, extra power while computing, W
@@ -318,6 +338,9 @@ class State(NamedTuple):
     node_q_tail: np.ndarray  # int32[n_nodes, n_workloads], last waiting task slot
     node_wq_len: np.ndarray  # int64[n_nodes, n_workloads], waiting tasks per workload
     node_q_len: np.ndarray  # int64, waiting tasks (all workloads)
+    node_busy_gpu: np.ndarray  # float64, busy servers weighted by the fraction of a GPU each is (GPUs busy)
+    pool_busy: np.ndarray  # int64[n_pools], busy servers
+    pool_q_len: np.ndarray  # int64[n_pools], waiting tasks
     node_timer_s: np.ndarray  # float64, the earliest pending batching timer (inf: none), s
     node_batches: np.ndarray  # int64, batches started (all tasks)
     server_left: np.ndarray  # int64[n_servers], tasks of the running batch not yet ended (0: free)
@@ -393,6 +416,9 @@ class State(NamedTuple):
     wl_ttft_hist: np.ndarray  # int64[n_workloads, histogram.N_BINS + 2], token workloads: time to first token
     wl_token_sums: np.ndarray  # float64[n_workloads, 3], token workloads: summed time to first token (s),
     # tokens generated, decode time (s)
+    # policy scratch: what a comparing policy sees (airan.policies)
+    policy_task: np.ndarray  # float64[N_TASK], the task and its device (T_*)
+    policy_options: np.ndarray  # float64[max_nodes + 1, N_OPTION], row 0 the device, then GPU nodes (O_*)
     # per-task trace buffer (size 0 when tracing is off)
     trace_f: np.ndarray  # float64[trace_capacity, N_TF], times in s
     trace_i: np.ndarray  # int64[trace_capacity, N_TI]
@@ -553,12 +579,26 @@ def _device_energy(t0, now, cpu_free_s, ul_active, dl_active, idle_since_s, p_id
 # ---------------------------------------------------------------------------
 
 
-@njit
-def _choose(m, st, d, s, now):
-    """Where a new task of device ``d`` (at site ``s``) runs: -1 for its CPU, else a GPU node.
+@intrinsic
+def _data_ptr(typingctx, arr):
+    """The address of a contiguous array's first element, as a C pointer (for the plug-in policy's call)."""
+    sig = types.CPointer(arr.dtype)(arr)
 
-    Compares the device's CPU with the ``policy_max_nodes`` GPU nodes nearest the site
-    by latency (``site_gpu_node`` then ``site_gpu_next``), on estimates made now:
+    def codegen(context, builder, signature, args):
+        return context.make_array(arr)(context, builder, args[0]).data
+
+    return sig, codegen
+
+
+
+@njit
+def _options(m, st, d, s, now, opts):
+    """Fill ``opts`` with the options of a new task of device ``d`` at site ``s``; return their number.
+
+    Row 0 is the device's CPU; rows 1, 2, ... the GPU nodes nearest the site by latency
+    (``site_gpu_node`` then ``site_gpu_next``), at most ``policy_max_nodes`` of them and
+    only those within ``policy_max_hops`` transport links. Columns: airan.policies.O_*.
+    The estimates are made now:
 
     - local: the CPU's backlog plus the task's compute time; energy: compute power x
       compute time;
@@ -568,21 +608,8 @@ def _choose(m, st, d, s, now):
       now on it, the node's queue spread over its servers times the batch-of-one time,
       plus that time; energy: transmit and receive power over the transfer times plus
       the per-bit energies (the RRC tail, common to every transfer, is left out).
-
-    ``min_latency`` takes the fastest; ``min_energy`` the least energy (ties: the
-    faster); ``deadline`` the least energy among those expected within the workload's
-    deadline, else the fastest; ``battery`` is ``min_latency`` above its charge
-    threshold and ``min_energy`` below; ``least_loaded`` the node with the fewest tasks
-    per server (queued and in service; ties: the nearer); ``cloud_fallback`` the
-    nearest node unless it is expected to miss the deadline, else the farthest one
-    considered. (Not inlined: the event loop stays small for the policies that do not
-    compare; a call costs about a microsecond.)
     """
     w = m.dev_workload[d]
-    policy = m.dev_policy[d]
-    if policy == POLICY_BATTERY:
-        charge = (st.dev_battery_y1[d] + st.dev_battery_y2[d]) / m.dev_capacity_j[d]
-        policy = POLICY_MIN_LATENCY if charge > m.policy_battery_threshold[0] else POLICY_MIN_ENERGY
     flops = m.wl_flops[w]
     in_bits = m.wl_input_bits[w]
     out_bits = m.wl_output_bits[w]
@@ -593,55 +620,121 @@ def _choose(m, st, d, s, now):
     t_radio = t_ul + t_dl
     e_radio = (st.dev_power_tx_next_w[d] * t_ul + m.dev_power_rx_w[d] * t_dl
                + in_bits * m.dev_tx_j_per_bit[d] + out_bits * m.dev_rx_j_per_bit[d])
-    nearest = m.site_gpu_node[s]
-    if policy == POLICY_LEAST_LOADED or policy == POLICY_CLOUD_FALLBACK:
-        best = nearest
-        best_load = np.inf
-        nd = nearest
-        for _ in range(m.policy_max_nodes[0]):
-            if nd < 0:
-                break
-            load = (st.node_q_len[nd] + st.node_busy[nd]) / m.node_servers[nd]
-            if policy == POLICY_LEAST_LOADED and load < best_load:
-                best = nd
-                best_load = load
-            elif policy == POLICY_CLOUD_FALLBACK:
-                best = nd  # the farthest considered, unless the nearest will do
-            nd = m.site_gpu_next[s, nd]
-        if policy == POLICY_CLOUD_FALLBACK and \
-                t_radio + _path_and_gpu_s(m, st, s, nearest, w, in_bits, out_bits) <= deadline:
-            best = nearest
-        return best
-    best = -1
-    best_t = max(st.dev_cpu_free_s[d] - now, 0.0) + flops / m.dev_flops_per_s[d]
-    best_e = m.dev_power_compute_w[d] * flops / m.dev_flops_per_s[d]
-    best_meets = best_t <= deadline
-    nd = nearest
-    for _ in range(m.policy_max_nodes[0]):
-        if nd < 0:
-            break
-        t = t_radio + _path_and_gpu_s(m, st, s, nd, w, in_bits, out_bits)
-        meets = t <= deadline
+    backlog = max(st.dev_cpu_free_s[d] - now, 0.0)
+    compute = flops / m.dev_flops_per_s[d]
+    opts[0, O_NODE] = -1.0
+    opts[0, O_LATENCY_S] = backlog + compute
+    opts[0, O_ENERGY_J] = m.dev_power_compute_w[d] * compute
+    opts[0, O_MEETS_DEADLINE] = 1.0 if backlog + compute <= deadline else 0.0
+    opts[0, O_QUEUED] = 0.0
+    opts[0, O_BUSY] = 1.0 if backlog > 0.0 else 0.0
+    opts[0, O_SERVERS] = 1.0
+    opts[0, O_LOAD] = opts[0, O_BUSY]
+    opts[0, O_PATH_LATENCY_S] = 0.0
+    opts[0, O_HOPS] = 0.0
+    opts[0, O_SERVICE_S] = compute
+    opts[0, O_RADIO_S] = 0.0
+    n = 1
+    nd = m.site_gpu_node[s]
+    while nd >= 0 and n <= m.policy_max_nodes[0]:
+        if m.route_hops[s, nd] <= m.policy_max_hops[0]:
+            t = t_radio + _path_and_gpu_s(m, st, s, nd, w, in_bits, out_bits)
+            servers = m.node_servers[nd]
+            opts[n, O_NODE] = nd
+            opts[n, O_LATENCY_S] = t
+            opts[n, O_ENERGY_J] = e_radio
+            opts[n, O_MEETS_DEADLINE] = 1.0 if t <= deadline else 0.0
+            opts[n, O_QUEUED] = st.node_q_len[nd]
+            opts[n, O_BUSY] = st.node_busy[nd]
+            opts[n, O_SERVERS] = servers
+            opts[n, O_LOAD] = (st.node_q_len[nd] + st.node_busy[nd]) / servers
+            opts[n, O_PATH_LATENCY_S] = 0.0 if m.route_direct[s, nd] else m.route_latency_s[s, nd]
+            opts[n, O_HOPS] = m.route_hops[s, nd]
+            opts[n, O_SERVICE_S] = m.node_service_s[nd, w, 0]
+            opts[n, O_RADIO_S] = t_radio
+            n += 1
+        nd = m.site_gpu_next[s, nd]
+    return n
+
+
+@njit
+def _choose(m, st, d, s, now, plugin):
+    """Where a new task of device ``d`` (at site ``s``) runs: -1 for its CPU, a GPU node, or -2 (a bad plug-in row).
+
+    The options are those of :func:`_options`. ``min_latency`` takes the fastest;
+    ``min_energy`` the least energy (ties: the faster); ``deadline`` the least energy
+    among those expected within the workload's deadline, else the fastest;
+    ``battery`` is ``min_latency`` above its charge threshold and ``min_energy``
+    below; ``least_loaded`` the node with the fewest tasks per server (queued and in
+    service; ties: the nearer); ``cloud_fallback`` the nearest node unless it is
+    expected to miss the deadline, else the farthest one considered; a plug-in
+    policy (airan.policies) is called with the options and returns a row. Ties go to
+    the earlier row (the device, then the nearer node). (Not inlined: the event loop
+    stays small for the policies that do not compare; a call costs about a
+    microsecond.)
+    """
+    policy = m.dev_policy[d]
+    opts = st.policy_options
+    n = _options(m, st, d, s, now, opts)
+    charge = (st.dev_battery_y1[d] + st.dev_battery_y2[d]) / m.dev_capacity_j[d]
+    if policy == POLICY_PLUGIN:
+        task = st.policy_task
+        task[T_DEVICE] = d
+        task[T_GROUP] = m.dev_group[d]
+        w = m.dev_workload[d]
+        task[T_WORKLOAD] = w
+        task[T_SITE] = s
+        task[T_CHARGE] = charge
+        task[T_DEADLINE_S] = m.wl_deadline_s[w]
+        task[T_FLOPS] = m.wl_flops[w]
+        task[T_INPUT_BITS] = m.wl_input_bits[w]
+        task[T_OUTPUT_BITS] = m.wl_output_bits[w]
+        task[T_CPU_BACKLOG_S] = max(st.dev_cpu_free_s[d] - now, 0.0)
+        task[T_X_M] = st.mob_x_m[d]
+        task[T_Y_M] = st.mob_y_m[d]
+        params = m.policy_params
+        row = plugin(now, _data_ptr(task), _data_ptr(opts), n, _data_ptr(params), params.shape[0])
+        if row < 0 or row >= n:
+            st.ints[I_POLICY_BAD_ROW] = row
+            st.ints[I_POLICY_BAD_N] = n
+            return -2
+        return int(opts[row, O_NODE])
+    if policy == POLICY_BATTERY:
+        policy = POLICY_MIN_LATENCY if charge > m.policy_battery_threshold[0] else POLICY_MIN_ENERGY
+    if policy == POLICY_LEAST_LOADED:
+        best = 1
+        for r in range(2, n):
+            if opts[r, O_LOAD] < opts[best, O_LOAD]:
+                best = r
+        return int(opts[best, O_NODE]) if n > 1 else -1
+    if policy == POLICY_CLOUD_FALLBACK:
+        if n == 1:
+            return -1
+        return int(opts[1, O_NODE]) if opts[1, O_MEETS_DEADLINE] > 0.0 else int(opts[n - 1, O_NODE])
+    best = 0
+    for r in range(1, n):
+        t = opts[r, O_LATENCY_S]
+        e = opts[r, O_ENERGY_J]
+        meets = opts[r, O_MEETS_DEADLINE] > 0.0
+        best_t = opts[best, O_LATENCY_S]
+        best_e = opts[best, O_ENERGY_J]
+        best_meets = opts[best, O_MEETS_DEADLINE] > 0.0
         if policy == POLICY_MIN_LATENCY:
             better = t < best_t
         elif policy == POLICY_MIN_ENERGY:
-            better = e_radio < best_e or (e_radio == best_e and t < best_t)
+            better = e < best_e or (e == best_e and t < best_t)
         else:  # deadline: meeting it first, then the least energy; if none meets it, the fastest
             if meets and not best_meets:
                 better = True
             elif meets == best_meets and meets:
-                better = e_radio < best_e or (e_radio == best_e and t < best_t)
+                better = e < best_e or (e == best_e and t < best_t)
             elif meets == best_meets:
                 better = t < best_t
             else:
                 better = False
         if better:
-            best = nd
-            best_t = t
-            best_e = e_radio
-            best_meets = meets
-        nd = m.site_gpu_next[s, nd]
-    return best
+            best = r
+    return int(opts[best, O_NODE])
 
 
 @njit
@@ -654,8 +747,11 @@ def _path_and_gpu_s(m, st, s, nd, w, in_bits, out_bits):
         if bc >= 0:
             path_s += (in_bits * (st.cell_flows[UL, bc] + 1) + out_bits * (st.cell_flows[DL, bc] + 1)) \
                 / m.cell_rate_bps[bc]
+    pool = m.node_wl_pool[nd, w]
+    if pool < 0:
+        return np.inf  # the node does not serve this workload
     one_s = m.node_service_s[nd, w, 0]
-    return path_s + st.node_q_len[nd] * one_s / m.node_servers[nd] + one_s
+    return path_s + st.pool_q_len[pool] * one_s / m.pool_servers[pool] + one_s
 
 
 # ---------------------------------------------------------------------------
@@ -849,11 +945,13 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ma
 
 
 @njit(cache=True)
-def advance(m, st, until_s):
+def advance(m, st, until_s, plugin):
     """Process every event with time < ``until_s``; return a STATUS_* code.
 
     Returns early (not STATUS_DONE) when the heap, the task slots or the trace
     buffer has no room for the next event; the caller makes room and calls again.
+    ``plugin`` is the plug-in policy's C function (airan.policies.compiled; a
+    placeholder when no device uses one).
     """
     until_s = np.float64(until_s)
     # -- unpack (see the performance note above) ------------------------------
@@ -869,7 +967,10 @@ def advance(m, st, until_s):
     wl_output_tokens = m.wl_output_tokens
     wl_ttft_hist = st.wl_ttft_hist
     wl_token_sums = st.wl_token_sums
-    node_server0 = m.node_server0
+    node_wl_pool = m.node_wl_pool
+    pool_servers = m.pool_servers
+    pool_weight = m.pool_weight
+    pool_server0 = m.pool_server0
     site_gpu_next = m.site_gpu_next
     n_workloads = m.wl_flops.shape[0]
     site_gpu_node = m.site_gpu_node
@@ -927,6 +1028,9 @@ def advance(m, st, until_s):
     node_q_tail = st.node_q_tail
     node_wq_len = st.node_wq_len
     node_q_len = st.node_q_len
+    node_busy_gpu = st.node_busy_gpu
+    pool_busy = st.pool_busy
+    pool_q_len = st.pool_q_len
     node_timer_s = st.node_timer_s
     node_batches = st.node_batches
     server_left = st.server_left
@@ -1208,7 +1312,9 @@ def advance(m, st, until_s):
             if dev_offload[d] and site_gpu_node[s] >= 0 and dev_uplink_bps[d] > 0.0 and dev_downlink_bps[d] > 0.0:
                 choice = site_gpu_node[s]
                 if m.dev_policy[d] >= POLICY_MIN_LATENCY:
-                    choice = _choose(m, st, d, s, now)
+                    choice = _choose(m, st, d, s, now, plugin)
+                    if choice == -2:
+                        return STATUS_POLICY_ERROR
             if choice >= 0:
                 task_site[k] = s
                 task_node[k] = choice
@@ -1228,16 +1334,19 @@ def advance(m, st, until_s):
             # -- service done: free the server, send the result back ----------
             nd = task_node[k]
             dt_node = now - node_t_last_s[nd]
-            node_busy_area_s[nd] += node_busy[nd] * dt_node
+            node_busy_area_s[nd] += node_busy_gpu[nd] * dt_node
             node_queue_area_s[nd] += node_q_len[nd] * dt_node
             node_t_last_s[nd] = now
-            if node_batch_max[nd] == 1:
-                node_busy[nd] -= 1
-            else:
+            free = True
+            if node_batch_max[nd] > 1:
                 server = task_server[k]
                 server_left[server] -= 1
-                if server_left[server] == 0:
-                    node_busy[nd] -= 1  # the batch's last task: the server is free
+                free = server_left[server] == 0  # the batch's last task: the server is free
+            if free:
+                pool = node_wl_pool[nd, dev_workload[d]]
+                node_busy[nd] -= 1
+                pool_busy[pool] -= 1
+                node_busy_gpu[nd] -= pool_weight[pool]
             node = nd
             task_flags[k] |= F_RETURN
             if not alive:
@@ -1275,7 +1384,7 @@ def advance(m, st, until_s):
             if now >= node_timer_s[node]:
                 node_timer_s[node] = np.inf
             dt_node = now - node_t_last_s[node]  # integrals up to now, before a batch starts
-            node_busy_area_s[node] += node_busy[node] * dt_node
+            node_busy_area_s[node] += node_busy_gpu[node] * dt_node
             node_queue_area_s[node] += node_q_len[node] * dt_node
             node_t_last_s[node] = now
 
@@ -1290,15 +1399,16 @@ def advance(m, st, until_s):
             counted = (task_flags[k] & F_COUNTED) != 0
             if counted:
                 ints[I_GPU_ARRIVALS] += 1
-            admit = True
-            if node_deadline_admission[nd]:
+            pool = node_wl_pool[nd, w]
+            admit = pool >= 0  # a node whose partitions do not serve the workload refuses it
+            if admit and node_deadline_admission[nd]:
                 # expected completion: the work queued ahead spread over the servers, then its own service
                 own_s = node_service_s[nd, w, 0]
-                expected_s = now + node_q_len[nd] * own_s / node_servers[nd] + own_s
+                expected_s = now + pool_q_len[pool] * own_s / pool_servers[pool] + own_s
                 admit = expected_s - task_t_gen_s[k] <= wl_deadline_s[w]
-            if admit and node_busy[nd] < node_servers[nd]:
+            if admit and pool_busy[pool] < pool_servers[pool]:
                 node = nd
-            elif admit and (node_queue_capacity[nd] < 0 or node_q_len[nd] < node_queue_capacity[nd]):
+            elif admit and (node_queue_capacity[nd] < 0 or pool_q_len[pool] < node_queue_capacity[nd]):
                 node = nd
                 if counted:
                     ints[I_GPU_ENQUEUED] += 1
@@ -1332,7 +1442,7 @@ def advance(m, st, until_s):
                     ints[I_GPU_ACCEPTED] += 1
                 # integrals up to now, then append to the workload's queue (served below)
                 dt_node = now - node_t_last_s[nd]
-                node_busy_area_s[nd] += node_busy[nd] * dt_node
+                node_busy_area_s[nd] += node_busy_gpu[nd] * dt_node
                 node_queue_area_s[nd] += node_q_len[nd] * dt_node
                 node_t_last_s[nd] = now
                 if node_wq_len[nd, w] == 0:
@@ -1343,6 +1453,7 @@ def advance(m, st, until_s):
                 task_next[k] = -1
                 node_wq_len[nd, w] += 1
                 node_q_len[nd] += 1
+                pool_q_len[pool] += 1
 
         # -- onto the transport path (not co-located; a refused task to the next node): bottleneck link or delay
         if to_transport:
@@ -1412,13 +1523,17 @@ def advance(m, st, until_s):
             timeout_s = node_batch_timeout_s[node]
             while node_busy[node] < node_servers[node] and node_q_len[node] > 0:
                 # the workload whose oldest task has waited longest, among those with a full batch
-                # or a task whose batching delay has run out; otherwise wake up when one runs out
+                # or a task whose batching delay has run out and a free server in their pool;
+                # otherwise wake up when one runs out
                 pick = -1
                 t_pick = np.inf
                 wake_s = np.inf
                 for wq in range(n_workloads):
                     length = node_wq_len[node, wq]
                     if length == 0:
+                        continue
+                    pool = node_wl_pool[node, wq]
+                    if pool_busy[pool] == pool_servers[pool]:
                         continue
                     t_head = task_t_mark_s[node_q_head[node, wq]]
                     if length >= batch_max or now >= t_head + timeout_s:
@@ -1435,13 +1550,17 @@ def advance(m, st, until_s):
                 size = min(node_wq_len[node, pick], batch_max)
                 mean = node_service_s[node, pick, size - 1]
                 service = exponential(rng_node, node, mean) if node_exponential[node] else mean
+                pool = node_wl_pool[node, pick]
                 server = -1
                 if batch_max > 1:
-                    server = node_server0[node]
+                    server = pool_server0[pool]
                     while server_left[server] > 0:
                         server += 1
                     server_left[server] = size
                 node_busy[node] += 1
+                pool_busy[pool] += 1
+                node_busy_gpu[node] += pool_weight[pool]
+                pool_q_len[pool] -= size
                 node_batches[node] += 1
                 for _ in range(size):
                     j = node_q_head[node, pick]
@@ -1623,7 +1742,7 @@ def settle(m, st, now):
     for n in range(m.node_servers.shape[0]):
         dt_node = now - st.node_t_last_s[n]
         if dt_node > 0.0:
-            st.node_busy_area_s[n] += st.node_busy[n] * dt_node
+            st.node_busy_area_s[n] += st.node_busy_gpu[n] * dt_node
             st.node_queue_area_s[n] += st.node_q_len[n] * dt_node
             st.node_t_last_s[n] = now
     n_radio_cells = m.cell_site.shape[0]

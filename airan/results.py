@@ -159,6 +159,11 @@ class Result:
                 group = group.model_copy(update={"trace_file": name})
             groups.append(group)
         resolved = resolved.model_copy(update={"devices": tuple(groups)})
+        if resolved.policy.plugin is not None:
+            # so does the plug-in policy's file
+            _atomic_write_text(out / "policy_plugin.py", Path(resolved.policy.plugin).read_text(encoding="utf-8"))
+            resolved = resolved.model_copy(update={"policy": resolved.policy.model_copy(
+                update={"plugin": "policy_plugin.py"})})
         _atomic_write_text(out / "scenario.toml", dump_scenario(resolved))
         write_parquet(out / "devices.parquet", self.devices)
         write_parquet(out / "sites.parquet", self.sites)
@@ -212,8 +217,8 @@ def summarize(
     completed_all = int(st.dev_completed.sum())
     n_moving = int(model.mob_devices.shape[0])
 
-    # compute nodes
-    servers = model.node_servers
+    # compute nodes (utilisation in whole GPUs: a busy MIG instance counts its fraction of one)
+    servers = model.node_gpus
     has_gpu = servers > 0
     if at_warmup is not None:
         t_from = float(model.warmup_s[0])
@@ -405,6 +410,7 @@ def summarize(
         "kind": np.array([n.kind for n in topo.compute], dtype=object),
         "site": np.array([n.site or "" for n in topo.compute], dtype=object),
         "gpu_servers": servers.astype(np.int64),
+        "gpu_instances": model.node_servers.astype(np.int64),
         "sites_served": np.bincount(gpu_node[gpu_node >= 0], minlength=servers.shape[0]).astype(np.int64),
         "gpu_utilization": utilization,
         "gpu_queue_length_mean": np.where(has_gpu, queue_mean, np.nan),

@@ -49,9 +49,29 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
+class Partition(_Model):
+    """A MIG-style partition of every GPU at a node: ``count`` instances of ``slices`` compute
+    slices each, with a queue of their own for the workloads listed.
+
+    An instance has ``slices / mig_slices`` of the GPU's FLOP/s and memory bandwidth (NVIDIA
+    Multi-Instance GPU: an A100 or H100 splits into 7 compute slices, with memory and cache
+    partitioned alongside; "MIG User Guide", NVIDIA), so a batch of ``b`` takes
+    ``batch_overhead_s + b flops / (flops_per_s x slices / mig_slices)``; the instances are
+    isolated: work waiting for one partition never runs on another.
+    """
+
+    name: str = Field(min_length=1, description="partition name, unique within the GPU")
+    slices: int = Field(ge=1, description="compute slices of one instance (e.g. 1, 2, 3, 4 or 7 of an H100's 7)")
+    count: int = Field(1, ge=1, description="instances of this size on each GPU")
+    workloads: tuple[str, ...] = Field(
+        min_length=1, strict=False, description="the workloads this partition serves (each workload in at most one "
+        "partition; a workload in none is refused by the node)")
+
+
 class Gpu(_Model):
-    """A GPU node (at a site, an aggregation node or in the cloud): ``servers`` identical servers
-    (GPUs, or MIG-style partitions) fed by one queue per workload.
+    """A GPU node (at a site, an aggregation node or in the cloud): ``servers`` identical GPUs fed
+    by one queue per workload, or, with ``partitions``, each GPU split MIG-style into instances
+    that serve only their partition's workloads.
 
     A free server takes a batch of up to ``batch_max`` tasks of one workload (the
     workload whose oldest task has waited longest) as soon as a full batch is waiting
@@ -104,6 +124,11 @@ class Gpu(_Model):
     ran_load: float | None = Field(
         None, ge=0, le=1, description="the cell load the baseband follows (strict); omit for the site's cell load "
         "predicted from the offered traffic")
+    partitions: tuple[Partition, ...] | None = Field(
+        None, strict=False, min_length=1, description="MIG-style partitions of each GPU, each with its own queue for "
+        "its workloads; omit for whole GPUs serving every workload")
+    mig_slices: int = Field(
+        7, ge=1, le=64, description="compute slices a GPU splits into (7 on an A100 or H100)")
 
     @model_validator(mode="before")
     @classmethod
@@ -120,6 +145,24 @@ class Gpu(_Model):
                 raise ValueError(f"batch_latency_s.{name}: latencies must be finite and > 0, got {list(row)!r}")
         if self.ran_load is not None and self.ran_priority != "strict":
             raise ValueError("ran_load: only used with ran_priority = \"strict\"")
+        if self.partitions is not None:
+            used = sum(p.slices * p.count for p in self.partitions)
+            if used > self.mig_slices:
+                raise ValueError(f"partitions: the instances take {used} slices, more than the GPU's mig_slices "
+                                 f"({self.mig_slices})")
+            names: set[str] = set()
+            served: set[str] = set()
+            for i, part in enumerate(self.partitions):
+                if part.name in names:
+                    raise ValueError(f"partitions[{i}].name: must be unique, got duplicate {part.name!r}")
+                names.add(part.name)
+                for w in part.workloads:
+                    if w in served:
+                        raise ValueError(f"partitions[{i}].workloads: {w!r} is already served by another partition")
+                    served.add(w)
+            if self.batch_latency_s:
+                raise ValueError("batch_latency_s: not with partitions (an instance's batch time follows from its "
+                                 "share of flops_per_s)")
         return self
 
     @model_validator(mode="after")
@@ -257,8 +300,8 @@ class DeviceGroup(_Model):
     """
 
     name: str = Field(min_length=1, description="unique group name")
-    policy: PolicyName | None = Field(
-        None, description="this group's offloading policy; omit for [policy] name")
+    policy: str | None = Field(
+        None, description="this group's offloading policy (a built-in or the plug-in policy); omit for [policy] name")
     profile: str | None = Field(
         None, description="device profile (docs/profiles.md) filling every power, battery and compute field not given")
     accelerator: Literal["cpu", "gpu", "npu"] | None = Field(
@@ -500,8 +543,6 @@ class Mobility(_Model):
 
 POLICY_NAMES = ("local", "offload", "min_latency", "min_energy", "deadline", "least_loaded", "battery",
                 "cloud_fallback")
-PolicyName = Literal["local", "offload", "min_latency", "min_energy", "deadline", "least_loaded", "battery",
-                     "cloud_fallback"]
 
 
 class Policy(_Model):
@@ -518,12 +559,28 @@ class Policy(_Model):
     device's battery is above ``battery_threshold`` of its capacity and the cheapest below it;
     ``cloud_fallback`` the nearest GPU node unless it is expected to miss the deadline, then the
     farthest one considered (the cloud, in the built-in topologies). A device whose site reaches
-    no GPU, or that has no radio link, computes locally."""
+    no GPU, or that has no radio link, computes locally.
 
-    name: PolicyName = Field("offload", description="offloading policy (device groups may set their own)")
+    A plug-in policy is a researcher's own Numba function, registered by name in a Python
+    file (``plugin``) with ``airan.policies.register``; it sees the same options and
+    estimates (airan/policies.py documents the arrays) and picks one. One plug-in policy
+    per scenario; ``parameters`` sets its registered parameters."""
+
+    name: str = Field("offload", description="offloading policy: local, offload, min_latency, min_energy, deadline, "
+                      "least_loaded, battery, cloud_fallback, or a plug-in policy's name (device groups may set their "
+                      "own)")
     max_nodes: int = Field(3, ge=1, le=64, description="GPU nodes a comparing policy considers, nearest first")
+    max_hops: int | None = Field(
+        None, ge=0, description="a comparing policy considers only GPU nodes within this many transport links of the "
+        "serving site (0: co-located); omit for no limit")
     battery_threshold: float = Field(
         0.5, ge=0, le=1, description="policy battery: below this fraction of its capacity a device saves energy")
+    plugin: str | None = Field(
+        None, description="Python file registering plug-in policies (airan.policies.register), relative to the "
+        "scenario file; omit for none")
+    parameters: dict[str, float] | None = Field(
+        None, strict=False, description="the plug-in policy's parameters by name (the others keep their registered "
+        "defaults)")
 
 
 class Simulation(_Model):
@@ -578,6 +635,49 @@ class Scenario(_Model):
                 group = {**suggested, **group}
             groups.append(group)
         return {**data, "devices": groups}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _import_plugin(cls, data: Any) -> Any:
+        """Import the policy file first, so that the policies it registers are known names."""
+        policy = data.get("policy") if isinstance(data, dict) else None
+        if isinstance(policy, dict) and isinstance(policy.get("plugin"), str):
+            from .policies import PolicyError, load_file
+
+            try:
+                load_file(policy["plugin"])
+            except PolicyError as exc:
+                raise ValueError(f"policy.plugin: {exc}") from None
+        return data
+
+    @model_validator(mode="after")
+    def _policies(self) -> Scenario:
+        from .policies import registered
+
+        plugins = registered()
+        allowed = ", ".join(POLICY_NAMES + tuple(sorted(plugins)))
+        used = set()
+        for where, name in [("policy.name", self.policy.name)] + [
+                (f"devices[{i}].policy", g.policy) for i, g in enumerate(self.devices) if g.policy is not None]:
+            if name not in POLICY_NAMES and name not in plugins:
+                hint = "" if self.policy.plugin else " (a plug-in policy needs policy.plugin, the file registering it)"
+                raise ValueError(f"{where}: must be one of {allowed}, got {name!r}{hint}")
+        for g in self.devices:
+            name = g.policy or self.policy.name
+            if name not in POLICY_NAMES:
+                used.add(name)
+        if len(used) > 1:
+            raise ValueError(f"policy.name: one plug-in policy per scenario, got {', '.join(sorted(used))}")
+        if self.policy.parameters:
+            if not used:
+                raise ValueError("policy.parameters: only used by a plug-in policy, and no device group uses one")
+            plugin = plugins[next(iter(used))]
+            for key in self.policy.parameters:
+                if key not in plugin.parameters:
+                    allowed = ", ".join(plugin.parameters) or "none"
+                    raise ValueError(f"policy.parameters.{key}: policy {plugin.name} has no such parameter "
+                                     f"(allowed: {allowed})")
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
@@ -735,6 +835,9 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
         file = Path(topology["file"])
         if file.suffix and not file.is_absolute():
             topology["file"] = str((path.parent / file).resolve())
+    policy = raw.get("policy")
+    if isinstance(policy, dict) and isinstance(policy.get("plugin"), str) and not Path(policy["plugin"]).is_absolute():
+        policy["plugin"] = str((path.parent / policy["plugin"]).resolve())
     for group in raw.get("devices") or []:
         if isinstance(group, dict) and isinstance(group.get("trace_file"), str):
             file = Path(group["trace_file"])

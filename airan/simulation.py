@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from . import engine
+from . import engine, policies
 from ._version import __version__
-from .build import build_model, grow_heap, grow_tasks, initial_state
+from .build import build_model, grow_heap, grow_tasks, initial_state, plugin_name
 from .results import Result, summarize
 from .scenario import Scenario, dump_scenario, scenario_from_dict
 
@@ -57,6 +57,8 @@ class Simulation:
             raise ValueError(f"seed: must be an integer in [0, 2**63), got {seed!r}")
         self.seed = int(seed)
         self.model, self.layout = build_model(scenario, self.seed)
+        self._plugin_name = plugin_name(scenario)
+        self._plugin = policies.compiled(self._plugin_name)
         self._chunks: list[dict[str, np.ndarray]] | None = None
         self._sink: TraceSink | None = None
         if trace is True:
@@ -67,7 +69,7 @@ class Simulation:
         self.state = initial_state(self.model, self.seed, trace_capacity=TRACE_BUFFER_ROWS if self._sink else 0)
         # compile (or load from the cache) now, so that wall_time_s counts simulation only;
         # no event is before t = 0, so this call changes nothing
-        engine.advance(self.model, self.state, 0.0)
+        engine.advance(self.model, self.state, 0.0, self._plugin)
         self.now_s = 0.0
         self.wall_time_s = 0.0
         self._at_warmup: engine.State | None = None  # the state settled at the end of the warm-up
@@ -91,9 +93,15 @@ class Simulation:
     def _advance(self, until_s: float) -> None:
         start = time.perf_counter()
         while True:
-            status = engine.advance(self.model, self.state, until_s)
+            status = engine.advance(self.model, self.state, until_s, self._plugin)
             if status == engine.STATUS_DONE:
                 break
+            if status == engine.STATUS_POLICY_ERROR:
+                row = int(self.state.ints[engine.I_POLICY_BAD_ROW])
+                n = int(self.state.ints[engine.I_POLICY_BAD_N])
+                raise policies.PolicyError(
+                    f"policy {self._plugin_name}: returned row {row}, but the task had {n} options (0: the "
+                    f"device, 1..{n - 1}: GPU nodes); the run stopped")
             if status == engine.STATUS_GROW_HEAP:
                 self.state = grow_heap(self.state)
             elif status == engine.STATUS_GROW_TASKS:

@@ -325,6 +325,25 @@ def test_cloud_fallback_leaves_a_nearest_gpu_that_would_be_late(tmp_path):
     assert set(slow_site_trace(tmp_path, "cloud_fallback", deadline_s=0.05)) == {"agg"}
 
 
+@pytest.mark.parametrize("deadline_s", [0.05, 0.15, 2.0])
+def test_deadline_policy_meets_the_deadline_whenever_an_option_can(tmp_path, deadline_s):
+    # the device takes 1 s, the site's GPU 100 ms (plus its queue), the aggregation node 1 ms plus
+    # 1 ms of path: each deadline here is within reach of at least one option, and the deadline
+    # policy, estimating queues and paths, never misses one; always offloading to the nearest GPU
+    # misses all of the 50 ms ones, computing locally everything but the 2 s ones
+    def run(policy):
+        scenario = on_topology(serving_scenario(gpu={}, rate_hz=2.0, duration_s=200.0, deadline_s=deadline_s),
+                               tmp_path / "slow_site.toml", SLOW_SITE, policy=airan.scenario.Policy(name=policy))
+        return airan.run(scenario).summary
+
+    chosen = run("deadline")
+    assert chosen["tasks_completed"] > 300
+    assert chosen["deadline_miss_ratio"] == 0.0
+    assert run("local")["deadline_miss_ratio"] == (0.0 if deadline_s > 1.0 else 1.0)
+    if deadline_s < 0.1:
+        assert run("offload")["deadline_miss_ratio"] == 1.0
+
+
 def test_least_loaded_spreads_the_tasks_over_the_nodes(tmp_path):
     # at 20 tasks/s the slow site GPU (10/s) would be swamped; least_loaded sends each task to the
     # node with fewer tasks per server, so both work and neither queue grows
@@ -336,3 +355,74 @@ def test_battery_policy_saves_energy_once_the_battery_is_low():
     # above the threshold the fastest (the GPU), below it the cheapest (the frugal CPU)
     assert policy_runs("battery", power_compute_w=0.001, initial_charge=0.9)["local"] == 0
     assert policy_runs("battery", power_compute_w=0.001, initial_charge=0.3)["gpu"] == 0
+
+
+def partitioned(*, rate_a_hz: float, rate_b_hz: float, partitions: list | None, duration_s: float = 800.0,
+                **gpu) -> airan.Scenario:
+    """One site whose 1e12 FLOP/s GPU serves workloads a and b (1e9 FLOP each), whole or in MIG partitions."""
+    workloads = [{"name": n, "flops": 1e9, "input_bytes": 0.0, "output_bytes": 0.0, "deadline_s": 10.0}
+                 for n in ("a", "b", "c")]
+    device = {"compute_flops_per_s": 1e9, "power_idle_w": 0.1, "power_compute_w": 1.0, "power_tx_w": 1.0,
+              "power_rx_w": 0.5, "battery_wh": 1e4, "uplink_bps": 1e9, "downlink_bps": 1e9}
+    groups = [{"name": f"d{w}", "count": 100, "workload": w, "rate_hz": rate / 100, **device}
+              for w, rate in (("a", rate_a_hz), ("b", rate_b_hz)) if rate > 0]
+    return airan.scenario_from_dict({
+        "simulation": {"duration_s": duration_s, "warmup_s": 20.0, "seed": 6},
+        "sites": [{"name": "bs", "gpu": {"servers": 1, "flops_per_s": 1e12,
+                                         **({"partitions": partitions} if partitions else {}), **gpu}}],
+        "workloads": workloads, "devices": groups})
+
+
+MIG = [{"name": "small", "slices": 3, "workloads": ["a"]}, {"name": "large", "slices": 4, "workloads": ["b"]}]
+
+
+def test_a_mig_partition_is_its_own_md1_queue_at_its_share_of_the_gpu():
+    # partition small has 3 of 7 slices: a task takes 1 ms x 7 / 3; at 200 tasks/s, M/D/1
+    lam = 200.0
+    s = airan.run(partitioned(rate_a_hz=lam, rate_b_hz=50.0, partitions=MIG)).summary
+    service = T1_S * 7 / 3
+    rho = lam * service
+    wait = rho * service / (2 * (1 - rho))
+    assert s["workloads"]["a"]["latency_mean_s"] == pytest.approx(service + wait, rel=0.03)
+    assert s["workloads"]["b"]["latency_p50_s"] == pytest.approx(T1_S * 7 / 4, rel=0.01)  # mostly alone
+
+
+def test_mig_partitions_isolate_a_workload_from_anothers_overload():
+    light = airan.run(partitioned(rate_a_hz=200.0, rate_b_hz=50.0, partitions=MIG))
+    heavy = airan.run(partitioned(rate_a_hz=200.0, rate_b_hz=800.0, partitions=MIG))  # b: 800/s > 571/s served
+    # a's partition never sees b's tasks: a's tasks go through exactly as before
+    assert heavy.summary["workloads"]["a"] == light.summary["workloads"]["a"]
+    assert heavy.summary["workloads"]["b"]["latency_mean_s"] > 10 * light.summary["workloads"]["b"]["latency_mean_s"]
+    # sharing the whole GPU instead, b's overload swamps a
+    whole = airan.run(partitioned(rate_a_hz=200.0, rate_b_hz=800.0, partitions=None)).summary
+    assert whole["workloads"]["a"]["latency_mean_s"] > 10 * light.summary["workloads"]["a"]["latency_mean_s"]
+    # utilisation counts an instance's share of the GPU: each task is 1 ms of the whole GPU's work
+    nodes = light.nodes
+    assert nodes["gpu_servers"][0] == 1 and nodes["gpu_instances"][0] == 2
+    assert nodes["gpu_utilization"][0] == pytest.approx((200.0 + 50.0) * T1_S, rel=0.02)
+
+
+def test_a_workload_no_partition_serves_is_refused():
+    raw = {"name": "c_only", "slices": 1, "workloads": ["c"]}
+    s = airan.run(partitioned(rate_a_hz=20.0, rate_b_hz=20.0, partitions=[raw], duration_s=100.0)).summary
+    assert s["tasks_completed"] == 0 and s["tasks_dropped_queue_full"] == s["tasks_generated"] > 0
+    assert s["tasks_rejected"] == s["tasks_generated"]
+
+
+@pytest.mark.parametrize(("partitions", "message"), [
+    ([{"name": "x", "slices": 4, "workloads": ["a"]}, {"name": "y", "slices": 4, "workloads": ["b"]}],
+     r"sites\[0\]\.gpu\.partitions: the instances take 8 slices, more than the GPU's mig_slices \(7\)"),
+    ([{"name": "x", "slices": 1, "workloads": ["a"]}, {"name": "y", "slices": 1, "workloads": ["a"]}],
+     r"partitions\[1\]\.workloads: 'a' is already served by another partition"),
+    ([{"name": "x", "slices": 1, "workloads": ["a"]}, {"name": "x", "slices": 1, "workloads": ["b"]}],
+     r"partitions\[1\]\.name: must be unique"),
+])
+def test_bad_partitions_are_one_line_errors(partitions, message):
+    with pytest.raises(airan.ScenarioError, match=message):
+        partitioned(rate_a_hz=1.0, rate_b_hz=1.0, partitions=partitions)
+
+
+def test_a_partition_naming_no_workload_is_a_build_error():
+    bad = [{"name": "x", "slices": 1, "workloads": ["nope"]}]
+    with pytest.raises(airan.BuildError, match=r"gpu\.partitions\[0\]\.workloads: 'nope' is not a workload"):
+        airan.run(partitioned(rate_a_hz=1.0, rate_b_hz=1.0, partitions=bad))
