@@ -454,6 +454,9 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         wl_input_bits=wl_in_bits,
         wl_output_bits=wl_out_bits,
         wl_deadline_s=np.array([w.deadline_s for w in scenario.workloads], dtype=np.float64),
+        wl_split_n=np.array([len(w.split_points or ()) for w in scenario.workloads], dtype=np.int64),
+        wl_split_flops=_split_table(scenario, "device_flops", 1.0),
+        wl_split_bits=_split_table(scenario, "upload_bytes", 8.0),
         wl_output_tokens=np.array([w.output_tokens or 0 for w in scenario.workloads], dtype=np.int64),
         warmup_s=np.array([scenario.simulation.warmup_s], dtype=np.float64),
         proportional_fair=np.array([channel.sharing == "proportional_fair"]),
@@ -502,6 +505,16 @@ class _Serving(NamedTuple):
     pool_weight: np.ndarray  # float64[n_pools], the fraction of a GPU one instance is
     pool_server0: np.ndarray  # int64[n_pools], first server of the pool in the global numbering
     pool_names: list  # [n_pools], "node" or "node/partition"
+
+
+def _split_table(scenario: Scenario, field: str, scale: float) -> np.ndarray:
+    """[n_workloads, max split points] of one split-point field times ``scale`` (unused entries 0)."""
+    n = max([len(w.split_points or ()) for w in scenario.workloads] + [1])
+    table = np.zeros((len(scenario.workloads), n), dtype=np.float64)
+    for i, w in enumerate(scenario.workloads):
+        for j, point in enumerate(w.split_points or ()):
+            table[i, j] = getattr(point, field) * scale
+    return table
 
 
 def plugin_name(scenario: Scenario) -> str | None:
@@ -843,6 +856,7 @@ def initial_state(
         wl_latency_s=np.zeros(n_wl, dtype=np.float64),
         wl_ttft_hist=np.zeros((n_wl, histogram.N_BINS + 2), dtype=np.int64),
         wl_token_sums=np.zeros((n_wl, 3), dtype=np.float64),
+        wl_split_counts=np.zeros(model.wl_split_flops.shape, dtype=np.int64),
         policy_task=np.zeros(policies.N_TASK, dtype=np.float64),
         policy_options=np.zeros((int(model.policy_max_nodes[0]) + 1, policies.N_OPTION), dtype=np.float64),
         trace_f=np.zeros((trace_capacity, engine.N_TF), dtype=np.float64),
@@ -855,7 +869,7 @@ def initial_state(
 _TASK_FIELDS = {
     "task_id": np.int64,
     "task_dev": np.int32,
-    "task_flags": np.int8,
+    "task_flags": np.int16,
     "task_next": np.int32,
     "task_t_gen_s": np.float64,
     "task_t_mark_s": np.float64,
@@ -868,6 +882,7 @@ _TASK_FIELDS = {
     "task_site": np.int32,
     "task_node": np.int32,
     "task_server": np.int32,
+    "task_split": np.int32,
 }
 
 

@@ -115,7 +115,8 @@ POLICY_DEADLINE = 4
 POLICY_LEAST_LOADED = 5
 POLICY_BATTERY = 6
 POLICY_CLOUD_FALLBACK = 7
-POLICY_PLUGIN = 8  # the scenario's plug-in policy (airan.policies)
+POLICY_PARTIAL = 8
+POLICY_PLUGIN = 9  # the scenario's plug-in policy (airan.policies)
 
 # arrival processes (Model.dev_arrival)
 ARR_POISSON = 0
@@ -131,6 +132,7 @@ F_RETURN = 8  # served: the result is on its way back to the device
 F_REROUTED = 16  # the result goes back through another site than the task came in by
 F_REFUSED = 32  # a GPU node has refused the task (counted once, however many refuse it)
 F_FORWARDED = 64  # the task was sent on to another GPU node
+F_SPLIT = 128  # partial offloading: the device runs the layers up to a split point, a GPU node the rest
 
 # trace outcomes and places
 OUT_COMPLETED = 0
@@ -140,6 +142,7 @@ OUT_DROPPED_RADIO = 3  # the device had no downlink rate when its result was rea
 RAN_LOCAL = 0
 RAN_GPU = 1
 RAN_FALLBACK = 2
+RAN_SPLIT = 3
 
 # int64 counters: State.ints[...]
 I_EV_N = 0  # events in the heap
@@ -171,7 +174,9 @@ I_REFUSED = 25  # counted tasks refused by at least one GPU node
 I_GPU_ACCEPTED = 26  # counted tasks a GPU node accepted (each at most once)
 I_POLICY_BAD_ROW = 27  # the row a plug-in policy returned that was not an option (STATUS_POLICY_ERROR)
 I_POLICY_BAD_N = 28  # the number of options it had
-N_INTS = 29
+I_SPLIT = 29  # counted tasks the policy split between the device and a GPU node
+I_SPLIT_CHOICE = 30  # scratch: the split point the last partial-offloading decision chose (-1: none)
+N_INTS = 31
 
 # per-workload counters: State.wl_counts[workload, ...] (counted tasks)
 WL_GENERATED = 0
@@ -304,6 +309,9 @@ class Model(NamedTuple):
     wl_output_bits: np.ndarray  # float64, downlink bits per task
     wl_deadline_s: np.ndarray  # float64, deadline, s
     wl_output_tokens: np.ndarray  # int64, tokens generated per task (0: not a token workload)
+    wl_split_n: np.ndarray  # int64, split points of the workload's layer profile (0: none)
+    wl_split_flops: np.ndarray  # float64[n_workloads, max splits], FLOP the device runs before the split
+    wl_split_bits: np.ndarray  # float64[n_workloads, max splits], bits of the tensor sent up at the split
     # run [1]
     warmup_s: np.ndarray  # float64[1], tasks generated earlier are not counted, s
     proportional_fair: np.ndarray  # bool[1], cells share by proportional fair (else equal airtime)
@@ -319,7 +327,7 @@ class State(NamedTuple):
     # task slots [task_capacity]
     task_id: np.ndarray  # int64, generation order over the run
     task_dev: np.ndarray  # int32, device
-    task_flags: np.ndarray  # int8, F_* bits
+    task_flags: np.ndarray  # int16, F_* bits
     task_next: np.ndarray  # int32, next slot in a GPU queue or in the free list (-1: none)
     task_t_gen_s: np.ndarray  # float64, generation time, s
     task_t_mark_s: np.ndarray  # float64, start of the current phase, s
@@ -332,6 +340,7 @@ class State(NamedTuple):
     task_site: np.ndarray  # int32, site the task entered by (after service: the site it returns through)
     task_node: np.ndarray  # int32, compute node serving the task (-1: none)
     task_server: np.ndarray  # int32, server (global numbering) of the task's batch
+    task_split: np.ndarray  # int32, split point of a partially offloaded task (F_SPLIT)
     # compute nodes [n_nodes]
     node_busy: np.ndarray  # int32, servers busy
     node_q_head: np.ndarray  # int32[n_nodes, n_workloads], first waiting task slot per workload (-1: empty)
@@ -414,6 +423,7 @@ class State(NamedTuple):
     wl_counts: np.ndarray  # int64[n_workloads, N_WL], counted tasks per workload, see WL_*
     wl_latency_s: np.ndarray  # float64[n_workloads], summed latency of counted completed tasks, s
     wl_ttft_hist: np.ndarray  # int64[n_workloads, histogram.N_BINS + 2], token workloads: time to first token
+    wl_split_counts: np.ndarray  # int64[n_workloads, max splits], counted tasks split at each point
     wl_token_sums: np.ndarray  # float64[n_workloads, 3], token workloads: summed time to first token (s),
     # tokens generated, decode time (s)
     # policy scratch: what a comparing policy sees (airan.policies)
@@ -701,6 +711,8 @@ def _choose(m, st, d, s, now, plugin):
         return int(opts[row, O_NODE])
     if policy == POLICY_BATTERY:
         policy = POLICY_MIN_LATENCY if charge > m.policy_battery_threshold[0] else POLICY_MIN_ENERGY
+    if policy == POLICY_PARTIAL:
+        return _choose_split(m, st, d, s, now, opts, n)
     if policy == POLICY_LEAST_LOADED:
         best = 1
         for r in range(2, n):
@@ -734,6 +746,56 @@ def _choose(m, st, d, s, now, plugin):
                 better = False
         if better:
             best = r
+    return int(opts[best, O_NODE])
+
+
+@njit
+def _choose_split(m, st, d, s, now, opts, n):
+    """Partial offloading: the fastest of running locally, offloading whole, or splitting at a layer.
+
+    For each considered node (the rows of :func:`_options`) and each split point ``j``
+    of the workload's layer profile, the expected latency of computing the first
+    ``f_j`` FLOP on the device (after its backlog), sending the ``b_j``-bit tensor up
+    (shared as the input would be), crossing the path, queueing, and serving the rest,
+    a batch-of-one time scaled by ``1 - f_j / F``, then the result down; the device's
+    energy is its compute power over its part plus the radio's for ``b_j`` bits
+    (Y. Kang et al., "Neurosurgeon: collaborative intelligence between the cloud and
+    mobile edge", ASPLOS 2017, choose the split the same way, from per-layer latency
+    and data size). Takes the least latency (ties: the less energy, then the earlier
+    option) and notes the split in ``ints[I_SPLIT_CHOICE]`` (-1: none).
+    """
+    w = m.dev_workload[d]
+    best = 0
+    best_t = opts[0, O_LATENCY_S]
+    best_e = opts[0, O_ENERGY_J]
+    best_split = -1
+    for r in range(1, n):
+        t = opts[r, O_LATENCY_S]
+        e = opts[r, O_ENERGY_J]
+        if t < best_t or (t == best_t and e < best_e):
+            best, best_t, best_e, best_split = r, t, e, -1
+    n_split = m.wl_split_n[w]
+    if n_split > 0 and n > 1:
+        flops = m.wl_flops[w]
+        out_bits = m.wl_output_bits[w]
+        c = st.dev_cell[d]
+        backlog = max(st.dev_cpu_free_s[d] - now, 0.0)
+        t_dl = out_bits * (st.cell_flows[DL, c] + 1) / st.dev_downlink_bps[d]
+        for j in range(n_split):
+            f = m.wl_split_flops[w, j]
+            bits = m.wl_split_bits[w, j]
+            t_dev = f / m.dev_flops_per_s[d]
+            t_ul = bits * (st.cell_flows[UL, c] + 1) / st.dev_uplink_bps[d]
+            e = (m.dev_power_compute_w[d] * t_dev + st.dev_power_tx_next_w[d] * t_ul + m.dev_power_rx_w[d] * t_dl
+                 + bits * m.dev_tx_j_per_bit[d] + out_bits * m.dev_rx_j_per_bit[d])
+            for r in range(1, n):
+                nd = int(opts[r, O_NODE])
+                one_s = opts[r, O_SERVICE_S]
+                t = (backlog + t_dev + t_ul + t_dl + _path_and_gpu_s(m, st, s, nd, w, bits, out_bits)
+                     - one_s * f / flops)
+                if t < best_t or (t == best_t and e < best_e):
+                    best, best_t, best_e, best_split = r, t, e, j
+    st.ints[I_SPLIT_CHOICE] = best_split
     return int(opts[best, O_NODE])
 
 
@@ -1035,6 +1097,8 @@ def advance(m, st, until_s, plugin):
     node_batches = st.node_batches
     server_left = st.server_left
     task_server = st.task_server
+    task_split = st.task_split
+    wl_split_counts = st.wl_split_counts
     node_t_last_s = st.node_t_last_s
     node_busy_area_s = st.node_busy_area_s
     node_queue_area_s = st.node_queue_area_s
@@ -1208,6 +1272,8 @@ def advance(m, st, until_s, plugin):
             task_next[k] = -1
             cell_flows[direction, c] -= 1
             bits = wl_input_bits[dev_workload[d]] if direction == UL else wl_output_bits[dev_workload[d]]
+            if direction == UL and task_flags[k] & F_SPLIT:
+                bits = m.wl_split_bits[dev_workload[d], task_split[k]]
             cell_bits[direction, c] += bits
             if radio:
                 dev_flows[direction, d] -= 1
@@ -1323,7 +1389,19 @@ def advance(m, st, until_s, plugin):
                 if flags & F_COUNTED:
                     ints[I_OFFLOADED] += 1
                 dev_offloaded[d] += 1
-                flow_direction = UL
+                split = -1
+                if m.dev_policy[d] == POLICY_PARTIAL:
+                    split = ints[I_SPLIT_CHOICE]
+                if split >= 0:
+                    # the device runs the first layers, then sends their output up
+                    flags |= F_SPLIT
+                    task_split[k] = split
+                    if flags & F_COUNTED:
+                        ints[I_SPLIT] += 1
+                        wl_split_counts[dev_workload[d], split] += 1
+                    to_local = True
+                else:
+                    flow_direction = UL
             else:
                 if flags & F_COUNTED:
                     ints[I_LOCAL] += 1
@@ -1389,7 +1467,12 @@ def advance(m, st, until_s, plugin):
             node_t_last_s[node] = now
 
         else:  # EV_LOCAL_END
-            outcome = OUT_COMPLETED if alive else OUT_DROPPED_BATTERY
+            if not alive:
+                outcome = OUT_DROPPED_BATTERY
+            elif (task_flags[k] & F_SPLIT) != 0 and (task_flags[k] & F_FALLBACK) == 0:
+                flow_direction = UL  # the device's layers are done: their output goes up
+            else:
+                outcome = OUT_COMPLETED
 
         # -- the task reaches its compute node: FIFO, or a full queue ---------
         if to_gpu:
@@ -1474,6 +1557,8 @@ def advance(m, st, until_s, plugin):
         if flow_direction >= 0:
             w = dev_workload[d]
             bits = wl_input_bits[w] if flow_direction == UL else wl_output_bits[w]
+            if flow_direction == UL and task_flags[k] & F_SPLIT:
+                bits = m.wl_split_bits[w, task_split[k]]
             if flow_cell >= 0:
                 c = flow_cell
                 airtime = bits / cell_rate_bps[c]
@@ -1549,6 +1634,17 @@ def advance(m, st, until_s, plugin):
                     break
                 size = min(node_wq_len[node, pick], batch_max)
                 mean = node_service_s[node, pick, size - 1]
+                if m.wl_split_n[pick] > 0:
+                    # split tasks bring their first layers done: the batch runs the largest remainder
+                    left = 0.0
+                    j = node_q_head[node, pick]
+                    for _ in range(size):
+                        if task_flags[j] & F_SPLIT:
+                            left = max(left, 1.0 - m.wl_split_flops[pick, task_split[j]] / wl_flops[pick])
+                        else:
+                            left = 1.0
+                        j = task_next[j]
+                    mean *= left
                 service = exponential(rng_node, node, mean) if node_exponential[node] else mean
                 pool = node_wl_pool[node, pick]
                 server = -1
@@ -1588,9 +1684,14 @@ def advance(m, st, until_s, plugin):
         # -- the task joins its device's CPU queue (FIFO, deterministic) ------
         if to_local:
             start = max(now, dev_cpu_free_s[d])
-            end = start + wl_flops[dev_workload[d]] / dev_flops_per_s[d]
+            work = wl_flops[dev_workload[d]]
+            if task_flags[k] & F_SPLIT:
+                # the layers up to the split, or (refused by the GPU) the rest of them
+                part = m.wl_split_flops[dev_workload[d], task_split[k]]
+                work = work - part if task_flags[k] & F_FALLBACK else part
+            end = start + work / dev_flops_per_s[d]
             dev_cpu_free_s[d] = end
-            task_local_s[k] = end - now
+            task_local_s[k] += end - now
             dev_ran_local[d] += 1
             _push(ev_time, ev_seq, ev_payload, ints, end, EV_LOCAL_END, k)
 
@@ -1616,6 +1717,9 @@ def advance(m, st, until_s, plugin):
                     if flags & F_OFFLOADED:
                         ints[I_N_UPLINK_DONE] += 1
                         sums[S_UPLINK] += task_uplink_s[k]
+                    if (flags & F_SPLIT) != 0 and (flags & F_FALLBACK) == 0:
+                        ints[I_N_LOCAL_DONE] += 1
+                        sums[S_LOCAL] += task_local_s[k]
                     if (flags & F_OFFLOADED) != 0 and (flags & F_FALLBACK) == 0:
                         ints[I_N_GPU_DONE] += 1
                         sums[S_GPU_WAIT] += task_gpu_wait_s[k]
@@ -1655,6 +1759,8 @@ def advance(m, st, until_s, plugin):
                 trace_i[n, TI_OUTCOME] = outcome
                 if flags & F_FALLBACK:
                     trace_i[n, TI_RAN] = RAN_FALLBACK
+                elif flags & F_SPLIT:
+                    trace_i[n, TI_RAN] = RAN_SPLIT
                 elif flags & F_OFFLOADED:
                     trace_i[n, TI_RAN] = RAN_GPU
                 else:

@@ -34,6 +34,9 @@ Definitions used in the summary (the names are a public contract):
   also the time to first token (the wait, the batch's prefill, the path back and the
   first token's airtime; from a log histogram for the 95th percentile) and the
   generation rate ``tokens_per_s``, all tokens generated over all decode time.
+- ``tasks_split`` counts the tasks the ``partial`` policy split between the device and a
+  GPU node (per workload also by cut, ``tasks_split_at``); they count as offloaded, and
+  their device part counts in ``local_compute_mean_s``.
 - ``tasks_rejected`` counts tasks at least one GPU node refused (queue full, or
   expected to miss the deadline with deadline admission): in the end dropped, run
   locally (``tasks_fallback_local``) or served by a later node; ``tasks_forwarded``
@@ -268,6 +271,7 @@ def summarize(
         "gpu_wait_probability": ratio(ints[engine.I_GPU_ENQUEUED], accepted),
         "tasks_rejected": int(ints[engine.I_REFUSED]),
         "tasks_forwarded": int(ints[engine.I_FORWARDED]),
+        "tasks_split": int(ints[engine.I_SPLIT]),
         "batch_size_mean": ratio(float(st.node_served.sum()), float(st.node_batches.sum())),
         "gpu_share_ran_mean": float(np.mean(layout.node_ran_fraction[has_gpu])) if has_gpu.any() else math.nan,
         "gpu_share_ai_mean": float(np.mean(((1.0 - layout.node_ran_fraction) * utilization)[has_gpu]))
@@ -443,6 +447,7 @@ def summarize(
             "tasks_generated": wl[:, engine.WL_GENERATED].copy(),
             "tasks_completed": wl[:, engine.WL_COMPLETED].copy(),
             "tasks_dropped": wl[:, engine.WL_DROPPED].copy(),
+            "tasks_split": st.wl_split_counts.sum(axis=1),
             "latency_mean_s": np.where(wl[:, engine.WL_COMPLETED] > 0,
                                        st.wl_latency_s / np.maximum(wl[:, engine.WL_COMPLETED], 1), np.nan),
             "latency_p50_s": wl_quantiles[:, 0],
@@ -462,6 +467,10 @@ def summarize(
     summary["workloads"] = {
         str(name): {k: _json_value(v[i]) for k, v in workloads.items() if k != "workload"}
         for i, name in enumerate(workloads["workload"])}
+    for i, workload in enumerate(scenario.workloads):
+        if workload.split_points:  # partial offloading: tasks split at each cut
+            summary["workloads"][workload.name]["tasks_split_at"] = {
+                p.layer: int(st.wl_split_counts[i, j]) for j, p in enumerate(workload.split_points)}
     cells = None
     if layout.cells is not None:
         cells = {**layout.cells, "load_dl": cell_load[engine.DL, :n_radio], "load_ul": cell_load[engine.UL, :n_radio],

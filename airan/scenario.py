@@ -231,6 +231,14 @@ class Site(_Model):
         return self
 
 
+class SplitPoint(_Model):
+    """A cut in a DNN's layer profile: the device runs the layers up to ``layer``, then sends their output."""
+
+    layer: str = Field(min_length=1, description="the last layer the device runs")
+    device_flops: float = Field(gt=0, description="FLOP the device computes up to the cut (cumulative)")
+    upload_bytes: float = Field(gt=0, description="bytes of the intermediate tensor sent up at the cut")
+
+
 class Workload(_Model):
     """An inference task type: compute demand, payload sizes and deadline.
 
@@ -255,6 +263,9 @@ class Workload(_Model):
         None, gt=0, description="LLM-style workloads: FLOP per generated token")
     weight_bytes: float | None = Field(
         None, gt=0, description="LLM-style workloads: bytes of weights read per decode step (memory-bound decode)")
+    split_points: tuple[SplitPoint, ...] | None = Field(
+        None, strict=False, description="layer profile for partial offloading (policy partial): cuts in network order, "
+        "device_flops increasing and below flops; omit for none")
 
     @model_validator(mode="before")
     @classmethod
@@ -270,6 +281,15 @@ class Workload(_Model):
             raise ValueError(f"{missing[0]}: give all of {', '.join(token)} for a token workload, or none")
         if self.weight_bytes is not None and not given:
             raise ValueError("weight_bytes: only used by token workloads (give output_tokens and the rest)")
+        if self.split_points:
+            if given:
+                raise ValueError("split_points: not for a token workload")
+            previous = 0.0
+            for i, point in enumerate(self.split_points):
+                if not previous < point.device_flops < self.flops:
+                    raise ValueError(f"split_points[{i}].device_flops: must be above the previous cut's ({previous!r}) "
+                                     f"and below flops ({self.flops!r}), got {point.device_flops!r}")
+                previous = point.device_flops
         if given and not math.isclose(self.flops, self.prefill_flops + self.output_tokens
                                       * self.decode_flops_per_token, rel_tol=1e-6):
             raise ValueError(f"flops: must equal prefill_flops + output_tokens x decode_flops_per_token "
@@ -542,7 +562,7 @@ class Mobility(_Model):
 
 
 POLICY_NAMES = ("local", "offload", "min_latency", "min_energy", "deadline", "least_loaded", "battery",
-                "cloud_fallback")
+                "cloud_fallback", "partial")
 
 
 class Policy(_Model):
@@ -558,8 +578,11 @@ class Policy(_Model):
     tasks per server (queued and in service; ties to the nearer); ``battery`` the fastest while the
     device's battery is above ``battery_threshold`` of its capacity and the cheapest below it;
     ``cloud_fallback`` the nearest GPU node unless it is expected to miss the deadline, then the
-    farthest one considered (the cloud, in the built-in topologies). A device whose site reaches
-    no GPU, or that has no radio link, computes locally.
+    farthest one considered (the cloud, in the built-in topologies); ``partial`` the fastest of
+    computing locally, offloading whole, or splitting the network at one of the workload's
+    ``split_points`` (the device runs the layers up to the cut, sends their output, the node runs
+    the rest; Neurosurgeon, Kang et al. ASPLOS 2017). A device whose site reaches no GPU, or
+    that has no radio link, computes locally.
 
     A plug-in policy is a researcher's own Numba function, registered by name in a Python
     file (``plugin``) with ``airan.policies.register``; it sees the same options and
@@ -567,7 +590,7 @@ class Policy(_Model):
     per scenario; ``parameters`` sets its registered parameters."""
 
     name: str = Field("offload", description="offloading policy: local, offload, min_latency, min_energy, deadline, "
-                      "least_loaded, battery, cloud_fallback, or a plug-in policy's name (device groups may set their "
+                      "least_loaded, battery, cloud_fallback, partial, or a plug-in policy's name (device groups may set their "
                       "own)")
     max_nodes: int = Field(3, ge=1, le=64, description="GPU nodes a comparing policy considers, nearest first")
     max_hops: int | None = Field(
@@ -781,6 +804,8 @@ def _workload_fields(name: str, data: dict) -> dict[str, Any]:
                    decode_flops_per_token=row.decode_flops_per_token)
         if row.params is not None:
             out["weight_bytes"] = row.params * _BYTES_PER_WEIGHT
+    if row.split_point_fields():
+        out["split_points"] = row.split_point_fields()
     return out
 
 

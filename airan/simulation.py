@@ -32,7 +32,7 @@ TraceSink = Callable[[dict[str, np.ndarray]], None]
 TRACE_BUFFER_ROWS = 1 << 16
 
 OUTCOMES = np.array(["completed", "dropped_queue_full", "dropped_battery", "dropped_radio"], dtype=object)
-PLACES = np.array(["local", "gpu", "fallback_local"], dtype=object)
+PLACES = np.array(["local", "gpu", "fallback_local", "split"], dtype=object)
 
 
 class Simulation:
