@@ -235,3 +235,15 @@ capacity_bps = 1e10
         t = airan.run(s, trace=True).trace
         nodes[hops] = set(t["node"][t["ran"] == "gpu"])
     assert nodes == {None: {"far"}, 1: {"near"}}
+
+
+def test_the_readme_example_policy_compiles_and_runs():
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### Plug-in offloading policies"):]
+    code = section[section.index("```python") + len("```python"):]
+    code = code[:code.index("```")]
+    exec(compile(code, "README.md", "exec"), {})
+    s = airan.run(scenario("cautious", parameters={"margin": 0.5})).summary
+    assert s["policy"] == "cautious" and s["tasks_generated"] > 50
+    # the GPU (about 8 ms) meets half the 10 s deadline, the least loaded row wins over the device
+    assert s["tasks_local"] == 0
