@@ -132,6 +132,7 @@ class Result:
     links: dict[str, np.ndarray] | None = field(default=None)
     topology: Any = field(default=None)
     workloads: dict[str, np.ndarray] | None = field(default=None)
+    timeseries: dict[str, np.ndarray] | None = field(default=None)
 
     def write(self, out_dir: str | Path) -> Path:
         """Write ``summary.json``, ``scenario.toml`` (resolved, with the seed used) and Parquet tables.
@@ -179,6 +180,8 @@ class Result:
             write_parquet(out / "workloads.parquet", self.workloads)
         if self.cells is not None:
             write_parquet(out / "cells.parquet", self.cells)
+        if self.timeseries is not None:
+            write_parquet(out / "timeseries.parquet", self.timeseries)
         if self.trace is not None:
             write_parquet(out / "trace.parquet", self.trace)
         return out

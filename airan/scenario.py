@@ -614,11 +614,17 @@ class Simulation(_Model):
         0.0, ge=0, description="tasks generated before this time are simulated but left out of task statistics, s"
     )
     seed: int = Field(1, ge=0, le=2**63 - 1, description="master seed; the same seed gives bit-identical results")
+    sample_s: float | None = Field(
+        None, gt=0, description="record each GPU node's utilisation and queue every this long (timeseries.parquet), "
+        "s; omit for none")
 
     @model_validator(mode="after")
     def _warmup_inside_run(self) -> Simulation:
         if self.warmup_s >= self.duration_s:
             raise ValueError(f"warmup_s: must be < duration_s ({self.duration_s!r}), got {self.warmup_s!r}")
+        if self.sample_s is not None and self.duration_s / self.sample_s > 1e6:
+            raise ValueError(f"sample_s: at most a million samples per run (duration_s / 1e6 = "
+                             f"{self.duration_s / 1e6!r}), got {self.sample_s!r}")
         return self
 
 

@@ -73,6 +73,10 @@ class Simulation:
         self.now_s = 0.0
         self.wall_time_s = 0.0
         self._at_warmup: engine.State | None = None  # the state settled at the end of the warm-up
+        # time series (simulation.sample_s): per sample, each node's busy and queue integrals at its end
+        self._samples_t: list[float] = [0.0]
+        self._samples_busy: list[np.ndarray] = [np.zeros(self.model.node_servers.shape[0])]
+        self._samples_queue: list[np.ndarray] = [np.zeros(self.model.node_servers.shape[0])]
 
     @property
     def duration_s(self) -> float:
@@ -84,11 +88,50 @@ class Simulation:
         if until_s < self.now_s:
             raise ValueError(f"cannot advance to {until_s} s: the run is already at {self.now_s} s")
         warmup_s = self.scenario.simulation.warmup_s
-        if self._at_warmup is None and until_s >= warmup_s:
-            # stop at the end of the warm-up to note the time integrals (splitting changes nothing)
-            self._advance(warmup_s)
-            self._at_warmup = self._settled()
-        self._advance(until_s)
+        sample_s = self.scenario.simulation.sample_s
+        while True:
+            # stop at the end of the warm-up and at every sample instant on the way (splitting changes nothing)
+            stops = [until_s]
+            if self._at_warmup is None and until_s >= warmup_s:
+                stops.append(warmup_s)
+            if sample_s is not None:
+                stops.append(len(self._samples_t) * sample_s)
+            stop = min(stops)
+            self._advance(stop)
+            if self._at_warmup is None and stop == warmup_s:
+                self._at_warmup = self._settled()
+            if sample_s is not None and stop == len(self._samples_t) * sample_s:
+                self._sample(stop)
+            if stop >= until_s:
+                break
+
+    def _sample(self, t_s: float) -> None:
+        """Note each node's busy and queue integrals up to ``t_s`` (no event is pending before it)."""
+        st = self.state
+        gap = t_s - st.node_t_last_s
+        self._samples_t.append(t_s)
+        self._samples_busy.append(st.node_busy_area_s + st.node_busy_gpu * gap)
+        self._samples_queue.append(st.node_queue_area_s + st.node_q_len * gap)
+
+    def timeseries(self) -> dict[str, np.ndarray] | None:
+        """Per node and sampling interval: GPU utilisation (whole GPUs busy / GPUs) and mean queue length."""
+        if self.scenario.simulation.sample_s is None:
+            return None
+        t = np.array(self._samples_t)
+        busy = np.array(self._samples_busy)
+        queue = np.array(self._samples_queue)
+        n_int, n_nodes = t.size - 1, busy.shape[1]
+        dt = np.diff(t)[:, None]
+        gpus = self.model.node_gpus[None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            util = np.where(gpus > 0, np.diff(busy, axis=0) / (dt * np.maximum(gpus, 1)), np.nan)
+        return {
+            "t_start_s": np.repeat(t[:-1], n_nodes),
+            "t_end_s": np.repeat(t[1:], n_nodes),
+            "node": np.tile(np.array(self.layout.node_names, dtype=object), n_int),
+            "gpu_utilization": util.ravel(),
+            "gpu_queue_length_mean": (np.diff(queue, axis=0) / dt).ravel(),
+        }
 
     def _advance(self, until_s: float) -> None:
         start = time.perf_counter()
@@ -133,6 +176,7 @@ class Simulation:
                            at_warmup=baseline)
         if self._chunks is not None:
             result.trace = _concat(self._chunks) if self._chunks else self.trace_rows(0)
+        result.timeseries = self.timeseries()
         return result
 
     def _settled(self) -> engine.State:
@@ -156,6 +200,8 @@ class Simulation:
             "wall_time_s": self.wall_time_s,
         }
         arrays = {f"state.{name}": value for name, value in self.state._asdict().items()}
+        arrays.update({"samples.t": np.array(self._samples_t), "samples.busy": np.array(self._samples_busy),
+                       "samples.queue": np.array(self._samples_queue)})
         if self._at_warmup is not None:
             arrays.update({f"warmup.{name}": value for name, value in self._at_warmup._asdict().items()})
         tmp = path.with_name(f".{path.name}.tmp.npz")
@@ -174,6 +220,10 @@ class Simulation:
             state = sim.state._replace(**{k: v for k, v in saved.items() if not k.startswith("trace_")})
             sim.state = state._replace(trace_f=sim.state.trace_f, trace_i=sim.state.trace_i)
             sim.state.ints[engine.I_TRACE_N] = 0
+            if "samples.t" in data.files:
+                sim._samples_t = list(data["samples.t"])
+                sim._samples_busy = list(data["samples.busy"])
+                sim._samples_queue = list(data["samples.queue"])
             if any(name.startswith("warmup.") for name in data.files):
                 sim._at_warmup = engine.State(**{name: data[f"warmup.{name}"] for name in engine.State._fields})
         sim.now_s = float(meta["now_s"])

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 import airan
 from airan import engine
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def without_wall_time(summary: dict) -> dict:
@@ -50,3 +55,33 @@ def test_checkpoint_holds_every_state_array(make_scenario, tmp_path):
         if not name.startswith("trace_"):
             np.testing.assert_array_equal(getattr(loaded.state, name), value, err_msg=name)
     assert loaded.state.ints[engine.I_EV_N] == sim.state.ints[engine.I_EV_N]
+
+
+def test_sampling_a_gpu_time_series_changes_nothing_and_adds_up(tmp_path):
+    scenario = airan.load_scenario(ROOT / "experiments" / "quickstart.toml",
+                                   ["simulation.duration_s=120", "simulation.warmup_s=0"])
+    plain = airan.run(scenario)
+    sampled_scenario = airan.load_scenario(ROOT / "experiments" / "quickstart.toml",
+                                           ["simulation.duration_s=120", "simulation.warmup_s=0",
+                                            "simulation.sample_s=10"])
+    sim = airan.Simulation(sampled_scenario)
+    sim.advance(55.0)  # stop between samples, save and resume: the series goes on
+    sim.save(tmp_path / "run.npz")
+    sim = airan.Simulation.load(tmp_path / "run.npz")
+    sampled = sim.run()
+    drop = {"wall_time_s"}
+    assert {k: v for k, v in sampled.summary.items() if k not in drop} == \
+        {k: v for k, v in plain.summary.items() if k not in drop}
+    ts = sampled.timeseries
+    nodes = plain.nodes["node"]
+    assert len(ts["node"]) == 12 * len(nodes)
+    np.testing.assert_array_equal(ts["t_end_s"] - ts["t_start_s"], 10.0)
+    # the intervals' utilisations average to the run's (no warm-up: the same span), node by node
+    for i, node in enumerate(nodes):
+        mine = ts["node"] == node
+        assert np.mean(ts["gpu_utilization"][mine]) == pytest.approx(plain.nodes["gpu_utilization"][i], rel=1e-9)
+        assert np.mean(ts["gpu_queue_length_mean"][mine]) == pytest.approx(
+            plain.nodes["gpu_queue_length_mean"][i], rel=1e-9, abs=1e-12)
+    assert plain.timeseries is None
+    sampled.write(tmp_path / "out")
+    assert (tmp_path / "out" / "timeseries.parquet").exists()
