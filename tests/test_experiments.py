@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from airan.results import read_parquet
+from airan.topology import load_topology
 
 ROOT = Path(__file__).resolve().parents[1]
 RADIO_BANDS = ROOT / "experiments" / "radio_bands.py"
@@ -142,3 +143,94 @@ def test_ran_sharing_study_reports_a_bad_override_in_one_line(tmp_path):
     assert proc.stderr.startswith("ran_sharing: error: ran_sharing.toml: sites[0].gpu.ran_share")
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr
+
+
+POLICIES_STUDY = ROOT / "experiments" / "policies.py"
+POLICIES = ("local", "offload", "min_latency", "min_energy", "deadline", "least_loaded", "battery", "cloud_fallback")
+
+
+def test_policies_study_runs_at_a_tiny_size(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(POLICIES_STUDY), "--quick", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "policies.png").stat().st_size > 10_000
+    assert (tmp_path / "policies.pdf").exists()
+    sweep = read_parquet(tmp_path / "sweep.parquet")
+    loads = sorted(set(sweep["devices_per_site"].tolist()))
+    seeds = sorted(set(sweep["seed"].tolist()))
+    assert len(loads) >= 2
+    runs = list(zip(sweep["policy"], sweep["devices_per_site"], sweep["seed"], strict=True))
+    assert sorted(runs) == sorted((p, n, s) for p in POLICIES for n in loads for s in seeds)  # one row each
+    for policy, per_site, seed in runs:
+        run = tmp_path / policy / f"{per_site}_per_site" / f"seed_{seed}"
+        for name in ("summary.json", "scenario.toml", "devices.parquet", "nodes.parquet"):
+            assert (run / name).exists(), run / name
+    for policy in POLICIES:
+        assert policy in proc.stdout
+
+    def column(policy, key):
+        rows = np.flatnonzero(sweep["policy"] == policy)
+        rows = rows[np.lexsort((sweep["seed"][rows], sweep["devices_per_site"][rows]))]
+        return np.asarray(sweep[key])[rows]
+
+    # local: nothing offloaded and no GPU work, at any load
+    assert np.all(column("local", "tasks_offloaded") == 0)
+    assert np.all(column("local", "gpu_utilization_hub") == 0.0)
+    # ... so the glasses are M/D/1 queues whatever the load: the miss ratio P(W > D - t) within five
+    # binomial standard errors of the closed form, and the p95 within five standard errors of the
+    # quantile (sqrt(q (1 - q) / n) / f, f the latency density there: lambda (1 - rho) e^(lambda w95)),
+    # plus the histogram's 0.5 %
+    n = column("local", "tasks_completed")
+    md1_miss = column("local", "md1_local_miss_ratio")
+    miss_tolerance = 5.0 * np.sqrt(md1_miss * (1 - md1_miss) / n)
+    assert np.all(np.abs(column("local", "deadline_miss_ratio") - md1_miss) <= miss_tolerance)
+    rate, t = column("local", "rate_hz"), column("local", "local_compute_s")
+    p95 = column("local", "md1_local_p95_s")
+    density = rate * (1.0 - rate * t) * np.exp(rate * (p95 - t))
+    p95_tolerance = 5.0 * np.sqrt(0.05 * 0.95 / n) / density + 0.005 * p95
+    assert np.all(np.abs(column("local", "latency_p95_s") - p95) <= p95_tolerance)
+    # offload, least_loaded and cloud_fallback never choose the glasses: a device with a radio link
+    # offloads every task it generates (one without computes locally)
+    for policy in ("offload", "least_loaded", "cloud_fallback"):
+        for per_site, seed in zip(column(policy, "devices_per_site"), column(policy, "seed"), strict=True):
+            devices = read_parquet(tmp_path / policy / f"{per_site}_per_site" / f"seed_{seed}" / "devices.parquet")
+            covered = devices["covered"].astype(bool)
+            np.testing.assert_array_equal(devices["tasks_offloaded"][covered], devices["tasks_generated"][covered])
+            assert np.all(devices["tasks_offloaded"][~covered] == 0)
+    # offload sends every task to the nearest GPU node, the hub, never to the cloud
+    assert np.all(column("offload", "cloud_share") == 0.0)
+    # min_energy spends the least device energy per task at every load
+    for policy in POLICIES:
+        assert np.all(column("min_energy", "device_energy_per_task_j")
+                      <= column(policy, "device_energy_per_task_j") * (1 + 1e-12)), policy
+    # battery is min_latency while the battery holds more than half its charge, as through these short
+    # runs: the same decisions, so the same run
+    assert np.all(column("battery", "battery_life_mean_h") > 0.0)
+    for key in ("latency_p95_s", "deadline_miss_ratio", "offload_ratio", "device_energy_j"):
+        np.testing.assert_array_equal(column("battery", key), column("min_latency", key))
+    # deadline computes a frame on the glasses only when it will be in time there, or nothing will
+    assert np.all(column("deadline", "deadline_miss_ratio") <= column("local", "deadline_miss_ratio"))
+
+
+def test_policies_study_reports_a_bad_override_in_one_line(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(POLICIES_STUDY), "--quick", "--out", str(tmp_path), "--set", "devices[0].rate_hz=-5"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("policies: error: policies.toml: devices[0].rate_hz")
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
+
+
+def test_policies_network_is_hex7_with_gpus_at_the_hub_and_in_the_cloud():
+    network = load_topology(ROOT / "experiments" / "policies_hex7.toml")
+    gpus = {node.name: node.gpu for node in network.compute if node.gpu is not None}
+    assert sorted(gpus) == ["agg0", "cloud"]
+    assert gpus["agg0"].servers == gpus["cloud"].servers == 1
+    without_gpus = network.model_dump()
+    for node in without_gpus["compute"]:
+        node["gpu"] = None
+    assert without_gpus == load_topology("hex7").model_dump()
