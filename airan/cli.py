@@ -7,6 +7,8 @@
     airan topology show NAME_OR_FILE --out map.png [--scenario SCENARIO.toml]
     airan topology generate KIND [--param key=value ...] --out FILE.toml|.graphml
     airan topology export NAME_OR_FILE --out FILE.graphml|.toml
+    airan plot RESULTS... [--kind cdf|metric|heatmap|battery|energy|gpu|topology] --out FIG.png
+               [--x PATH] [--y METRIC] [--by FIELD] [--value METRIC] [--logx] [--where PATH=VALUE ...]
 
 Bad input (a scenario or override that does not validate) prints one line naming
 the file, the field and what is allowed, and exits with status 2.
@@ -304,6 +306,29 @@ def _write_topology(topo, out: Path) -> int:
     return 0
 
 
+def _plot(args: argparse.Namespace) -> int:
+    """One figure from run folders or a sweep folder (:func:`airan.plots.plot_results`), as PNG and PDF."""
+    from . import plots
+
+    out = Path(args.out)
+    if out.suffix not in (".png", ".pdf"):
+        print(f"airan: error: --out {out}: must end in .png or .pdf (both are written)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        with plots.style():
+            fig = plots.plot_results(args.results, kind=args.kind, x=args.x, y=args.y, by=args.by, value=args.value,
+                                     logx=args.logx, where=args.where)
+            written = plots.save(fig, out)
+    except plots.PlotError as exc:
+        print(f"airan: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        print(f"airan: error: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"figure: {', '.join(str(p) for p in written)}")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``airan: error: ...`` and exit status 2."""
 
@@ -361,6 +386,24 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("topology", help="built-in name or .toml / .graphml file")
     export.add_argument("--out", required=True, help="output file, .toml or .graphml")
     export.set_defaults(func=_topology_export)
+
+    plot = sub.add_parser("plot", help="draw a figure (PNG and PDF) from run folders or a sweep folder")
+    plot.add_argument("results", nargs="+", metavar="RESULTS",
+                      help="run folders (summary.json), compared, or one sweep folder (aggregate.parquet)")
+    plot.add_argument("--kind", choices=("cdf", "metric", "heatmap", "battery", "energy", "gpu", "topology"),
+                      help="figure (default: metric for a sweep, cdf for run folders)")
+    plot.add_argument("--out", required=True, help="figure file, .png or .pdf (both are written)")
+    plot.add_argument("--x", help="horizontal axis: a swept axis, or a summary field or scenario path "
+                      "(default: a sweep's first axis with numbers)")
+    plot.add_argument("--y", help="metric: the metric drawn (default latency_p95_s); heatmap: the vertical axis; "
+                      "gpu: the time-series column (default gpu_utilization)")
+    plot.add_argument("--by", help="one line, bar or group per value of this field, e.g. policy "
+                      "(default: the run; for a sweep metric, its second axis)")
+    plot.add_argument("--value", help="heatmap: the metric coloured (default latency_p95_s)")
+    plot.add_argument("--logx", action="store_true", help="metric: logarithmic horizontal axis")
+    plot.add_argument("--where", action="append", default=[], metavar="PATH=VALUE",
+                      help="keep the runs (sweep points) with this value, e.g. policy.name=offload (repeatable)")
+    plot.set_defaults(func=_plot)
     return parser
 
 
