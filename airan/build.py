@@ -368,7 +368,9 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         node_wl_pool=serving.wl_pool,
         pool_node=serving.pool_node,
         pool_servers=serving.pool_servers,
-        pool_weight=serving.pool_weight,
+        pool_slices=serving.pool_slices,
+        node_mig_slices=serving.mig_slices,
+        node_overhead_s=serving.overhead_s,
         pool_server0=serving.pool_server0,
         node_flops_per_s=np.array([g.flops_per_s if g else 1.0 for g in gpus], dtype=np.float64),
         node_exponential=np.array([bool(g and g.service == "exponential") for g in gpus], dtype=np.bool_),
@@ -502,7 +504,9 @@ class _Serving(NamedTuple):
     wl_pool: np.ndarray  # int32[n_nodes, n_workloads], the pool serving the workload at the node (-1: none)
     pool_node: np.ndarray  # int32[n_pools]
     pool_servers: np.ndarray  # int64[n_pools], instances in the pool
-    pool_weight: np.ndarray  # float64[n_pools], the fraction of a GPU one instance is
+    pool_slices: np.ndarray  # int64[n_pools], compute slices of one instance
+    mig_slices: np.ndarray  # int64[n_nodes], compute slices per GPU (1 without partitions)
+    overhead_s: np.ndarray  # float64[n_nodes, n_workloads], fixed part of a batch's time (0 for measured rows), s
     pool_server0: np.ndarray  # int64[n_pools], first server of the pool in the global numbering
     pool_names: list  # [n_pools], "node" or "node/partition"
 
@@ -561,7 +565,9 @@ def _gpu_serving(scenario: Scenario, topo, routes, cells, wl_flops: np.ndarray) 
     prefill_s = np.zeros((n_nodes, n_wl, b_max))
     ran_fraction = np.zeros(n_nodes)
     wl_pool = np.full((n_nodes, n_wl), -1, dtype=np.int32)
-    pool_node, pool_servers, pool_weight, pool_names = [], [], [], []
+    pool_node, pool_servers, pool_slices, pool_names = [], [], [], []
+    mig_slices = np.ones(n_nodes, dtype=np.int64)
+    overhead_s = np.zeros((n_nodes, n_wl))
     # per node and workload: the fraction of the GPU that serves it (1: whole GPUs)
     fraction = np.ones((n_nodes, n_wl))
     for n, (node, gpu) in enumerate(zip(topo.compute, gpus, strict=True)):
@@ -572,9 +578,10 @@ def _gpu_serving(scenario: Scenario, topo, routes, cells, wl_flops: np.ndarray) 
             wl_pool[n, :] = len(pool_node)
             pool_node.append(n)
             pool_servers.append(gpu.servers)
-            pool_weight.append(1.0)
+            pool_slices.append(1)
             pool_names.append(node.name)
         else:
+            mig_slices[n] = gpu.mig_slices
             for i, part in enumerate(gpu.partitions):
                 for name in part.workloads:
                     if name not in names:
@@ -584,7 +591,7 @@ def _gpu_serving(scenario: Scenario, topo, routes, cells, wl_flops: np.ndarray) 
                     fraction[n, names.index(name)] = part.slices / gpu.mig_slices
                 pool_node.append(n)
                 pool_servers.append(part.count * gpu.servers)
-                pool_weight.append(part.slices / gpu.mig_slices)
+                pool_slices.append(part.slices)
                 pool_names.append(f"{node.name}/{part.name}")
         for name in gpu.batch_latency_s or {}:
             if name not in names:
@@ -623,6 +630,7 @@ def _gpu_serving(scenario: Scenario, topo, routes, cells, wl_flops: np.ndarray) 
                 prefill_s[n, w] = prefill / (1.0 - ran_fraction[n])
             else:
                 row = gpu.batch_overhead_s + b * wl_flops[w] / (gpu.flops_per_s * fraction[n, w])
+                overhead_s[n, w] = gpu.batch_overhead_s / (1.0 - ran_fraction[n])
             service_s[n, w] = row / (1.0 - ran_fraction[n])
     pool_servers = np.array(pool_servers, dtype=np.int64)
     pool_node = np.array(pool_node, dtype=np.int32)
@@ -641,7 +649,8 @@ def _gpu_serving(scenario: Scenario, topo, routes, cells, wl_flops: np.ndarray) 
         for a, b_ in zip(order, order[1:], strict=False):
             gpu_next[s, a] = b_
     return _Serving(service_s, prefill_s, server0, gpu_next, ran_fraction, instances, wl_pool, pool_node,
-                    pool_servers, np.array(pool_weight, dtype=np.float64), pool_server0, pool_names)
+                    pool_servers, np.array(pool_slices, dtype=np.int64), mig_slices, overhead_s, pool_server0,
+                    pool_names)
 _ARRIVALS = {"poisson": engine.ARR_POISSON, "periodic": engine.ARR_PERIODIC, "mmpp": engine.ARR_MMPP,
              "trace": engine.ARR_TRACE}
 
@@ -783,7 +792,7 @@ def initial_state(
         node_q_tail=np.full((n_nodes, n_wl), -1, dtype=np.int32),
         node_wq_len=np.zeros((n_nodes, n_wl), dtype=np.int64),
         node_q_len=np.zeros(n_nodes, dtype=np.int64),
-        node_busy_gpu=np.zeros(n_nodes, dtype=np.float64),
+        node_busy_slices=np.zeros(n_nodes, dtype=np.int64),
         pool_busy=np.zeros(model.pool_node.shape[0], dtype=np.int64),
         pool_q_len=np.zeros(model.pool_node.shape[0], dtype=np.int64),
         node_timer_s=np.full(n_nodes, np.inf, dtype=np.float64),
@@ -859,6 +868,8 @@ def initial_state(
         wl_split_counts=np.zeros(model.wl_split_flops.shape, dtype=np.int64),
         policy_task=np.zeros(policies.N_TASK, dtype=np.float64),
         policy_options=np.zeros((int(model.policy_max_nodes[0]) + 1, policies.N_OPTION), dtype=np.float64),
+        policy_nodes=np.zeros(int(model.policy_max_nodes[0]) + 1, dtype=np.int64),
+        policy_params=np.zeros(model.policy_params.shape[0], dtype=np.float64),
         trace_f=np.zeros((trace_capacity, engine.N_TF), dtype=np.float64),
         trace_i=np.zeros((trace_capacity, engine.N_TI), dtype=np.int64),
     )

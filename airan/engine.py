@@ -210,11 +210,13 @@ class Model(NamedTuple):
     # compute nodes [n_nodes]
     node_servers: np.ndarray  # int32, servers: whole GPUs, or MIG instances of all partitions (0: no GPU)
     node_gpus: np.ndarray  # int32, physical GPUs
+    node_mig_slices: np.ndarray  # int64, compute slices per GPU (1 without partitions)
+    node_overhead_s: np.ndarray  # float64[n_nodes, n_workloads], the fixed part of a batch's time (FLOPs model), s
     node_wl_pool: np.ndarray  # int32[n_nodes, n_workloads], the server pool serving the workload (-1: refused)
     # server pools [n_pools]: a node's whole GPUs, or each of its MIG-style partitions (own queue, own servers)
     pool_node: np.ndarray  # int32, the pool's node
     pool_servers: np.ndarray  # int64, servers (instances) in the pool
-    pool_weight: np.ndarray  # float64, the fraction of a GPU one of its servers is
+    pool_slices: np.ndarray  # int64, compute slices of one of its servers (whole GPU: node_mig_slices)
     pool_server0: np.ndarray  # int64, the pool's first server in the global server numbering
     node_flops_per_s: np.ndarray  # float64, FLOP/s of one server
     node_exponential: np.ndarray  # bool, exponential service times (else deterministic)
@@ -347,7 +349,7 @@ class State(NamedTuple):
     node_q_tail: np.ndarray  # int32[n_nodes, n_workloads], last waiting task slot
     node_wq_len: np.ndarray  # int64[n_nodes, n_workloads], waiting tasks per workload
     node_q_len: np.ndarray  # int64, waiting tasks (all workloads)
-    node_busy_gpu: np.ndarray  # float64, busy servers weighted by the fraction of a GPU each is (GPUs busy)
+    node_busy_slices: np.ndarray  # int64, compute slices of the busy servers (GPUs busy x node_mig_slices)
     pool_busy: np.ndarray  # int64[n_pools], busy servers
     pool_q_len: np.ndarray  # int64[n_pools], waiting tasks
     node_timer_s: np.ndarray  # float64, the earliest pending batching timer (inf: none), s
@@ -429,6 +431,8 @@ class State(NamedTuple):
     # policy scratch: what a comparing policy sees (airan.policies)
     policy_task: np.ndarray  # float64[N_TASK], the task and its device (T_*)
     policy_options: np.ndarray  # float64[max_nodes + 1, N_OPTION], row 0 the device, then GPU nodes (O_*)
+    policy_nodes: np.ndarray  # int64[max_nodes + 1], the node of each option row (-1: the device)
+    policy_params: np.ndarray  # float64[n_params], the plug-in policy's copy of its parameters
     # per-task trace buffer (size 0 when tracing is off)
     trace_f: np.ndarray  # float64[trace_capacity, N_TF], times in s
     trace_i: np.ndarray  # int64[trace_capacity, N_TI]
@@ -606,8 +610,11 @@ def _options(m, st, d, s, now, opts):
     """Fill ``opts`` with the options of a new task of device ``d`` at site ``s``; return their number.
 
     Row 0 is the device's CPU; rows 1, 2, ... the GPU nodes nearest the site by latency
-    (``site_gpu_node`` then ``site_gpu_next``), at most ``policy_max_nodes`` of them and
-    only those within ``policy_max_hops`` transport links. Columns: airan.policies.O_*.
+    (``site_gpu_node`` then ``site_gpu_next``) that serve the task's workload, at most
+    ``policy_max_nodes`` of them and only those within ``policy_max_hops`` transport links.
+    Columns: airan.policies.O_* (a node's queue, busy and servers are those of the pool
+    serving the workload: the whole node, or its partition). Each row's node is also kept
+    in ``st.policy_nodes``, which a plug-in policy never sees.
     The estimates are made now:
 
     - local: the CPU's backlog plus the task's compute time; energy: compute power x
@@ -646,18 +653,21 @@ def _options(m, st, d, s, now, opts):
     opts[0, O_RADIO_S] = 0.0
     n = 1
     nd = m.site_gpu_node[s]
+    st.policy_nodes[0] = -1
     while nd >= 0 and n <= m.policy_max_nodes[0]:
-        if m.route_hops[s, nd] <= m.policy_max_hops[0]:
+        pool = m.node_wl_pool[nd, w]
+        if m.route_hops[s, nd] <= m.policy_max_hops[0] and pool >= 0:
             t = t_radio + _path_and_gpu_s(m, st, s, nd, w, in_bits, out_bits)
-            servers = m.node_servers[nd]
+            servers = m.pool_servers[pool]
+            st.policy_nodes[n] = nd
             opts[n, O_NODE] = nd
             opts[n, O_LATENCY_S] = t
             opts[n, O_ENERGY_J] = e_radio
             opts[n, O_MEETS_DEADLINE] = 1.0 if t <= deadline else 0.0
-            opts[n, O_QUEUED] = st.node_q_len[nd]
-            opts[n, O_BUSY] = st.node_busy[nd]
+            opts[n, O_QUEUED] = st.pool_q_len[pool]
+            opts[n, O_BUSY] = st.pool_busy[pool]
             opts[n, O_SERVERS] = servers
-            opts[n, O_LOAD] = (st.node_q_len[nd] + st.node_busy[nd]) / servers
+            opts[n, O_LOAD] = (st.pool_q_len[pool] + st.pool_busy[pool]) / servers
             opts[n, O_PATH_LATENCY_S] = 0.0 if m.route_direct[s, nd] else m.route_latency_s[s, nd]
             opts[n, O_HOPS] = m.route_hops[s, nd]
             opts[n, O_SERVICE_S] = m.node_service_s[nd, w, 0]
@@ -702,13 +712,14 @@ def _choose(m, st, d, s, now, plugin):
         task[T_CPU_BACKLOG_S] = max(st.dev_cpu_free_s[d] - now, 0.0)
         task[T_X_M] = st.mob_x_m[d]
         task[T_Y_M] = st.mob_y_m[d]
-        params = m.policy_params
+        params = st.policy_params
+        params[:] = m.policy_params  # a fresh copy each call: what the policy writes there is lost
         row = plugin(now, _data_ptr(task), _data_ptr(opts), n, _data_ptr(params), params.shape[0])
         if row < 0 or row >= n:
             st.ints[I_POLICY_BAD_ROW] = row
             st.ints[I_POLICY_BAD_N] = n
             return -2
-        return int(opts[row, O_NODE])
+        return st.policy_nodes[row]
     if policy == POLICY_BATTERY:
         policy = POLICY_MIN_LATENCY if charge > m.policy_battery_threshold[0] else POLICY_MIN_ENERGY
     if policy == POLICY_PARTIAL:
@@ -718,11 +729,11 @@ def _choose(m, st, d, s, now, plugin):
         for r in range(2, n):
             if opts[r, O_LOAD] < opts[best, O_LOAD]:
                 best = r
-        return int(opts[best, O_NODE]) if n > 1 else -1
+        return st.policy_nodes[best] if n > 1 else -1
     if policy == POLICY_CLOUD_FALLBACK:
         if n == 1:
             return -1
-        return int(opts[1, O_NODE]) if opts[1, O_MEETS_DEADLINE] > 0.0 else int(opts[n - 1, O_NODE])
+        return st.policy_nodes[1] if opts[1, O_MEETS_DEADLINE] > 0.0 else st.policy_nodes[n - 1]
     best = 0
     for r in range(1, n):
         t = opts[r, O_LATENCY_S]
@@ -746,7 +757,7 @@ def _choose(m, st, d, s, now, plugin):
                 better = False
         if better:
             best = r
-    return int(opts[best, O_NODE])
+    return st.policy_nodes[best]
 
 
 @njit
@@ -757,7 +768,7 @@ def _choose_split(m, st, d, s, now, opts, n):
     of the workload's layer profile, the expected latency of computing the first
     ``f_j`` FLOP on the device (after its backlog), sending the ``b_j``-bit tensor up
     (shared as the input would be), crossing the path, queueing, and serving the rest,
-    a batch-of-one time scaled by ``1 - f_j / F``, then the result down; the device's
+    a batch-of-one time whose FLOPs part is scaled by ``1 - f_j / F``, then the result down; the device's
     energy is its compute power over its part plus the radio's for ``b_j`` bits
     (Y. Kang et al., "Neurosurgeon: collaborative intelligence between the cloud and
     mobile edge", ASPLOS 2017, choose the split the same way, from per-layer latency
@@ -789,14 +800,15 @@ def _choose_split(m, st, d, s, now, opts, n):
             e = (m.dev_power_compute_w[d] * t_dev + st.dev_power_tx_next_w[d] * t_ul + m.dev_power_rx_w[d] * t_dl
                  + bits * m.dev_tx_j_per_bit[d] + out_bits * m.dev_rx_j_per_bit[d])
             for r in range(1, n):
-                nd = int(opts[r, O_NODE])
+                nd = st.policy_nodes[r]
                 one_s = opts[r, O_SERVICE_S]
+                flops_s = one_s - m.node_overhead_s[nd, w]  # the part of a batch of one that scales with FLOPs
                 t = (backlog + t_dev + t_ul + t_dl + _path_and_gpu_s(m, st, s, nd, w, bits, out_bits)
-                     - one_s * f / flops)
+                     - flops_s * f / flops)
                 if t < best_t or (t == best_t and e < best_e):
                     best, best_t, best_e, best_split = r, t, e, j
     st.ints[I_SPLIT_CHOICE] = best_split
-    return int(opts[best, O_NODE])
+    return st.policy_nodes[best]
 
 
 @njit
@@ -1031,7 +1043,9 @@ def advance(m, st, until_s, plugin):
     wl_token_sums = st.wl_token_sums
     node_wl_pool = m.node_wl_pool
     pool_servers = m.pool_servers
-    pool_weight = m.pool_weight
+    pool_slices = m.pool_slices
+    node_mig_slices = m.node_mig_slices
+    node_overhead_s = m.node_overhead_s
     pool_server0 = m.pool_server0
     site_gpu_next = m.site_gpu_next
     n_workloads = m.wl_flops.shape[0]
@@ -1090,7 +1104,7 @@ def advance(m, st, until_s, plugin):
     node_q_tail = st.node_q_tail
     node_wq_len = st.node_wq_len
     node_q_len = st.node_q_len
-    node_busy_gpu = st.node_busy_gpu
+    node_busy_slices = st.node_busy_slices
     pool_busy = st.pool_busy
     pool_q_len = st.pool_q_len
     node_timer_s = st.node_timer_s
@@ -1412,7 +1426,7 @@ def advance(m, st, until_s, plugin):
             # -- service done: free the server, send the result back ----------
             nd = task_node[k]
             dt_node = now - node_t_last_s[nd]
-            node_busy_area_s[nd] += node_busy_gpu[nd] * dt_node
+            node_busy_area_s[nd] += node_busy_slices[nd] * dt_node / node_mig_slices[nd]
             node_queue_area_s[nd] += node_q_len[nd] * dt_node
             node_t_last_s[nd] = now
             free = True
@@ -1424,7 +1438,7 @@ def advance(m, st, until_s, plugin):
                 pool = node_wl_pool[nd, dev_workload[d]]
                 node_busy[nd] -= 1
                 pool_busy[pool] -= 1
-                node_busy_gpu[nd] -= pool_weight[pool]
+                node_busy_slices[nd] -= pool_slices[pool]
             node = nd
             task_flags[k] |= F_RETURN
             if not alive:
@@ -1462,7 +1476,7 @@ def advance(m, st, until_s, plugin):
             if now >= node_timer_s[node]:
                 node_timer_s[node] = np.inf
             dt_node = now - node_t_last_s[node]  # integrals up to now, before a batch starts
-            node_busy_area_s[node] += node_busy_gpu[node] * dt_node
+            node_busy_area_s[node] += node_busy_slices[node] * dt_node / node_mig_slices[node]
             node_queue_area_s[node] += node_q_len[node] * dt_node
             node_t_last_s[node] = now
 
@@ -1471,6 +1485,9 @@ def advance(m, st, until_s, plugin):
                 outcome = OUT_DROPPED_BATTERY
             elif (task_flags[k] & F_SPLIT) != 0 and (task_flags[k] & F_FALLBACK) == 0:
                 flow_direction = UL  # the device's layers are done: their output goes up
+                s = dev_site[d]
+                if s != task_site[k] and route_latency_s[s, task_node[k]] < np.inf:
+                    task_site[k] = s  # it has moved meanwhile: up through its current site
             else:
                 outcome = OUT_COMPLETED
 
@@ -1487,7 +1504,11 @@ def advance(m, st, until_s, plugin):
             if admit and node_deadline_admission[nd]:
                 # expected completion: the work queued ahead spread over the servers, then its own service
                 own_s = node_service_s[nd, w, 0]
-                expected_s = now + pool_q_len[pool] * own_s / pool_servers[pool] + own_s
+                ahead_s = pool_q_len[pool] * own_s / pool_servers[pool]
+                if task_flags[k] & F_SPLIT:  # its own layers are done: the rest
+                    own_s = node_overhead_s[nd, w] + (own_s - node_overhead_s[nd, w]) * (
+                        1.0 - m.wl_split_flops[w, task_split[k]] / wl_flops[w])
+                expected_s = now + ahead_s + own_s
                 admit = expected_s - task_t_gen_s[k] <= wl_deadline_s[w]
             if admit and pool_busy[pool] < pool_servers[pool]:
                 node = nd
@@ -1525,7 +1546,7 @@ def advance(m, st, until_s, plugin):
                     ints[I_GPU_ACCEPTED] += 1
                 # integrals up to now, then append to the workload's queue (served below)
                 dt_node = now - node_t_last_s[nd]
-                node_busy_area_s[nd] += node_busy_gpu[nd] * dt_node
+                node_busy_area_s[nd] += node_busy_slices[nd] * dt_node / node_mig_slices[nd]
                 node_queue_area_s[nd] += node_q_len[nd] * dt_node
                 node_t_last_s[nd] = now
                 if node_wq_len[nd, w] == 0:
@@ -1635,7 +1656,8 @@ def advance(m, st, until_s, plugin):
                 size = min(node_wq_len[node, pick], batch_max)
                 mean = node_service_s[node, pick, size - 1]
                 if m.wl_split_n[pick] > 0:
-                    # split tasks bring their first layers done: the batch runs the largest remainder
+                    # split tasks bring their first layers done: the batch runs the largest remainder (the
+                    # fixed overhead in full; a measured latency row, with no overhead known, scales whole)
                     left = 0.0
                     j = node_q_head[node, pick]
                     for _ in range(size):
@@ -1644,7 +1666,8 @@ def advance(m, st, until_s, plugin):
                         else:
                             left = 1.0
                         j = task_next[j]
-                    mean *= left
+                    overhead = node_overhead_s[node, pick]
+                    mean = overhead + (mean - overhead) * left
                 service = exponential(rng_node, node, mean) if node_exponential[node] else mean
                 pool = node_wl_pool[node, pick]
                 server = -1
@@ -1655,7 +1678,7 @@ def advance(m, st, until_s, plugin):
                     server_left[server] = size
                 node_busy[node] += 1
                 pool_busy[pool] += 1
-                node_busy_gpu[node] += pool_weight[pool]
+                node_busy_slices[node] += pool_slices[pool]
                 pool_q_len[pool] -= size
                 node_batches[node] += 1
                 for _ in range(size):
@@ -1692,7 +1715,8 @@ def advance(m, st, until_s, plugin):
             end = start + work / dev_flops_per_s[d]
             dev_cpu_free_s[d] = end
             task_local_s[k] += end - now
-            dev_ran_local[d] += 1
+            if (task_flags[k] & F_SPLIT) == 0 or (task_flags[k] & F_FALLBACK) != 0:
+                dev_ran_local[d] += 1  # a split task's own layers are not a local run; its refused rest is
             _push(ev_time, ev_seq, ev_payload, ints, end, EV_LOCAL_END, k)
 
         # -- the task ended: statistics, trace row, free slot -----------------
@@ -1848,7 +1872,7 @@ def settle(m, st, now):
     for n in range(m.node_servers.shape[0]):
         dt_node = now - st.node_t_last_s[n]
         if dt_node > 0.0:
-            st.node_busy_area_s[n] += st.node_busy_gpu[n] * dt_node
+            st.node_busy_area_s[n] += st.node_busy_slices[n] * dt_node / m.node_mig_slices[n]
             st.node_queue_area_s[n] += st.node_q_len[n] * dt_node
             st.node_t_last_s[n] = now
     n_radio_cells = m.cell_site.shape[0]

@@ -41,7 +41,10 @@ Signature: ``policy(now_s, task, options, params) -> int``
     scenario gives (``[policy] parameters``) or the registered defaults.
 
 Return the chosen row: 0 runs the task on the device, ``r >= 1`` sends it to the
-node in row ``r``. Any other value stops the run with an error naming the policy.
+node in row ``r``. Any other value, or an exception raised inside the function, stops
+the run with an error naming the policy. Writing into the arrays has no effect on
+the run (``params`` is a fresh copy for each call; the kernel keeps the nodes of
+the rows elsewhere).
 
 The function must not keep state between calls other than through its own
 arrays (Numba globals are constants); it runs inside the compiled kernel, so it
@@ -105,6 +108,9 @@ TASK_FIELDS = ("device", "group", "workload", "site", "charge", "deadline_s", "f
                "cpu_backlog_s", "x_m", "y_m")
 OPTION_FIELDS = ("node", "latency_s", "energy_j", "meets_deadline", "queued", "busy", "servers", "load",
                  "path_latency_s", "hops", "service_s", "radio_s")
+
+#: What the wrapper returns when the user's function raised (the kernel then stops the run).
+RAISED = -(1 << 62)
 
 #: The C signature the kernel calls: (now_s, task*, options*, n_options, params*, n_params) -> row.
 C_SIGNATURE = types.int64(types.float64, types.CPointer(types.float64), types.CPointer(types.float64), types.int64,
@@ -224,8 +230,11 @@ def compiled(name: str | None):
         function = plugin.function
 
         def wrapper(now_s, task, options, n_options, params, n_params):
-            return function(now_s, carray(task, (N_TASK,)), carray(options, (n_options, N_OPTION)),
-                            carray(params, (n_params,)))
+            try:
+                return function(now_s, carray(task, (N_TASK,)), carray(options, (n_options, N_OPTION)),
+                                carray(params, (n_params,)))
+            except Exception:  # a C callback cannot raise: report it as a row no task has
+                return RAISED
 
         try:
             _COMPILED[key] = cfunc(C_SIGNATURE)(wrapper)

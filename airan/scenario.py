@@ -97,7 +97,8 @@ class Gpu(_Model):
         "deterministic", description="service-time distribution; its mean is flops / flops_per_s"
     )
     queue_capacity: int | None = Field(
-        None, ge=0, description="maximum number of waiting tasks (not counting those in service); omit for unlimited"
+        None, ge=0, description="maximum number of waiting tasks (not counting those in service; with partitions, "
+        "in each partition); omit for unlimited"
     )
     on_full: Literal["drop", "local", "next_node"] = Field(
         "drop", description="what happens to a task the queue refuses: dropped, executed on its device, or sent on "
@@ -285,7 +286,10 @@ class Workload(_Model):
             if given:
                 raise ValueError("split_points: not for a token workload")
             previous = 0.0
+            layers = [p.layer for p in self.split_points]
             for i, point in enumerate(self.split_points):
+                if point.layer in layers[:i]:
+                    raise ValueError(f"split_points[{i}].layer: must be unique, got duplicate {point.layer!r}")
                 if not previous < point.device_flops < self.flops:
                     raise ValueError(f"split_points[{i}].device_flops: must be above the previous cut's ({previous!r}) "
                                      f"and below flops ({self.flops!r}), got {point.device_flops!r}")

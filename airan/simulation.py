@@ -110,16 +110,22 @@ class Simulation:
         st = self.state
         gap = t_s - st.node_t_last_s
         self._samples_t.append(t_s)
-        self._samples_busy.append(st.node_busy_area_s + st.node_busy_gpu * gap)
+        self._samples_busy.append(st.node_busy_area_s + st.node_busy_slices / self.model.node_mig_slices * gap)
         self._samples_queue.append(st.node_queue_area_s + st.node_q_len * gap)
 
     def timeseries(self) -> dict[str, np.ndarray] | None:
         """Per node and sampling interval: GPU utilisation (whole GPUs busy / GPUs) and mean queue length."""
         if self.scenario.simulation.sample_s is None:
             return None
-        t = np.array(self._samples_t)
-        busy = np.array(self._samples_busy)
-        queue = np.array(self._samples_queue)
+        t, busy, queue = list(self._samples_t), list(self._samples_busy), list(self._samples_queue)
+        if self.now_s > t[-1]:
+            # the last interval, shorter than sample_s, up to now (noted here, not stored)
+            st = self.state
+            gap = self.now_s - st.node_t_last_s
+            t.append(self.now_s)
+            busy.append(st.node_busy_area_s + st.node_busy_slices / self.model.node_mig_slices * gap)
+            queue.append(st.node_queue_area_s + st.node_q_len * gap)
+        t, busy, queue = np.array(t), np.array(busy), np.array(queue)
         n_int, n_nodes = t.size - 1, busy.shape[1]
         dt = np.diff(t)[:, None]
         gpus = self.model.node_gpus[None, :]
@@ -142,9 +148,14 @@ class Simulation:
             if status == engine.STATUS_POLICY_ERROR:
                 row = int(self.state.ints[engine.I_POLICY_BAD_ROW])
                 n = int(self.state.ints[engine.I_POLICY_BAD_N])
+                if row == policies.RAISED:
+                    raise policies.PolicyError(
+                        f"policy {self._plugin_name}: raised an exception inside the kernel (call its py_func with "
+                        f"the same arrays to see it); the run stopped")
+                nodes = "" if n == 1 else (", 1: a GPU node" if n == 2 else f", 1..{n - 1}: GPU nodes")
                 raise policies.PolicyError(
-                    f"policy {self._plugin_name}: returned row {row}, but the task had {n} options (0: the "
-                    f"device, 1..{n - 1}: GPU nodes); the run stopped")
+                    f"policy {self._plugin_name}: returned row {row}, but the task had {n} option"
+                    f"{'s' if n > 1 else ''} (0: the device{nodes}); the run stopped")
             if status == engine.STATUS_GROW_HEAP:
                 self.state = grow_heap(self.state)
             elif status == engine.STATUS_GROW_TASKS:
@@ -217,6 +228,9 @@ class Simulation:
             scenario = scenario_from_dict(tomllib.loads(meta["scenario_toml"]), source=str(path))
             sim = cls(scenario, meta["seed"], trace=trace)
             saved = {name[len("state."):]: data[name] for name in data.files if name.startswith("state.")}
+            if set(saved) != set(engine.State._fields) or meta.get("airan") != __version__:
+                raise ValueError(f"{Path(path).name}: a checkpoint of another airan version "
+                                 f"({meta.get('airan')}); resume it with that version")
             state = sim.state._replace(**{k: v for k, v in saved.items() if not k.startswith("trace_")})
             sim.state = state._replace(trace_f=sim.state.trace_f, trace_i=sim.state.trace_i)
             sim.state.ints[engine.I_TRACE_N] = 0

@@ -85,3 +85,18 @@ def test_sampling_a_gpu_time_series_changes_nothing_and_adds_up(tmp_path):
     assert plain.timeseries is None
     sampled.write(tmp_path / "out")
     assert (tmp_path / "out" / "timeseries.parquet").exists()
+
+
+def test_the_time_series_ends_with_the_run_even_between_samples():
+    # 25 s in samples of 10 s: two whole intervals and the last 5 s; 0.7 s in 0.1 s (7 x 0.1 is not 0.7)
+    for duration, sample, lengths in ((25.0, 10.0, [10.0, 10.0, 5.0]), (0.7, 0.1, [0.1] * 7)):
+        scenario = airan.load_scenario(ROOT / "experiments" / "quickstart.toml", [
+            f"simulation.duration_s={duration}", "simulation.warmup_s=0", f"simulation.sample_s={sample}"])
+        result = airan.run(scenario)
+        ts = result.timeseries
+        first = ts["node"] == ts["node"][0]
+        np.testing.assert_allclose(ts["t_end_s"][first] - ts["t_start_s"][first], lengths, rtol=1e-9)
+        assert ts["t_end_s"][-1] == duration
+        weights = ts["t_end_s"][first] - ts["t_start_s"][first]
+        assert np.sum(ts["gpu_utilization"][first] * weights) / duration == pytest.approx(
+            result.nodes["gpu_utilization"][0], rel=1e-9)

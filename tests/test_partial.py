@@ -102,3 +102,26 @@ def test_the_catalog_fills_resnet50s_layer_profile():
         "devices": [{"name": "d", "count": 1, "workload": "w", "profile": "smartphone", "uplink_bps": 1e6,
                      "downlink_bps": 1e6}]})
     assert [p.layer for p in s.workloads[0].split_points] == ["maxpool", "layer1", "layer2", "layer3", "avgpool"]
+
+
+def test_a_split_task_pays_the_batch_overhead_in_full_and_is_admitted_on_its_remainder():
+    # the batch overhead does not shrink with the layers left: 4 ms + 9e9 FLOP / 1e13 FLOP/s
+    result = airan.run(scenario(uplink_bps=1e7, gpu={"batch_overhead_s": 4e-3}), trace=True)
+    t = result.trace
+    done = t["outcome"] == "completed"
+    assert set(t["ran"][done]) == {"split"}
+    np.testing.assert_allclose(t["gpu_service_s"][done], 4e-3 + (F - 1e9) / GPU_FLOPS_PER_S, rtol=1e-9)
+    # deadline admission judges a split task by its remainder: 27 ms end to end meets a 28 ms deadline
+    s = airan.run(scenario(uplink_bps=1e7, gpu={"admission": "deadline", "on_full": "local"},
+                           deadline_s=0.028)).summary
+    assert s["tasks_split"] == s["tasks_generated"] and s["tasks_rejected"] == 0
+    assert s["deadline_miss_ratio"] == 0.0
+
+
+def test_a_split_task_is_one_offloaded_task_not_a_local_one():
+    result = airan.run(scenario(uplink_bps=1e7))
+    assert result.summary["tasks_local"] == 0
+    assert result.devices["tasks_ran_local"].sum() == 0
+    refused = airan.run(scenario(uplink_bps=1e7, gpu={"admission": "deadline", "on_full": "local"}, deadline_s=1e-6))
+    # refused, it runs its rest locally: one local run per task (not one per part)
+    assert refused.devices["tasks_ran_local"].sum() == refused.summary["tasks_fallback_local"]

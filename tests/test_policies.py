@@ -247,3 +247,32 @@ def test_the_readme_example_policy_compiles_and_runs():
     assert s["policy"] == "cautious" and s["tasks_generated"] > 50
     # the GPU (about 8 ms) meets half the 10 s deadline, the least loaded row wins over the device
     assert s["tasks_local"] == 0
+
+
+@P.register("test_raises")
+@njit
+def raises(now_s, task, options, params):
+    if now_s >= 0.0:
+        raise ValueError("no")
+    return 0
+
+
+@P.register("test_scribbles", parameters={"p": 1.0})
+@njit
+def scribbles(now_s, task, options, params):
+    # writes everywhere it can; none of it may steer the kernel or outlive the call
+    options[1, P.O_NODE] = 123456.0
+    ok = params[0] == 1.0
+    params[0] = 99.0
+    return 1 if ok else 0
+
+
+def test_an_exception_inside_a_plugin_stops_the_run_with_one_line():
+    with pytest.raises(PolicyError, match=r"^policy test_raises: raised an exception inside the kernel"):
+        airan.run(scenario("test_raises"))
+
+
+def test_what_a_plugin_writes_into_its_arrays_changes_nothing():
+    s = airan.run(scenario("test_scribbles")).summary
+    # every task went to the node of row 1 (not to "node 123456"), each call seeing its parameter afresh
+    assert same_run(s, airan.run(scenario("offload")).summary)

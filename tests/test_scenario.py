@@ -63,7 +63,7 @@ def test_every_field_documents_itself():
         ("devices.0.count=2.5", "devices[0].count: must be an integer, got float 2.5"),
         ('simulation.duration_s="long"', "simulation.duration_s: must be a number, got string 'long'"),
         ("simulation.duration_s=inf", "simulation.duration_s: must be a finite number"),
-        ("simulation.bogus=1", "simulation.bogus: unknown key; allowed keys here: duration_s, seed, warmup_s"),
+        ("simulation.bogus=1", "simulation.bogus: unknown key; allowed keys here: duration_s, sample_s, seed, warmup_s"),
         ("sites.0.gpu.service=fast", "sites[0].gpu.service: must be one of 'deterministic' or 'exponential'"),
         ("devices.0.workload=nope", "devices[0].workload: must be one of w, got 'nope'"),
         ('devices.0.sites=["nowhere"]', "devices[0].sites[0]: must be one of bs, got 'nowhere'"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tomllib
+
 import numpy as np
 import pytest
 
@@ -426,3 +428,19 @@ def test_a_partition_naming_no_workload_is_a_build_error():
     bad = [{"name": "x", "slices": 1, "workloads": ["nope"]}]
     with pytest.raises(airan.BuildError, match=r"gpu\.partitions\[0\]\.workloads: 'nope' is not a workload"):
         airan.run(partitioned(rate_a_hz=1.0, rate_b_hz=1.0, partitions=bad))
+
+
+def test_comparing_policies_pass_over_a_node_whose_partitions_do_not_serve_the_workload(tmp_path):
+    # the nearer node's only partition serves another workload: least_loaded and the others go to the far one
+    topology = SLOW_SITE.replace('gpu = { servers = 1, flops_per_s = 1e10 }',
+                                 'gpu = { servers = 1, flops_per_s = 1e12, partitions = [{ name = "other", '
+                                 'slices = 7, workloads = ["x"] }] }')
+    for policy in ("least_loaded", "min_latency", "deadline"):
+        base = serving_scenario(gpu={}, rate_hz=20.0, duration_s=50.0)
+        raw = tomllib.loads(airan.dump_scenario(base))
+        raw["workloads"].append({**raw["workloads"][0], "name": "x"})
+        base = airan.scenario_from_dict(raw)
+        scenario = on_topology(base, tmp_path / "slow_site.toml", topology, policy=airan.scenario.Policy(name=policy))
+        t = airan.run(scenario, trace=True).trace
+        assert set(t["node"][t["ran"] == "gpu"]) == {"agg"}, policy
+        assert np.all(t["outcome"] == "completed")
