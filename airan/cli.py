@@ -9,6 +9,7 @@
     airan topology export NAME_OR_FILE --out FILE.graphml|.toml
     airan plot RESULTS... [--kind cdf|metric|heatmap|battery|energy|gpu|topology] --out FIG.png
                [--x PATH] [--y METRIC] [--by FIELD] [--value METRIC] [--logx] [--where PATH=VALUE ...]
+    airan sweep SWEEP.toml [--out DIR] [--workers N] [--scheduler ADDRESS] [--force] [--dry-run] [--quiet]
 
 Bad input (a scenario or override that does not validate) prints one line naming
 the file, the field and what is allowed, and exits with status 2.
@@ -306,6 +307,43 @@ def _write_topology(topo, out: Path) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from .sweep import SweepError, format_points, load_sweep, plan_runs, run_sweep
+
+    try:
+        sweep = load_sweep(args.sweep)
+        if args.dry_run:
+            plan_runs(sweep)  # every point's scenario validates
+            print(format_points(sweep))
+            return 0
+        out = Path(args.out) if args.out else Path("results") / sweep.path.stem
+        report = run_sweep(sweep, out, workers=args.workers, scheduler=args.scheduler, force=args.force,
+                           progress=not args.quiet)
+    except SweepError as exc:
+        print(f"airan: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not args.quiet:
+        print(f"{sweep.name}: {report.total} runs: {report.ran} run now, {report.skipped} already done, "
+              f"{report.failed} failed ({report.executor})")
+        print(f"tables written to {out}/ (results.parquet, aggregate.parquet)")
+    if report.failed:
+        print(f"airan: {report.failed} of {report.total} runs failed, first {report.errors[0]}; records: "
+              f"{out / 'runs'}/*.error.json; run the same command again to retry them", file=sys.stderr)
+    if report.stopped:
+        print(f"airan: stopped: {report.stopped} ({report.not_done} runs not done)", file=sys.stderr)
+    return EXIT_FAILED if report.failed or report.not_done else 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
+
+
 def _plot(args: argparse.Namespace) -> int:
     """One figure from run folders or a sweep folder (:func:`airan.plots.plot_results`), as PNG and PDF."""
     from . import plots
@@ -404,6 +442,21 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--where", action="append", default=[], metavar="PATH=VALUE",
                       help="keep the runs (sweep points) with this value, e.g. policy.name=offload (repeatable)")
     plot.set_defaults(func=_plot)
+
+    sweep = sub.add_parser("sweep", help="run a parameter sweep (points x replications) into one folder")
+    sweep.add_argument("sweep", help="sweep TOML file (README: Sweeps)")
+    sweep.add_argument("--out", help="sweep folder (default: results/<sweep file name>); an interrupted sweep "
+                       "resumes there")
+    sweep.add_argument("--workers", type=_positive_int, help="local worker processes (default: the CPU count; "
+                       "1: in this process), or the workers of --scheduler local")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster (tcp://host:8786), or 'local' "
+                       "for one on this machine (default: [cluster] of the sweep file, else local processes)")
+    sweep.add_argument("--force", action="store_true", help="take over a folder made by a different sweep (runs "
+                       "the new sweep repeats exactly are kept, the rest removed)")
+    sweep.add_argument("--dry-run", action="store_true", help="check every point and print the point table; run "
+                       "nothing")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar; print nothing on success")
+    sweep.set_defaults(func=_sweep)
     return parser
 
 
