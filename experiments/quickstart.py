@@ -1,57 +1,134 @@
 """Quickstart study: offload everything to the base-station GPUs, or compute everything locally?
 
-    python experiments/quickstart.py [--out results/quickstart] [--set PATH=VALUE ...]
+Reproduce it (two runs of one simulated hour, side by side on two cores; writes results/quickstart/):
 
-Runs experiments/quickstart.toml once per policy with the same seed (so both see
-the same task arrivals), prints the two summaries side by side, writes each run's
-results to OUT/<policy>/ and draws OUT/quickstart.png (and .pdf): the latency CDF
-and the battery-life distribution of both policies.
+    python experiments/quickstart.py
+
+Options: ``--out DIR`` (default results/quickstart), ``--set PATH=VALUE`` (repeatable,
+applied to both runs; ``simulation.seed`` sets the sweep's master seed), ``--workers N``
+(worker processes, default one per core), ``--force`` (take over a folder of another sweep,
+e.g. one written by an earlier version of this script).
+
+Runs the sweep experiments/quickstart.sweep.toml (``airan sweep
+experiments/quickstart.sweep.toml --out results/quickstart`` runs the same one; the
+script then finds the runs done and only draws): experiments/quickstart.toml under
+``policy.name`` = ``offload`` (every task to the serving site's GPU) and ``local``
+(every task on the device), with ``same_seeds``, so both runs get the same seed and
+see the same devices and task arrivals (common random numbers). A sweep, not two
+``airan.run`` calls, because it gives the runs their tidy table (OUT/results.parquet),
+a seed derived as every other study's, runs on two cores at once, and lets ``airan
+plot`` redraw the figure from the folder.
+
+Prints both runs' summaries side by side and draws OUT/quickstart.png (and .pdf)
+from their run folders (OUT/runs/<run>/):
+
+(a) the latency CDF of each policy (all tasks: phones and glasses);
+(b) the battery-life distribution of each policy and device group.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import tempfile
+import tomllib
 from pathlib import Path
 
 import airan
 from airan import plots
 from airan.cli import format_summary
+from airan.results import read_parquet
+from airan.sweep import Sweep, SweepError, load_sweep, read_results, run_sweep
 
 HERE = Path(__file__).resolve().parent
-POLICIES = ("offload", "local")
+SWEEP = HERE / "quickstart.sweep.toml"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scenario", default=str(HERE / "quickstart.toml"))
     parser.add_argument("--out", default="results/quickstart")
     parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                         help="override a scenario field for both runs (repeatable)")
+    parser.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    parser.add_argument("--force", action="store_true", help="take over a folder made by another sweep")
     args = parser.parse_args(argv)
     out = Path(args.out)
 
-    results = {}
     try:
-        for policy in POLICIES:
-            scenario = airan.load_scenario(args.scenario, [*args.set, f"policy.name={policy}"])
-            results[policy] = airan.run(scenario)
-            results[policy].write(out / policy)  # written as soon as it is done
-    except airan.ScenarioError as exc:
+        sweep = study_sweep(SWEEP, args.set)
+        report = run_sweep(sweep, out, workers=args.workers, force=args.force)
+    except (airan.ScenarioError, SweepError) as exc:
         print(f"quickstart: error: {exc}", file=sys.stderr)
         return 2
+    if report.failed or report.not_done:
+        print(f"quickstart: {report.failed} run(s) failed, {report.not_done} not done: "
+              + "; ".join(report.errors), file=sys.stderr)
+        return 1
 
-    print(format_summary({p: r.summary for p, r in results.items()}))
+    results, _ = read_results(out)
+    policies = [str(p) for p in results["policy.name"]]
+    folders = {p: out / "runs" / str(run) for p, run in zip(policies, results["run"], strict=True)}
+    summaries = {p: json.loads((f / "summary.json").read_text(encoding="utf-8")) for p, f in folders.items()}
+    print(format_summary(summaries))
 
     with plots.style():
         fig, (ax_latency, ax_battery) = plots.figure(2)
-        plots.plot_latency_cdf(plots.stack({p: r.latency_histogram for p, r in results.items()}), ax=ax_latency)
-        plots.plot_battery_life(plots.stack({p: r.devices for p, r in results.items()}), ax=ax_battery)
+        plots.plot_latency_cdf(plots.stack({p: read_parquet(f / "latency_histogram.parquet")
+                                            for p, f in folders.items()}), ax=ax_latency)
+        plots.plot_battery_life(plots.stack({p: read_parquet(f / "devices.parquet") for p, f in folders.items()}),
+                                ax=ax_battery)
         ax_latency.set_title("(a) task latency")
         ax_battery.set_title("(b) device battery life")
         written = plots.save(fig, out / "quickstart.png")
-    print(f"results in {out}/{{{','.join(POLICIES)}}}/, figure: {', '.join(str(p) for p in written)}")
+    runs = ", ".join(f"{p}: {f}" for p, f in folders.items())
+    print(f"runs ({runs}), tables {out}/results.parquet, figure: {', '.join(str(p) for p in written)}")
     return 0
+
+
+def study_sweep(path: Path, settings: list[str], *, values: dict[str, list] | None = None,
+                replications: int | None = None) -> Sweep:
+    """The study's sweep: the file ``path`` as it is, or a variant of it.
+
+    ``settings`` (``--set PATH=VALUE``) go after the file's ``set``, so before the axes
+    (a ``simulation.seed`` becomes the master seed: a sweep derives each run's seed);
+    ``values`` replaces the values of the axes it names; ``replications`` the number
+    of replications. A variant is loaded from a copy of the file in a temporary folder,
+    its scenario named by absolute path; its hash differs from the file's, so it never
+    takes over a folder of the file's sweep (airan.sweep refuses that).
+
+    Raises
+    ------
+    airan.ScenarioError
+        A setting the base scenario refuses, named as ``--set`` names it.
+    airan.sweep.SweepError
+        A sweep that cannot be made (e.g. an axis point that does not validate).
+    """
+    if not settings and not values and replications is None:
+        return load_sweep(path)
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    scenario = (path.parent / raw["scenario"]).resolve()
+    seeds = [s for s in settings if s.split("=", 1)[0].strip() == "simulation.seed"]
+    settings = [s for s in settings if s not in seeds]
+    airan.load_scenario(scenario, [*raw.get("set", []), *settings])  # a bad --set fails here, named as given
+    raw["scenario"] = str(scenario)
+    raw["set"] = [*raw.get("set", []), *settings]
+    for item in seeds:
+        text = item.split("=", 1)[1].strip()
+        if not text.isdigit():
+            raise SweepError(f"--set {item}: simulation.seed: must be an integer >= 0, got {text!r}")
+        raw["seed"] = int(text)
+    for axis in raw.get("axes", []):
+        if values and axis["path"] in values:
+            axis["values"] = list(values[axis["path"]])
+    if replications is not None:
+        raw["replications"] = replications
+    import tomli_w
+
+    with tempfile.TemporaryDirectory(prefix="airan-study-") as tmp:
+        copy = Path(tmp) / path.name
+        copy.write_text(tomli_w.dumps(raw), encoding="utf-8")
+        return load_sweep(copy)
 
 
 if __name__ == "__main__":

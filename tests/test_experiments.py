@@ -1,4 +1,4 @@
-"""Smoke runs of the studies in ``experiments/`` at a tiny size (the quickstart's is in test_cli.py)."""
+"""Smoke runs of the studies in ``experiments/`` at a tiny size, with the closed forms and invariants each can check."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+import airan
 from airan.results import read_parquet
+from airan.sweep import read_results
 from airan.topology import load_topology
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +87,38 @@ def test_topologies_study_reports_a_bad_override_in_one_line(tmp_path):
     assert proc.stderr.startswith("topologies: error: topologies.toml: compute.gpu.servers")
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr
+
+
+QUICKSTART = ROOT / "experiments" / "quickstart.py"
+
+
+def test_quickstart_study_runs_its_sweep_at_a_tiny_size(tmp_path):
+    # the README's first command, shortened: both policies on the same arrivals, their summaries, the figure
+    proc = subprocess.run(
+        [sys.executable, str(QUICKSTART), "--out", str(tmp_path),
+         "--set", "simulation.duration_s=20.0", "--set", "simulation.warmup_s=1.0"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "offload" in proc.stdout and "local" in proc.stdout and "latency p95 [ms]" in proc.stdout
+    assert (tmp_path / "quickstart.png").stat().st_size > 10_000
+    assert (tmp_path / "quickstart.pdf").exists()
+    results, _ = read_results(tmp_path)
+    assert sorted(results["policy.name"]) == ["local", "offload"]
+    for run in results["run"]:
+        for name in ("summary.json", "latency_histogram.parquet", "devices.parquet", "scenario.toml"):
+            assert (tmp_path / "runs" / run / name).exists(), (run, name)
+    # same_seeds: one seed for both policies, so the same devices and task arrivals
+    assert results["seed"][0] == results["seed"][1]
+    assert results["tasks_generated"][0] == results["tasks_generated"][1] > 0
+    offload = results["policy.name"] == "offload"
+    assert results["offload_ratio"][offload][0] == 1.0 and results["tasks_offloaded"][~offload][0] == 0
+    # locally, a pair of glasses takes 8.7 GFLOP / 3e11 FLOP/s = 29 ms a frame, one frame every 100 ms: none waits
+    scenario = airan.load_scenario(ROOT / "experiments" / "quickstart.toml")
+    glasses = scenario.devices[1]
+    flops = next(w.flops for w in scenario.workloads if w.name == glasses.workload)
+    np.testing.assert_allclose(results[f"workloads.{glasses.workload}.latency_mean_s"][~offload],
+                               flops / glasses.compute_flops_per_s, rtol=1e-9)
 
 
 RAN_SHARING = ROOT / "experiments" / "ran_sharing.py"
