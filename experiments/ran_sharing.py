@@ -1,44 +1,52 @@
 """RAN sharing study: AI latency on a site GPU that also runs the baseband, against the cell load.
 
-Reproduce the study (24 runs of 30 simulated minutes, about 25 s once the engine is compiled):
+Reproduce the study (130 runs of 10 simulated minutes, about a minute and a half on two
+cores once the engine is compiled; writes results/ran_sharing/):
 
     python experiments/ran_sharing.py
 
-Options: ``--out DIR`` (default results/ran_sharing), ``--quick`` (three cell loads, 20
-simulated seconds: the smoke test), ``--set PATH=VALUE`` (repeatable, applied to every run
-before the study's own settings), ``--scenario FILE``.
+Options: ``--out DIR`` (default results/ran_sharing; results/ran_sharing_quick with
+``--quick``), ``--quick`` (four cell loads, 20 simulated seconds, four replications: the
+smoke test), ``--set PATH=VALUE`` (repeatable, applied to every run before the sweep's
+axes; ``simulation.seed`` sets the master seed), ``--workers N`` (worker processes,
+default one per core), ``--force`` (take over a folder of another sweep).
 
-Runs experiments/ran_sharing.toml: one site whose GPU (an NVIDIA L4; a lone YOLOv8n frame
-takes t1 = 0.98 ms, a batch of b takes 0.9 ms + b x 0.083 ms) runs its cells' baseband
-and serves detection frames, 508 per second (Poisson), over links so fast that the
-latency is the GPU's. The baseband needs ``ran_share`` s = 0.8 of the GPU at full cell
-load. Four GPU configurations (``CONFIGS``), swept over the cell load L
-(``sites[0].gpu.ran_load``, ``LOADS``):
+Runs the sweep experiments/ran_sharing.sweep.toml (``airan sweep
+experiments/ran_sharing.sweep.toml --out results/ran_sharing`` runs the same one; the
+script then finds the runs done and only draws) on experiments/ran_sharing.toml: one
+site whose GPU (an NVIDIA L4; a lone YOLOv8n frame takes t1 = 0.98 ms, a batch of b
+takes 0.9 ms + b x 0.083 ms) runs its cells' baseband and serves detection frames, 508
+per second (Poisson), over links so fast that the latency is the GPU's. The baseband
+needs ``ran_share`` s = 0.8 of the GPU at full cell load. Swept: the cell load L
+(``sites[0].gpu.ran_load``, 13 values) under two ways of serving frames, one at a time
+or with dynamic batching (up to 8 frames, a frame waiting at most 1 ms for its batch to
+fill: ``batch_max``, ``batch_timeout_s``), each point 5 times. Four GPU configurations
+come out of it (``CONFIGS``):
 
-- ``strict``: the baseband takes x = s L of the GPU's time first (``ran_priority =
-  "strict"``), inference gets the rest, one frame at a time;
-- ``reserved``: the baseband keeps a slice x = s, its need at full load, whatever the
-  load (``ran_priority = "reserved"``); so a reserved run does not depend on L and is run
-  once, and drawn flat across the sweep;
-- ``strict_batch8`` and ``reserved_batch8``: the same with dynamic batching, up to 8
-  frames, a frame waiting at most 1 ms for its batch to fill (``batch_max``,
-  ``batch_timeout_s``).
+- ``strict`` and ``strict_batch8``: the baseband takes x = s L of the GPU's time first
+  (``ran_priority = "strict"``), inference gets the rest;
+- ``reserved`` and ``reserved_batch8``: the baseband keeps a slice x = s, its need at
+  full load, whatever the load (``ran_priority = "reserved"``). In airan's fluid model
+  (airan.build ``_gpu_serving``) that is the share a strict baseband takes at L = 1, so
+  a reserved run is the sweep's L = 1 run of its batching, drawn flat across the loads
+  (the study's test runs the reserved scenario and checks it gives the same run; a sweep
+  could not carry it anyway, the schema refusing a ``ran_load`` with a reserved slice).
 
-The model is the fluid one of airan.build ``_gpu_serving``: inference on a GPU whose
-baseband takes x runs 1 / (1 - x) times slower. Unbatched, the GPU is then an M/D/1 queue
-with service S = t1 / (1 - x) and utilisation rho = lambda S, whose mean latency is
-(Pollaczek-Khinchine)
+The model is the fluid one: inference on a GPU whose baseband takes x runs 1 / (1 - x)
+times slower. Unbatched, the GPU is then an M/D/1 queue with service S = t1 / (1 - x)
+and utilisation rho = lambda S, whose mean latency is (Pollaczek-Khinchine)
 
     S + W,   W = rho S / (2 (1 - rho)),
 
-drawn dotted for the strict unbatched case; the table has it for every unbatched run
-(``md1_latency_mean_s``), next to the simulated mean and its 95 % confidence half-width
-from ``N_BATCHES`` batch means over the run (``latency_mean_ci95_s``). A configuration
-is saturated where its offered AI load on the share left to it, at the largest batch,
-``ai_load = lambda t(b_max) / b_max / (1 - x)``, reaches 1: no batching then keeps up,
-the backlog grows with the run and its latency means nothing; the sweep of a strict
-configuration stops at its first saturated load, drawn hollow. The seed is the same in
-every run, so all points see the same frame arrivals (common random numbers).
+drawn dotted for the strict unbatched case; the table has it for every unbatched point
+(``md1_latency_mean_s``), next to the simulated mean over the replications and its 95 %
+confidence half-width (Student t over the 5 runs: the sweep's ``aggregate.parquet``). A
+configuration is saturated where its offered AI load on the share left to it, at the
+largest batch, ``ai_load = lambda t(b_max) / b_max / (1 - x)``, reaches 1: no batching
+then keeps up, the backlog grows with the run and its latency means nothing (drawn
+hollow on the top edge). Every point and configuration has the same seeds (``same_seeds``
+on every axis), so all see the same frame arrivals in each replication (common random
+numbers).
 
 What the contrast can show: the reserved slice is the baseband's need at full load, so
 the strict baseband never takes more (x = s L <= s) and, in this time-average model,
@@ -62,22 +70,20 @@ Why s = 0.8 and not 1: ``ran_share`` must be below 1 (at 1 nothing would be left
 inference at full load); a strict run depends on s and L only through x = s L (the top
 axis), so for another s read the curves against x.
 
-Draws OUT/ran_sharing.png (and .pdf):
+Draws OUT/ran_sharing.png (and .pdf) from the sweep's tables:
 
-(a) AI latency (mean, solid; 95th percentile, dashed) against the cell load, one colour
-    per configuration, the M/D/1 mean dotted; saturated points hollow on the top edge
-    (their latency only measures how long the run lasted), the line stopped before them;
+(a) AI latency (mean, solid; 95th percentile, dashed; each the mean over the
+    replications with its 95 % confidence band) against the cell load, one colour per
+    configuration, the M/D/1 mean dotted; saturated points hollow on the top edge (their
+    latency only measures how long the run lasted), the line stopped before them;
 (b) the GPU's time shares against the cell load: the baseband's (``gpu_share_ran_mean``;
-    black: strict solid, reserved dashed), inference's (one colour per configuration),
-    and what the baseband leaves for inference, 1 - x (grey dotted): a configuration
-    saturates where its inference share meets that line. Inference's share is
-    ``gpu_share_ai_work``, the GPU time of the work done (batches x ``batch_overhead_s``
-    + frames x FLOPs / ``flops_per_s``, over the run); airan's time-averaged
-    ``gpu_share_ai_mean`` (also in the table) is checked against it.
+    black: strict solid, reserved dashed), inference's (``gpu_share_ai_mean``, one colour
+    per configuration), and what the baseband leaves for inference, 1 - x (grey dotted):
+    a configuration saturates where its inference share meets that line.
 
-Each run's results go to OUT/<config>/load_<L>/ (reserved: OUT/<config>/load_any/) as
-soon as it finishes, the sweep as a tidy table (one row per run) to OUT/sweep.parquet,
-and the sweep is printed.
+The sweep folder OUT holds the runs (OUT/runs/<run>/), one row per run
+(OUT/results.parquet) and per point (OUT/aggregate.parquet); the script adds
+OUT/points.parquet, one row per configuration and load with the closed forms, and prints it.
 """
 
 from __future__ import annotations
@@ -85,139 +91,208 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
+import tempfile
 import tomllib
 from pathlib import Path
 
 import matplotlib as mpl
 import numpy as np
+from matplotlib.patches import Patch
 
 import airan
 from airan import plots
 from airan.results import write_parquet
+from airan.sweep import Sweep, SweepError, load_sweep, read_results, run_sweep
 
 HERE = Path(__file__).resolve().parent
+SWEEP = HERE / "ran_sharing.sweep.toml"
 
-#: Cell loads of the sweep (the baseband's demand is ran_share x this), finer around the
-#: strict unbatched saturation at L = (1 - lambda t1) / ran_share = 0.63.
-LOADS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9, 1.0)
-#: --quick: three loads, 20 simulated seconds.
-QUICK_LOADS = (0.0, 0.5, 0.7)
+GPU = "sites[0].gpu"
+LOAD = f"{GPU}.ran_load"
+BATCH_MAX = f"{GPU}.batch_max"
+
+#: --quick: four cell loads (two stable and two saturated unbatched, L = 1 for the reserved
+#: slice), 20 simulated seconds, four replications.
+QUICK_LOADS = (0.0, 0.5, 0.7, 1.0)
 QUICK_SETTINGS = ["simulation.duration_s=20.0", "simulation.warmup_s=1.0"]
+QUICK_REPLICATIONS = 4
 
-BATCH_MAX = 8
-BATCH_TIMEOUT_S = 1e-3
-
-#: Configuration -> (ran_priority, batch_max, batch_timeout_s).
+#: Configuration -> (ran_priority, batch_max): the strict ones are the sweep's points, the
+#: reserved ones its L = 1 points.
 CONFIGS = {
-    "strict": ("strict", 1, 0.0),
-    "reserved": ("reserved", 1, 0.0),
-    "strict_batch8": ("strict", BATCH_MAX, BATCH_TIMEOUT_S),
-    "reserved_batch8": ("reserved", BATCH_MAX, BATCH_TIMEOUT_S),
+    "strict": ("strict", 1),
+    "reserved": ("reserved", 1),
+    "strict_batch8": ("strict", 8),
+    "reserved_batch8": ("reserved", 8),
 }
 COLOURS = {"strict": "#4C72B0", "reserved": "#DD8452", "strict_batch8": "#55A868", "reserved_batch8": "#C44E52"}
-MARKERS = {1: "o", BATCH_MAX: "s"}
+MARKERS = {1: "o", 8: "s"}
 
-#: Batch means for the confidence interval of the mean latency, and Student's t for
-#: N_BATCHES - 1 = 19 degrees of freedom at 95 % (two-sided).
-N_BATCHES = 20
-T_95 = 2.093
+#: Metrics of the points table: the aggregate's mean over the replications and its 95 % half-width.
+METRICS = ("latency_mean_s", "latency_p95_s", "latency_p99_s", "gpu_wait_mean_s", "batch_size_mean",
+           "gpu_utilization_mean", "gpu_share_ran_mean", "gpu_share_ai_mean", "deadline_miss_ratio",
+           "uplink_mean_s", "downlink_mean_s", "tasks_generated", "tasks_in_flight")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scenario", default=str(HERE / "ran_sharing.toml"))
-    parser.add_argument("--out", default="results/ran_sharing")
-    parser.add_argument("--quick", action="store_true", help="three loads and a short run (smoke test)")
+    parser.add_argument("--out", help="sweep folder (default results/ran_sharing, or results/ran_sharing_quick)")
+    parser.add_argument("--quick", action="store_true", help="four loads, short runs (smoke test)")
     parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                         help="override a scenario field for every run (repeatable)")
+    parser.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    parser.add_argument("--force", action="store_true", help="take over a folder made by another sweep")
     args = parser.parse_args(argv)
-    out = Path(args.out)
-    loads = QUICK_LOADS if args.quick else LOADS
-    settings = [*QUICK_SETTINGS, *args.set] if args.quick else list(args.set)
-    name = Path(args.scenario).name
+    out = Path(args.out or ("results/ran_sharing_quick" if args.quick else "results/ran_sharing"))
 
-    rows = []  # tidy sweep table: one dict per run
-    started = time.perf_counter()
     try:
-        airan.load_scenario(args.scenario, settings)  # a bad file or --set fails here, once
-        raw = tomllib.loads(Path(args.scenario).read_text(encoding="utf-8"))
-        for config in CONFIGS:
-            for load in (loads if CONFIGS[config][0] == "strict" else (None,)):
-                scenario = point_scenario(raw, settings, config, load, source=name)
-                try:
-                    result, ci95_s = run_with_batch_means(scenario)
-                except airan.BuildError as exc:
-                    raise airan.BuildError(f"{name}: {exc}") from None
-                result.write(out / config / ("load_any" if load is None else f"load_{load:.2f}"))
-                rows.append(sweep_row(config, load, scenario, result, ci95_s))
-                if rows[-1]["saturated"]:
-                    break  # higher loads only grow the backlog, and the run time
-    except (airan.ScenarioError, airan.BuildError) as exc:
+        if args.quick:
+            sweep = study_sweep(SWEEP, [*QUICK_SETTINGS, *args.set], values={LOAD: list(QUICK_LOADS)},
+                                replications=QUICK_REPLICATIONS)
+        else:
+            sweep = study_sweep(SWEEP, args.set)
+        report = run_sweep(sweep, out, workers=args.workers, force=args.force)
+        base = airan.load_scenario(sweep.scenario_path, list(sweep.set))
+    except (airan.ScenarioError, SweepError) as exc:
         print(f"ran_sharing: error: {exc}", file=sys.stderr)
         return 2
-    elapsed_s = time.perf_counter() - started
+    if report.failed or report.not_done:
+        print(f"ran_sharing: {report.failed} run(s) failed, {report.not_done} not done: "
+              + "; ".join(report.errors), file=sys.stderr)
+        return 1
 
-    sweep = {key: np.array([row[key] for row in rows]) for key in rows[0]}
-    write_parquet(out / "sweep.parquet", sweep)
-    print(format_sweep(sweep))
+    _, aggregate = read_results(out)
+    points = points_table(aggregate, base)
+    write_parquet(out / "points.parquet", points)
+    print(format_points(points))
 
-    strict = next(row for row in rows if row["config"] == "strict")
-    closed = md1_curve(np.linspace(0.0, max(loads), 400), rate_hz=strict["ai_rate_hz"],
-                       t1_s=strict["t1_s"], ran_share=strict["ran_share"],
-                       radio_s=strict["uplink_mean_s"] + strict["downlink_mean_s"])
+    strict = np.flatnonzero(points["config"] == "strict")
+    first = int(strict[0]) if strict.size else 0
+    closed = md1_curve(np.linspace(0.0, float(np.nanmax(points["cell_load"])), 400),
+                       rate_hz=float(points["ai_rate_hz"][first]), t1_s=float(points["t1_s"][first]),
+                       ran_share=float(points["ran_share"][first]),
+                       radio_s=float(points["uplink_mean_s"][first] + points["downlink_mean_s"][first]))
     with plots.style():
         fig, (ax_latency, ax_shares) = plots.figure(2, height_in=3.4)
-        plot_latency_vs_load(sweep, closed_form=closed, ax=ax_latency)
-        plot_gpu_shares(sweep, ax=ax_shares)
-        ax_latency.set_title(f"(a) AI latency, {strict['ai_rate_hz']:.0f} frames/s")
+        plot_latency_vs_load(points, closed_form=closed, ax=ax_latency)
+        plot_gpu_shares(points, ax=ax_shares)
+        ax_latency.set_title(f"(a) AI latency, {float(points['ai_rate_hz'][first]):.0f} frames/s")
         ax_shares.set_title("(b) GPU time: baseband and inference")
-        fig.legend(handles=legend_handles(sweep), loc="outside lower center", ncols=2, frameon=False)
+        handles, labels = legend_entries(points, int(aggregate["n"].min()))
+        fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
         written = plots.save(fig, out / "ran_sharing.png")
-    print(f"{len(rows)} runs in {elapsed_s:.1f} s; results in {out}/<config>/load_<L>/, "
-          f"sweep table {out / 'sweep.parquet'}, figure: {', '.join(str(p) for p in written)}")
+    print(f"{report.total} runs ({report.ran} run now, {report.skipped} already done); sweep folder {out}, "
+          f"points table {out / 'points.parquet'}, figure: {', '.join(str(p) for p in written)}")
     return 0
 
 
-def point_scenario(raw: dict, settings: list[str], config: str, load: float | None, *, source: str) -> airan.Scenario:
-    """The scenario of one run: the file, the user's settings, then the configuration's.
+# ----------------------------------------------------------------------------
+# The sweep and its points
+# ----------------------------------------------------------------------------
 
-    A reserved slice does not follow the cell load, and the schema refuses a
-    ``ran_load`` with it, so the reserved configurations drop the field (which a
-    ``--set`` cannot do: hence the raw TOML data rather than ``airan.load_scenario``,
-    which would also resolve files named relative to the scenario; this one names none).
+
+def study_sweep(path: Path, settings: list[str], *, values: dict[str, list] | None = None,
+                replications: int | None = None) -> Sweep:
+    """The study's sweep: the file ``path`` as it is, or a variant of it.
+
+    ``settings`` (``--set PATH=VALUE``) go after the file's ``set``, so before the axes
+    (a ``simulation.seed`` becomes the master seed: a sweep derives each run's seed);
+    ``values`` replaces the values of the axes it names; ``replications`` the number
+    of replications. A variant is loaded from a copy of the file in a temporary folder,
+    its scenario named by absolute path; its hash differs from the file's, so it never
+    takes over a folder of the file's sweep (airan.sweep refuses that).
+
+    Raises
+    ------
+    airan.ScenarioError
+        A setting the base scenario refuses, named as ``--set`` names it.
+    airan.sweep.SweepError
+        A sweep that cannot be made (e.g. an axis point that does not validate).
     """
-    priority, batch_max, timeout_s = CONFIGS[config]
-    gpu = "sites[0].gpu"
-    own = [f"{gpu}.ran_priority={priority}", f"{gpu}.batch_max={batch_max}", f"{gpu}.batch_timeout_s={timeout_s}"]
-    if load is not None:
-        own.append(f"{gpu}.ran_load={load}")
-    data = airan.apply_overrides(raw, [*settings, *own], source=source)
-    if load is None:
-        data["sites"][0]["gpu"].pop("ran_load", None)
-    return airan.scenario_from_dict(data, source=source)
+    if not settings and not values and replications is None:
+        return load_sweep(path)
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    scenario = (path.parent / raw["scenario"]).resolve()
+    seeds = [s for s in settings if s.split("=", 1)[0].strip() == "simulation.seed"]
+    settings = [s for s in settings if s not in seeds]
+    airan.load_scenario(scenario, [*raw.get("set", []), *settings])  # a bad --set fails here, named as given
+    raw["scenario"] = str(scenario)
+    raw["set"] = [*raw.get("set", []), *settings]
+    for item in seeds:
+        text = item.split("=", 1)[1].strip()
+        if not text.isdigit():
+            raise SweepError(f"--set {item}: simulation.seed: must be an integer >= 0, got {text!r}")
+        raw["seed"] = int(text)
+    for axis in raw.get("axes", []):
+        if values and axis["path"] in values:
+            axis["values"] = list(values[axis["path"]])
+    if replications is not None:
+        raw["replications"] = replications
+    import tomli_w
+
+    with tempfile.TemporaryDirectory(prefix="airan-study-") as tmp:
+        copy = Path(tmp) / path.name
+        copy.write_text(tomli_w.dumps(raw), encoding="utf-8")
+        return load_sweep(copy)
 
 
-def run_with_batch_means(scenario: airan.Scenario) -> tuple[airan.Result, float]:
-    """Run ``scenario`` in ``N_BATCHES`` equal steps after the warm-up; the result and the mean latency's 95 % CI.
+def points_table(aggregate: dict[str, np.ndarray], base: airan.Scenario) -> dict[str, np.ndarray]:
+    """One row per configuration and cell load: the aggregate's means and half-widths, and the closed forms.
 
-    The half-width is ``T_95 x sd / sqrt(N_BATCHES)`` over the batch means (the mean
-    latency of the tasks completed in each step): valid when a step (90 s in the full
-    study) is long against the queue's relaxation time, 1.2 s at the busiest stable
-    point. Stepping does not change the run (airan.Simulation).
+    The strict rows are the sweep's points; each reserved configuration is one row, the
+    L = 1 point of its batching, with ``cell_load`` NaN (drawn flat across the loads).
+    The GPU's parameters other than the swept ones come from ``base`` (the sweep's base
+    scenario with its settings).
     """
-    sim = airan.Simulation(scenario)
-    warmup_s, duration_s = scenario.simulation.warmup_s, scenario.simulation.duration_s
-    sums_s, counts = [0.0], [0]
-    for i in range(1, N_BATCHES + 1):
-        sim.advance(warmup_s + (duration_s - warmup_s) * i / N_BATCHES if i < N_BATCHES else duration_s)
-        s = sim.result().summary
-        counts.append(s["tasks_completed"])
-        sums_s.append(0.0 if s["latency_mean_s"] is None else s["latency_mean_s"] * s["tasks_completed"])
-    n = np.diff(counts)
-    means_s = np.diff(sums_s)[n > 0] / n[n > 0]
-    ci95_s = T_95 * float(np.std(means_s, ddof=1)) / math.sqrt(means_s.size) if means_s.size > 1 else math.nan
-    return sim.result(), ci95_s
+    gpu, workload = base.sites[0].gpu, base.workloads[0]
+    rate_hz = offered_rate_hz(base)
+    loads = np.asarray(aggregate[LOAD], dtype=float)
+    batch = np.asarray(aggregate[BATCH_MAX], dtype=np.int64)
+    timeouts = np.asarray(aggregate[f"{GPU}.batch_timeout_s"], dtype=float)
+    rows = []  # (config, aggregate row, cell load)
+    for config, (priority, batch_max) in CONFIGS.items():
+        mine = np.flatnonzero(batch == batch_max)
+        if priority == "strict":
+            rows += [(config, int(i), float(loads[i])) for i in mine[np.argsort(loads[mine])]]
+        elif np.any(loads[mine] == 1.0):
+            rows.append((config, int(mine[loads[mine] == 1.0][0]), math.nan))
+    table: dict[str, list] = {key: [] for key in (
+        "config", "ran_priority", "batch_max", "batch_timeout_s", "cell_load", "n", "ran_share", "gpu_share_ran",
+        "ai_rate_hz", "t1_s", "ai_load", "saturated", "md1_latency_mean_s")}
+    for name in METRICS:
+        table[f"{name}"] = []
+        table[f"{name}_ci95"] = []
+    for config, i, load in rows:
+        b = int(batch[i])
+        x = float(aggregate["gpu_share_ran_mean_mean"][i])
+        t1_s = batch_time_s(gpu, workload, 1)
+        ai_load = rate_hz * batch_time_s(gpu, workload, b) / b / (1.0 - x) / gpu.servers
+        radio_s = _nan0(aggregate["uplink_mean_s_mean"][i]) + _nan0(aggregate["downlink_mean_s_mean"][i])
+        unbatched_md1 = b == 1 and gpu.servers == 1 and gpu.service == "deterministic"
+        table["config"].append(config)
+        table["ran_priority"].append(CONFIGS[config][0])
+        table["batch_max"].append(b)
+        table["batch_timeout_s"].append(float(timeouts[i]))
+        table["cell_load"].append(load)
+        table["n"].append(int(aggregate["n"][i]))
+        table["ran_share"].append(gpu.ran_share)
+        table["gpu_share_ran"].append(x)
+        table["ai_rate_hz"].append(rate_hz)
+        table["t1_s"].append(t1_s)
+        table["ai_load"].append(ai_load)
+        table["saturated"].append(bool(ai_load >= 1.0))
+        table["md1_latency_mean_s"].append(md1_mean_s(rate_hz, t1_s / (1.0 - x)) + radio_s if unbatched_md1
+                                           else math.nan)
+        for name in METRICS:
+            table[name].append(float(aggregate.get(f"{name}_mean", np.full(i + 1, np.nan))[i]))
+            table[f"{name}_ci95"].append(float(aggregate.get(f"{name}_ci95", np.full(i + 1, np.nan))[i]))
+    return {key: np.array(values, dtype=object if key in ("config", "ran_priority") else None)
+            for key, values in table.items()}
+
+
+def _nan0(value) -> float:
+    value = float(value)
+    return 0.0 if math.isnan(value) else value
 
 
 def batch_time_s(gpu, workload, b: int) -> float:
@@ -255,119 +330,74 @@ def md1_curve(cell_load: np.ndarray, *, rate_hz: float, t1_s: float, ran_share: 
             "latency_mean_s": np.array([md1_mean_s(rate_hz, s) for s in service_s]) + radio_s}
 
 
-def sweep_row(config: str, load: float | None, scenario: airan.Scenario, result: airan.Result, ci95_s: float) -> dict:
-    """One tidy row of the sweep: the parameters, the offered load, the metrics, the closed form."""
-    s = result.summary
-    gpu, workload = scenario.sites[0].gpu, scenario.workloads[0]
-    rate_hz = offered_rate_hz(scenario)
-    x = float(s["gpu_share_ran_mean"])
-    t1_s = batch_time_s(gpu, workload, 1)
-    ai_load = rate_hz * batch_time_s(gpu, workload, gpu.batch_max) / gpu.batch_max / (1.0 - x) / gpu.servers
-    radio_s = _nan(s["uplink_mean_s"]) + _nan(s["downlink_mean_s"])
-    unbatched_md1 = gpu.batch_max == 1 and gpu.servers == 1 and gpu.service == "deterministic"
-    md1_s = md1_mean_s(rate_hz, t1_s / (1.0 - x)) + radio_s if unbatched_md1 else math.nan
-    utilisation = _nan(s["gpu_utilization_mean"])
-    # the GPU time inference did, from the work done: batches x overhead + frames x FLOPs / rate
-    # over the whole run (airan's time-averaged gpu_share_ai_mean counts a server as busy from the
-    # node's previous event whenever a batching delay starts a batch, so it is too high with delays)
-    nodes, duration_s = result.nodes, scenario.simulation.duration_s
-    if (gpu.batch_latency_s or {}).get(workload.name) is None and nodes is not None:
-        work_s = (nodes["gpu_batches"][0] * gpu.batch_overhead_s
-                  + nodes["gpu_services"][0] * workload.flops / gpu.flops_per_s)
-        ai_work = float(work_s) / duration_s / gpu.servers
-    else:
-        ai_work = _nan(s["gpu_share_ai_mean"])
-    saturated = ai_load >= 1.0 if math.isfinite(ai_load) else utilisation >= 0.999
-    return {
-        "config": config,
-        "ran_priority": gpu.ran_priority,
-        "batch_max": gpu.batch_max,
-        "batch_timeout_s": gpu.batch_timeout_s,
-        "cell_load": math.nan if load is None else float(load),
-        "ran_share": gpu.ran_share,
-        "gpu_share_ran": x,
-        "ai_rate_hz": rate_hz,
-        "t1_s": t1_s,
-        "ai_load": ai_load,
-        "saturated": bool(saturated),
-        "latency_mean_s": _nan(s["latency_mean_s"]),
-        "latency_mean_ci95_s": ci95_s,
-        "md1_latency_mean_s": md1_s,
-        "latency_p50_s": _nan(s["latency_p50_s"]),
-        "latency_p95_s": _nan(s["latency_p95_s"]),
-        "latency_p99_s": _nan(s["latency_p99_s"]),
-        "uplink_mean_s": _nan(s["uplink_mean_s"]),
-        "downlink_mean_s": _nan(s["downlink_mean_s"]),
-        "gpu_wait_mean_s": _nan(s["gpu_wait_mean_s"]),
-        "gpu_service_mean_s": _nan(s["gpu_service_mean_s"]),
-        "batch_size_mean": _nan(s["batch_size_mean"]),
-        "gpu_utilization_mean": utilisation,
-        "gpu_share_ran_mean": x,
-        "gpu_share_ai_mean": _nan(s["gpu_share_ai_mean"]),
-        "gpu_share_ai_work": ai_work,
-        "deadline_miss_ratio": _nan(s["deadline_miss_ratio"]),
-        "tasks_generated": s["tasks_generated"],
-        "tasks_completed": s["tasks_completed"],
-        "tasks_in_flight": s["tasks_in_flight"],
-        "wall_time_s": s["wall_time_s"],
-    }
-
-
-def _nan(value) -> float:
-    return math.nan if value is None else float(value)
-
-
-def format_sweep(sweep: dict[str, np.ndarray]) -> str:
-    """The sweep as a compact plain-text table, one line per run."""
+def format_points(points: dict[str, np.ndarray]) -> str:
+    """The points table as plain text, one line per configuration and load (means over the replications)."""
     header = (f"{'config':<16} {'load':>5} {'RAN x':>6} {'AI load':>7} {'mean ms':>8} {'±95% ms':>8} "
               f"{'M/D/1 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'wait ms':>8} {'batch':>5} {'util':>5} "
-              f"{'AI share':>8} {'(airan)':>7} {'miss':>6} {'in flight':>9}")
+              f"{'AI share':>8} {'miss':>6} {'in flight':>9}")
     lines = [header]
-    for i in range(sweep["config"].shape[0]):
-        load = sweep["cell_load"][i]
+    for i in range(points["config"].shape[0]):
+        load = points["cell_load"][i]
         lines.append(
-            f"{sweep['config'][i]:<16} {'any' if math.isnan(load) else f'{load:.2f}':>5} "
-            f"{sweep['gpu_share_ran'][i]:>6.3f} {sweep['ai_load'][i]:>7.3f} "
-            f"{sweep['latency_mean_s'][i] * 1e3:>8.3f} {sweep['latency_mean_ci95_s'][i] * 1e3:>8.3f} "
-            f"{sweep['md1_latency_mean_s'][i] * 1e3:>8.3f} {sweep['latency_p95_s'][i] * 1e3:>8.3f} "
-            f"{sweep['latency_p99_s'][i] * 1e3:>8.3f} {sweep['gpu_wait_mean_s'][i] * 1e3:>8.3f} "
-            f"{sweep['batch_size_mean'][i]:>5.2f} {sweep['gpu_utilization_mean'][i]:>5.3f} "
-            f"{sweep['gpu_share_ai_work'][i]:>8.3f} {sweep['gpu_share_ai_mean'][i]:>7.3f} "
-            f"{sweep['deadline_miss_ratio'][i]:>6.3f} "
-            f"{sweep['tasks_in_flight'][i]:>9,d}"
-            + ("  saturated" if sweep["saturated"][i] else ""))
+            f"{points['config'][i]:<16} {'any' if math.isnan(load) else f'{load:.2f}':>5} "
+            f"{points['gpu_share_ran'][i]:>6.3f} {points['ai_load'][i]:>7.3f} "
+            f"{points['latency_mean_s'][i] * 1e3:>8.3f} {points['latency_mean_s_ci95'][i] * 1e3:>8.3f} "
+            f"{points['md1_latency_mean_s'][i] * 1e3:>8.3f} {points['latency_p95_s'][i] * 1e3:>8.3f} "
+            f"{points['latency_p99_s'][i] * 1e3:>8.3f} {points['gpu_wait_mean_s'][i] * 1e3:>8.3f} "
+            f"{points['batch_size_mean'][i]:>5.2f} {points['gpu_utilization_mean'][i]:>5.3f} "
+            f"{points['gpu_share_ai_mean'][i]:>8.3f} {points['deadline_miss_ratio'][i]:>6.3f} "
+            f"{points['tasks_in_flight'][i]:>9,.0f}"
+            + ("  saturated" if points["saturated"][i] else ""))
     return "\n".join(lines)
 
 
-def config_label(config: str, ran_share: float) -> str:
+# ----------------------------------------------------------------------------
+# The figure
+# ----------------------------------------------------------------------------
+
+
+def config_label(config: str, ran_share: float, timeout_s: float) -> str:
     """Legend text of a configuration."""
-    priority, batch_max, timeout_s = CONFIGS.get(config, (config, 1, 0.0))
+    priority, batch_max = CONFIGS.get(config, (config, 1))
     who = "strict priority" if priority == "strict" else f"reserved slice {ran_share:g}"
     how = "batch 1" if batch_max == 1 else f"batching ≤ {batch_max}, ≤ {timeout_s * 1e3:g} ms delay"
     return f"{who}, {how}"
 
 
-def legend_handles(sweep) -> list:
-    """The figure's shared legend: each configuration's colour and marker, then the line styles of (a)."""
-    handles = []
-    for config, rows, _ in _by_config(sweep):
+def legend_entries(points, n_runs: int) -> tuple[list, list[str]]:
+    """The figure's shared legend, (handles, labels): each configuration's colour and marker, then the keys of (a).
+
+    With replications, the mean's and the p95's entries show their band (the 95 %
+    confidence interval over the ``n_runs`` runs of a point).
+    """
+    handles, labels = [], []
+    for config, rows, _ in _by_config(points):
         handles.append(mpl.lines.Line2D(
-            [], [], color=COLOURS.get(config, "0.3"), marker=MARKERS.get(int(sweep["batch_max"][rows[0]]), "D"),
-            markersize=4, label=config_label(config, float(sweep["ran_share"][rows[0]]))))
+            [], [], color=COLOURS.get(config, "0.3"), marker=MARKERS.get(int(points["batch_max"][rows[0]]), "D"),
+            markersize=4))
+        labels.append(config_label(config, float(points["ran_share"][rows[0]]),
+                                   float(points["batch_timeout_s"][rows[0]])))
     key = {"color": "0.4", "markersize": 4}
-    return handles + [
-        mpl.lines.Line2D([], [], linestyle="-", label="(a) mean", **key),
-        mpl.lines.Line2D([], [], linestyle="--", label="(a) 95th percentile", **key),
-        mpl.lines.Line2D([], [], linestyle=":", color="black", label="(a) M/D/1 mean, strict, batch 1"),
-        mpl.lines.Line2D([], [], linestyle="none", marker="o", markerfacecolor="none",
-                         label="saturated: backlog grows ((a): on the top edge)", **key),
+    band = [Patch(color="0.4", alpha=0.25, linewidth=0)] if n_runs > 1 else []
+    handles += [
+        tuple(band + [mpl.lines.Line2D([], [], linestyle="-", **key)]),
+        tuple(band + [mpl.lines.Line2D([], [], linestyle="--", **key)]),
+        mpl.lines.Line2D([], [], linestyle=":", color="black"),
+        mpl.lines.Line2D([], [], linestyle="none", marker="o", markerfacecolor="none", **key),
     ]
+    labels += [
+        f"(a) mean, with its 95 % confidence band over {n_runs} runs" if band else "(a) mean",
+        "(a) 95th percentile, with its band" if band else "(a) 95th percentile",
+        "(a) M/D/1 mean, strict, batch 1",
+        "saturated: backlog grows ((a): on the top edge)",
+    ]
+    return handles, labels
 
 
-def _by_config(sweep):
-    """(config, rows, x) per configuration in table order; a reserved run spans the sweep's loads."""
-    configs = np.asarray(sweep["config"])
-    loads = np.asarray(sweep["cell_load"], dtype=float)
+def _by_config(points):
+    """(config, rows, x) per configuration in table order; a reserved row spans the loads of the others."""
+    configs = np.asarray(points["config"])
+    loads = np.asarray(points["cell_load"], dtype=float)
     span = np.unique(loads[np.isfinite(loads)])
     for config in dict.fromkeys(configs):
         rows = np.flatnonzero(configs == config)
@@ -377,30 +407,35 @@ def _by_config(sweep):
             yield config, rows, loads[rows]
 
 
-def plot_latency_vs_load(sweep, *, closed_form=None, ax=None):
+def plot_latency_vs_load(points, *, closed_form=None, ax=None):
     """Mean (solid) and p95 (dashed) AI latency against the cell load, one colour per configuration.
 
-    ``sweep`` has one row per run (``config``, ``batch_max``, ``ran_share``,
-    ``cell_load`` -- NaN for a reserved slice, drawn flat across the loads of the
-    others --, ``latency_mean_s``, ``latency_p95_s``, ``saturated``); ``closed_form``
+    ``points`` has one row per configuration and load (``config``, ``batch_max``,
+    ``ran_share``, ``cell_load`` -- NaN for a reserved slice, drawn flat across the loads
+    of the others --, ``latency_mean_s``, ``latency_p95_s``, each with ``_ci95``, and
+    ``saturated``); the 95 % half-widths are drawn as bands. ``closed_form``
     (``cell_load``, ``latency_mean_s``) is drawn dotted. A saturated point's latency only
     measures how long the run lasted, so it is drawn hollow on the top edge, not joined.
-    Colours and line styles are keyed by :func:`legend_handles`.
+    Colours and line styles are keyed by :func:`legend_entries`.
     """
     ax = ax if ax is not None else plots.figure()[1][0]
-    saturated = np.asarray(sweep["saturated"], dtype=bool)
-    values_ms = {key: np.asarray(sweep[key], dtype=float) * 1e3 for key in ("latency_mean_s", "latency_p95_s")}
+    saturated = np.asarray(points["saturated"], dtype=bool)
+    keys = ("latency_mean_s", "latency_p95_s")
+    values_ms = {key: np.asarray(points[key], dtype=float) * 1e3 for key in keys}
+    half_ms = {key: np.nan_to_num(np.asarray(points[f"{key}_ci95"], dtype=float)) * 1e3 for key in keys}
     stable = np.concatenate([v[~saturated] for v in values_ms.values()])
     stable = stable[np.isfinite(stable)]
     top_ms = float(stable.max()) * 3.0 if stable.size else 100.0
     bottom_ms = float(stable.min()) / 1.5 if stable.size else 0.1
     n_saturating = 0
-    for config, rows, x in _by_config(sweep):
+    for config, rows, x in _by_config(points):
         colour = COLOURS.get(config, "0.3")
-        marker = MARKERS.get(int(sweep["batch_max"][rows[0]]), "D")
+        marker = MARKERS.get(int(points["batch_max"][rows[0]]), "D")
         sat = saturated[rows]
         for key, style in (("latency_mean_s", "-"), ("latency_p95_s", "--")):
-            ax.plot(x[~sat], values_ms[key][rows][~sat], linestyle=style, marker=marker, markersize=3, color=colour)
+            y, h = values_ms[key][rows][~sat], half_ms[key][rows][~sat]
+            ax.plot(x[~sat], y, linestyle=style, marker=marker, markersize=3, color=colour)
+            ax.fill_between(x[~sat], y - h, y + h, color=colour, alpha=0.2, linewidth=0)
         if sat.any():  # one row per configuration, from the top edge down, so that none hides another
             ax.plot(x[sat], np.full(int(sat.sum()), top_ms / 1.3**n_saturating), linestyle="none", marker=marker,
                     markersize=5, markerfacecolor="none", color=colour, clip_on=False)
@@ -416,26 +451,26 @@ def plot_latency_vs_load(sweep, *, closed_form=None, ax=None):
     ax.set_xlim(-0.02, 1.02)
     ax.set_xlabel("cell load L (the baseband follows it)")
     ax.set_ylabel("AI latency: queueing + inference [ms]")
-    _ran_axis(ax, sweep)
+    _ran_axis(ax, points)
     return ax
 
 
-def plot_gpu_shares(sweep, *, ai: str = "gpu_share_ai_work", ax=None):
+def plot_gpu_shares(points, *, ai: str = "gpu_share_ai_mean", ax=None):
     """The GPU's time shares against the cell load: the baseband's, inference's, and what is left for inference.
 
     Black: the baseband's share ``gpu_share_ran_mean`` (strict solid, reserved dashed);
     grey dotted: 1 minus it, the most inference can use; one colour per configuration
-    (keyed by :func:`legend_handles`): inference's share, column ``ai``, hollow where
+    (keyed by :func:`legend_entries`): inference's share, column ``ai``, hollow where
     saturated.
     """
     ax = ax if ax is not None else plots.figure()[1][0]
-    saturated = np.asarray(sweep["saturated"], dtype=bool)
-    ran = np.asarray(sweep["gpu_share_ran_mean"], dtype=float)
-    ai_share = np.asarray(sweep[ai], dtype=float)
-    groups = list(_by_config(sweep))
-    widest = {}  # priority -> the configuration with the most loads (a sweep stops where it saturates)
+    saturated = np.asarray(points["saturated"], dtype=bool)
+    ran = np.asarray(points["gpu_share_ran_mean"], dtype=float)
+    ai_share = np.asarray(points[ai], dtype=float)
+    groups = list(_by_config(points))
+    widest = {}  # priority -> the configuration with the most loads
     for _, rows, x in groups:
-        priority = str(sweep["ran_priority"][rows[0]])
+        priority = str(points["ran_priority"][rows[0]])
         if priority not in widest or x.size > widest[priority][1].size:
             widest[priority] = (rows, x)
     for i, (priority, (rows, x)) in enumerate(widest.items()):  # the baseband's share depends on the priority only
@@ -446,7 +481,7 @@ def plot_gpu_shares(sweep, *, ai: str = "gpu_share_ai_work", ax=None):
                 label="left for AI (1 - baseband)" if i == 0 else None)
     for config, rows, x in groups:
         colour = COLOURS.get(config, "0.3")
-        marker = MARKERS.get(int(sweep["batch_max"][rows[0]]), "D")
+        marker = MARKERS.get(int(points["batch_max"][rows[0]]), "D")
         sat = saturated[rows]
         ax.plot(x[~sat], ai_share[rows][~sat], marker=marker, markersize=3, color=colour)
         ax.plot(x[sat], ai_share[rows][sat], linestyle="none", marker=marker, markersize=5, markerfacecolor="none",
@@ -456,17 +491,17 @@ def plot_gpu_shares(sweep, *, ai: str = "gpu_share_ai_work", ax=None):
     ax.set_yticks(np.linspace(0.0, 1.0, 6))
     ax.set_xlabel("cell load L (the baseband follows it)")
     ax.set_ylabel("share of the GPU's time")
-    _ran_axis(ax, sweep)
+    _ran_axis(ax, points)
     ax.legend(frameon=False, loc="upper right", fontsize=7)
     return ax
 
 
-def _ran_axis(ax, sweep) -> None:
+def _ran_axis(ax, points) -> None:
     """Top axis: the strict baseband's share of the GPU, x = ran_share x L."""
-    strict = np.asarray(sweep["ran_priority"]) == "strict"
+    strict = np.asarray(points["ran_priority"]) == "strict"
     if not strict.any():
         return
-    share = float(np.asarray(sweep["ran_share"], dtype=float)[strict][0])
+    share = float(np.asarray(points["ran_share"], dtype=float)[strict][0])
     if share <= 0.0:
         return
     top = ax.secondary_xaxis("top", functions=(lambda v: v * share, lambda v: v / share))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -122,61 +124,120 @@ def test_quickstart_study_runs_its_sweep_at_a_tiny_size(tmp_path):
 
 
 RAN_SHARING = ROOT / "experiments" / "ran_sharing.py"
-RAN_CONFIGS = ("strict", "reserved", "strict_batch8", "reserved_batch8")
+RAN_GPU = "sites[0].gpu"
 
 
-def test_ran_sharing_study_runs_at_a_tiny_size(tmp_path):
+def test_ran_sharing_study_runs_its_sweep_at_a_tiny_size(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(RAN_SHARING), "--quick", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=180,
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "ran_sharing.png").stat().st_size > 10_000
     assert (tmp_path / "ran_sharing.pdf").exists()
-    sweep = read_parquet(tmp_path / "sweep.parquet")
-    assert set(sweep["config"]) == set(RAN_CONFIGS)  # rows for every configuration
-    for config, load in zip(sweep["config"], sweep["cell_load"], strict=True):
-        run = tmp_path / config / ("load_any" if np.isnan(load) else f"load_{load:.2f}")
-        for name in ("summary.json", "scenario.toml", "nodes.parquet"):
-            assert (run / name).exists(), run / name
-        assert config in proc.stdout
-    strict = sweep["ran_priority"] == "strict"
-    reserved = ~strict
-    # a reserved slice does not follow the cell load: one run per reserved configuration
-    assert np.all(np.isnan(sweep["cell_load"][reserved]))
-    assert sorted(sweep["config"][reserved]) == ["reserved", "reserved_batch8"]
-    # the baseband's share: ran_share x the cell load (strict), ran_share (reserved)
-    np.testing.assert_allclose(sweep["gpu_share_ran"][strict], sweep["ran_share"][strict] * sweep["cell_load"][strict],
-                               rtol=1e-12)
-    np.testing.assert_allclose(sweep["gpu_share_ran"][reserved], sweep["ran_share"][reserved], rtol=1e-12)
-    # saturation follows from the offered load alone: unbatched, the reserved slice never keeps up and
-    # strict priority stops at its first saturated load; batching keeps up everywhere
-    def saturated(config):
-        return list(sweep["saturated"][sweep["config"] == config])
+    results, aggregate = read_results(tmp_path)
+    points = read_parquet(tmp_path / "points.parquet")
+    sweep = json.loads((tmp_path / "sweep.json").read_text())
+    n_points, n_reps = len(sweep["points"]), sweep["definition"]["replications"]
+    loads = sorted(set(aggregate[f"{RAN_GPU}.ran_load"].tolist()))
+    assert len(loads) >= 3 and 1.0 in loads and n_reps >= 3
+    # a point for each batching and load, a row and a run folder for each of its replications
+    pairs = zip(aggregate[f"{RAN_GPU}.batch_max"].tolist(), aggregate[f"{RAN_GPU}.ran_load"].tolist(), strict=True)
+    assert sorted(pairs) == sorted((b, load) for b in (1, 8) for load in loads)
+    assert n_points == 2 * len(loads) and np.all(aggregate["n"] == n_reps)
+    assert sorted(zip(results["point"].tolist(), results["replication"].tolist(), strict=True)) \
+        == [(p, r) for p in range(n_points) for r in range(n_reps)]
+    for run in results["run"]:
+        for name in ("summary.json", "scenario.toml", "nodes.parquet", "sweep_run.json"):
+            assert (tmp_path / "runs" / run / name).exists(), (run, name)
+    # common random numbers: in a replication every point has the same seed, so the same arrivals
+    for r in range(n_reps):
+        mine = results["replication"] == r
+        assert len(set(results["seed"][mine].tolist())) == 1
+        assert len(set(results["tasks_generated"][mine].tolist())) == 1
+    assert len(set(results["seed"].tolist())) == n_reps
+    # every task ends once, or is still in flight at the end
+    np.testing.assert_array_equal(results["tasks_generated"],
+                                  results["tasks_completed"] + results["tasks_dropped"] + results["tasks_in_flight"])
 
-    assert saturated("reserved") == [True]
-    assert saturated("strict")[-1] and not any(saturated("strict")[:-1])
-    assert not any(saturated("strict_batch8") + saturated("reserved_batch8"))
-    np.testing.assert_array_equal(sweep["saturated"], sweep["ai_load"] >= 1.0)
-    # unbatched and stable: the simulated mean latency is the M/D/1 one on the AI share (Pollaczek-
-    # Khinchine), within two of the run's own 95 % batch-means half-widths (about four standard errors)
-    md1 = np.isfinite(sweep["md1_latency_mean_s"])
-    assert md1.sum() >= 2
-    assert np.all(np.abs(sweep["latency_mean_s"][md1] - sweep["md1_latency_mean_s"][md1])
-                  <= 2.0 * sweep["latency_mean_ci95_s"][md1])
-    # the work-based AI share is airan's time average, with and without a batching delay
-    np.testing.assert_allclose(sweep["gpu_share_ai_work"], sweep["gpu_share_ai_mean"], rtol=0.02)
+    base = airan.load_scenario(ROOT / "experiments" / "ran_sharing.toml")
+    gpu, workload = base.sites[0].gpu, base.workloads[0]
+    rate_hz = base.devices[0].count * base.devices[0].rate_hz
+    t1_s = gpu.batch_overhead_s + workload.flops / gpu.flops_per_s
+    load = results[f"{RAN_GPU}.ran_load"]
+    batch = results[f"{RAN_GPU}.batch_max"]
+    duration_s = float(results["sim_time_s"][0])
+    # the strict baseband takes ran_share x the cell load of the GPU's time, in every run
+    np.testing.assert_allclose(results["gpu_share_ran_mean"], gpu.ran_share * load, rtol=1e-12, atol=0)
+    # inference's share is the GPU time of its work, batches x overhead + frames x FLOPs / rate, over the run
+    for i, run in enumerate(results["run"]):
+        nodes = read_parquet(tmp_path / "runs" / run / "nodes.parquet")
+        work_s = (nodes["gpu_batches"][0] * gpu.batch_overhead_s
+                  + nodes["gpu_services"][0] * workload.flops / gpu.flops_per_s)
+        assert abs(results["gpu_share_ai_mean"][i] - work_s / duration_s) <= 0.02 * work_s / duration_s, run
+
+    # unbatched and stable, the GPU is an M/D/1 queue on what the baseband leaves: service S = t1 / (1 - x),
+    # mean latency S + rho S / (2 (1 - rho)) (Pollaczek-Khinchine), plus the links' microsecond, within two
+    # of the replications' 95 % half-widths (the interval is Student t over few runs of a short,
+    # empty-started queue: about six standard errors, room for the warm-up's bias)
+    strict = points["ran_priority"] == "strict"
+    x = gpu.ran_share * points["cell_load"]
+    service_s = t1_s / (1.0 - x)
+    rho = rate_hz * service_s
+    stable_md1 = strict & (points["batch_max"] == 1) & (rho < 1.0)
+    md1_s = service_s + rho * service_s / (2.0 * (1.0 - rho)) + points["uplink_mean_s"] + points["downlink_mean_s"]
+    assert stable_md1.sum() >= 2
+    np.testing.assert_allclose(points["md1_latency_mean_s"][stable_md1], md1_s[stable_md1], rtol=1e-6)
+    assert np.all(np.abs(points["latency_mean_s"][stable_md1] - md1_s[stable_md1])
+                  <= 2.0 * points["latency_mean_s_ci95"][stable_md1])
+    # saturation as the closed form has it: unbatched, strict priority saturates where the baseband leaves less
+    # than lambda t1 (L > (1 - lambda t1) / ran_share = 0.63) and the reserved slice always; batches of 8 keep up
+    unbatched = points["batch_max"] == 1
+    np.testing.assert_array_equal(points["saturated"][strict & unbatched],
+                                  points["cell_load"][strict & unbatched] > (1.0 - rate_hz * t1_s) / gpu.ran_share)
+    assert points["saturated"][~strict & unbatched].tolist() == [True]
+    assert not points["saturated"][points["batch_max"] == 8].any()
+    # ... and the runs agree: a saturated run's backlog grows at lambda - mu for the whole run, mu = (1 - x) / t1,
+    # within five Poisson standard deviations of the arrivals, sqrt(lambda T); a stable run ends with few tasks
+    saturated = (batch == 1) & (gpu.ran_share * load > 1.0 - rate_hz * t1_s)
+    backlog = (rate_hz - (1.0 - gpu.ran_share * load) / t1_s) * duration_s
+    assert saturated.any() and (~saturated).any()
+    assert np.all(np.abs(results["tasks_in_flight"][saturated] - backlog[saturated])
+                  <= 5.0 * np.sqrt(rate_hz * duration_s))
+    assert np.all(results["tasks_in_flight"][~saturated] < 0.01 * results["tasks_generated"][~saturated])
+    # a reserved slice is the strict baseband at full load: one row per batching, the L = 1 point's numbers ...
+    reserved = ~strict
+    assert sorted(points["config"][reserved].tolist()) == ["reserved", "reserved_batch8"]
+    assert np.all(np.isnan(points["cell_load"][reserved]))
+    for config, b in (("reserved", 1), ("reserved_batch8", 8)):
+        row = np.flatnonzero(points["config"] == config)[0]
+        full = np.flatnonzero(strict & (points["batch_max"] == b) & (points["cell_load"] == 1.0))[0]
+        assert points["latency_mean_s"][row] == points["latency_mean_s"][full]
+        # ... and running ran_priority = "reserved" (without ran_load) gives that point's run, bit for bit
+        run = results["run"][(batch == b) & (load == 1.0) & (results["replication"] == 0)][0]
+        raw = tomllib.loads((tmp_path / "runs" / run / "scenario.toml").read_text())
+        raw["sites"][0]["gpu"]["ran_priority"] = "reserved"
+        del raw["sites"][0]["gpu"]["ran_load"]
+        summary = airan.run(airan.scenario_from_dict(raw, source="reserved.toml")).summary
+        expected = json.loads((tmp_path / "runs" / run / "summary.json").read_text())
+        for key in ("wall_time_s",):
+            summary.pop(key), expected.pop(key)
+        assert json.loads(json.dumps(summary)) == expected
+    for config in ("strict", "reserved", "strict_batch8", "reserved_batch8"):
+        assert config in proc.stdout
 
 
 def test_ran_sharing_study_reports_a_bad_override_in_one_line(tmp_path):
     proc = subprocess.run(
-        [sys.executable, str(RAN_SHARING), "--quick", "--out", str(tmp_path), "--set", "sites[0].gpu.ran_share=1.5"],
+        [sys.executable, str(RAN_SHARING), "--quick", "--out", str(tmp_path / "out"),
+         "--set", "sites[0].gpu.ran_share=1.5"],
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("ran_sharing: error: ran_sharing.toml: sites[0].gpu.ran_share")
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()  # refused before anything ran
 
 
 POLICIES_STUDY = ROOT / "experiments" / "policies.py"
