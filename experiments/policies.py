@@ -1,22 +1,27 @@
 """Offloading policies study: eight policies of ``[policy]`` compared as the load grows.
 
-Reproduce the study (192 runs of one simulated minute, about two minutes once the engine is compiled):
+Reproduce the study (192 runs of one simulated minute, a few minutes on two cores once the
+engine is compiled; writes results/policies/):
 
     python experiments/policies.py
 
-Options: ``--out DIR`` (default results/policies), ``--quick`` (two loads, one seed, 10
-simulated seconds: the smoke test), ``--set PATH=VALUE`` (repeatable, applied to every run
-before the study's own policy and device-count settings), ``--scenario FILE``.
+Options: ``--out DIR`` (default results/policies; results/policies_quick with ``--quick``),
+``--quick`` (two loads, two replications, 10 simulated seconds: the smoke test), ``--set
+PATH=VALUE`` (repeatable, applied to every run before the sweep's axes; ``simulation.seed``
+sets the master seed), ``--workers N`` (worker processes, default one per core), ``--force``
+(take over a folder of another sweep).
 
-Runs experiments/policies.toml: AR glasses on hex7 (7 UMa sites x 3 sectors, TR 38.901
+Runs the sweep experiments/policies.sweep.toml (``airan sweep experiments/policies.sweep.toml
+--out results/policies`` runs the same one; the script then finds the runs done and only
+draws) on experiments/policies.toml: AR glasses on hex7 (7 UMa sites x 3 sectors, TR 38.901
 radio in n78 with wrap-around) ask for YOLOv8n detections (8.7 GFLOP, a 123 kB frame up,
 a 33.3 ms deadline), Poisson at lambda = 5 per second each. Each frame runs on the glasses
 (t = 29.0 ms on their SoC) or crosses the uplink to one of two GPU nodes
 (experiments/policies_hex7.toml): an L4 at the aggregation hub all seven sites are wired
 to (0.98 ms a frame), or an H100 in the regional cloud 5 ms further each way (0.91 ms).
-Swept: every policy of ``POLICIES`` (``policy.name``) at every load of ``PER_SITE``,
-glasses per site N (``devices[0].count`` = 7 N), each with ``REPLICATIONS`` seeds. What
-each policy does (airan.scenario ``Policy``; the estimates are airan.engine ``_choose``'s):
+Swept: eight policies (``policy.name``) at eight loads, glasses per site N = 5 ... 60
+(``devices[0].count`` = 7 N), each point three times (replications). What each policy
+does (airan.scenario ``Policy``; the estimates are airan.engine ``_choose``'s):
 
 - ``local`` runs every frame on the glasses, ``offload`` sends every frame to the
   nearest GPU node (the hub);
@@ -86,19 +91,24 @@ the rates) from the traffic of every device whose policy may offload, as if all 
 went up; for a policy that offloads few frames (``deadline``) the radio is modelled more
 interfered than it is.
 
-A run is saturated when its backlog grows: the tasks in flight at the end exceed those
-halfway through by more than ``SATURATION_SIGMAS`` times sqrt(2 x the number halfway)
-(a stable backlog stays near lambda x latency, and about Poisson). That happens when the
-hub GPU or some cell's uplink gets more work than it can do; the latency then only
-measures how long the run lasted. Every policy and load runs with the same seeds, so at
-a seed all policies see the same glasses, positions, radio links and frame arrivals
-(common random numbers): differences between policies at a load are theirs. Each load
-draws its own positions (the drop depends on the count), which the mean over the seeds
-smooths; what is left shows, e.g., in ``offload``'s misses at N = 20 and 25.
+A run is saturated when its backlog grows. A stable system holds, by Little's law, on
+average lambda W tasks (lambda the rate at which tasks arrive, W their mean latency), and
+about Poisson many (many short, independent tasks); a growing backlog holds more: a queue
+that gets work faster than it can do it by a rate d ends a run of length T with d T tasks
+in flight, while its completed tasks' mean latency only counts for d T / 2. So a run is
+saturated when its tasks in flight at the end exceed lambda W (``tasks_generated`` over the
+measured time, times ``latency_mean_s``) by more than ``SATURATION_SIGMAS`` times
+sqrt(lambda W). That happens when the hub GPU or some cell's uplink gets more work than it
+can do; the latency then only measures how long the run lasted. At each load and
+replication every policy runs with the same seed (``same_seeds`` on the policy axis), so
+all see the same glasses, positions, radio links and frame arrivals (common random
+numbers): differences between policies at a point are theirs. Each load and replication
+draws its own positions, which the mean over the replications smooths; what is left shows,
+e.g., in ``offload``'s misses at N = 20 and 25.
 
-Draws OUT/policies.png (and .pdf), one line per policy against glasses per site, each
-point the mean over the seeds (a point is saturated if any of its runs was: hollow, and
-the line stops before it):
+Draws OUT/policies.png (and .pdf) from the sweep's tables, one line per policy against
+glasses per site, each point the mean over the replications with its 95 % confidence band
+(a point is saturated if any of its runs was: hollow, and the line stops before it):
 
 (a) task latency, 95th percentile (log scale), with the deadline and local execution's
     M/D/1 p95; saturated points on the top edge;
@@ -107,10 +117,11 @@ the line stops before it):
 (c) battery life of the 1.2 Wh glasses, mean over devices, projected from their mean
     power over the run (``battery_life_mean_h``).
 
-Each run's results go to OUT/<policy>/<N>_per_site/seed_<seed>/ as soon as it finishes,
-the sweep as a tidy table (one row per run: policy, load, seed; latency, misses, offloaded
-fraction, the cloud's share of GPU work, energy per task, power, battery life, backlog,
-saturation) to OUT/sweep.parquet, and the means over the seeds are printed.
+The sweep folder OUT holds the runs (OUT/runs/<run>/), one row per run
+(OUT/results.parquet) and per point (OUT/aggregate.parquet); the script adds
+OUT/points.parquet, one row per policy and load: the closed forms, saturation, the
+means and 95 % half-widths drawn, and the cloud's share of the GPU work and the hub's
+utilisation (from each run's nodes.parquet); it prints that table.
 """
 
 from __future__ import annotations
@@ -118,38 +129,36 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
+import tempfile
+import tomllib
 from pathlib import Path
 
 import matplotlib as mpl
 import numpy as np
+from matplotlib.patches import Patch
 
 import airan
 from airan import plots
-from airan.results import write_parquet
+from airan.results import read_parquet, write_parquet
+from airan.sweep import Sweep, SweepError, load_sweep, read_results, run_sweep
 from airan.topology import TopologyError, apply_placement, load_topology
 
 HERE = Path(__file__).resolve().parent
+SWEEP = HERE / "policies.sweep.toml"
 
-#: The policies compared, in airan's order (airan.scenario.POLICY_NAMES).
-POLICIES = ("local", "offload", "min_latency", "min_energy", "deadline", "least_loaded", "battery",
-            "cloud_fallback")
-#: Glasses per site: from a lightly used network to past the uplink's saturation (N ~ 50); the
-#: hub GPU saturates under ``offload`` at N = 29.
-PER_SITE = (5, 10, 20, 25, 30, 40, 50, 60)
-#: Runs per (policy, load), with seeds seed, seed + 1, ...: every policy sees the same ones, and
-#: the means over them smooth out how a load's devices happened to be dropped (each load and seed
-#: draws its own positions and radio links).
-REPLICATIONS = 3
-#: --quick: a light and a saturating load, one seed, 10 simulated seconds.
-QUICK_PER_SITE = (2, 30)
-QUICK_REPLICATIONS = 1
+POLICY = "policy.name"
+COUNT = "devices[0].count"
+WL = "workloads.detect."  # the study's one workload, in the tables
+
+#: --quick: a light and a saturating load (2 and 30 glasses per site on hex7), two
+#: replications, 10 simulated seconds.
+QUICK_COUNTS = (14, 210)
+QUICK_REPLICATIONS = 2
 QUICK_SETTINGS = ["simulation.duration_s=10.0", "simulation.warmup_s=2.0"]
 
-#: A run is saturated when its tasks in flight grow over its second half by more than this many
-#: standard deviations of a stable backlog's change, taken as sqrt(2 x the backlog halfway): a
-#: stable count in flight is about Poisson (many short, independent tasks), so two readings far
-#: apart differ by about that much.
+#: A run is saturated when its tasks in flight at the end exceed Little's lambda W by more than
+#: this many standard deviations of a stable count, sqrt(lambda W) (about Poisson: many short,
+#: independent tasks).
 SATURATION_SIGMAS = 5.0
 
 #: Line style of each policy: colour, marker, line style. The pairs that run identically here
@@ -166,64 +175,123 @@ STYLES = {
     "cloud_fallback": ("#937860", "P", "-"),
 }
 
+#: Metrics of the points table: (name there, column of the sweep's tables).
+METRICS = (
+    ("latency_mean_s", WL + "latency_mean_s"),
+    ("latency_p50_s", WL + "latency_p50_s"),
+    ("latency_p95_s", WL + "latency_p95_s"),
+    ("latency_p99_s", WL + "latency_p99_s"),
+    ("deadline_miss_ratio", WL + "deadline_miss_ratio"),
+    ("offload_ratio", "offload_ratio"),
+    ("uplink_mean_s", "uplink_mean_s"),
+    ("gpu_wait_mean_s", "gpu_wait_mean_s"),
+    ("cell_load_ul_max", "cell_load_ul_max"),
+    ("device_energy_per_task_j", "device_energy_per_task_j"),
+    ("device_power_mean_w", "device_power_mean_w"),
+    ("battery_life_mean_h", "battery_life_mean_h"),
+    ("tasks_in_flight", "tasks_in_flight"),
+)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scenario", default=str(HERE / "policies.toml"))
-    parser.add_argument("--out", default="results/policies")
-    parser.add_argument("--quick", action="store_true", help="two loads and a short run (smoke test)")
+    parser.add_argument("--out", help="sweep folder (default results/policies, or results/policies_quick)")
+    parser.add_argument("--quick", action="store_true", help="two loads and short runs (smoke test)")
     parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                         help="override a scenario field for every run (repeatable)")
+    parser.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    parser.add_argument("--force", action="store_true", help="take over a folder made by another sweep")
     args = parser.parse_args(argv)
-    out = Path(args.out)
-    loads = QUICK_PER_SITE if args.quick else PER_SITE
-    settings = [*QUICK_SETTINGS, *args.set] if args.quick else list(args.set)
+    out = Path(args.out or ("results/policies_quick" if args.quick else "results/policies"))
 
-    replications = QUICK_REPLICATIONS if args.quick else REPLICATIONS
-    name = Path(args.scenario).name
-
-    rows = []  # tidy sweep table: one dict per run
-    started = time.perf_counter()
     try:
-        base = airan.load_scenario(args.scenario, settings)  # a bad file or --set fails here, once
-        n_sites = len(network(base).sites)
-        for policy in POLICIES:
-            for per_site in loads:
-                scenario = airan.load_scenario(args.scenario, [
-                    *settings, f"policy.name={policy}", f"devices[0].count={per_site * n_sites}"])
-                for replication in range(replications):
-                    seed = scenario.simulation.seed + replication  # the same for every policy and load
-                    try:
-                        result, in_flight_half = run_with_backlog(scenario, seed)
-                    except airan.BuildError as exc:
-                        raise airan.BuildError(f"{name}: {exc}") from None
-                    result.write(out / policy / f"{per_site}_per_site" / f"seed_{seed}")  # as soon as it is done
-                    rows.append(sweep_row(policy, per_site, replication, scenario, result, in_flight_half))
-    except (airan.ScenarioError, airan.BuildError, TopologyError) as exc:
+        if args.quick:
+            sweep = study_sweep(SWEEP, [*QUICK_SETTINGS, *args.set], values={COUNT: list(QUICK_COUNTS)},
+                                replications=QUICK_REPLICATIONS)
+        else:
+            sweep = study_sweep(SWEEP, args.set)
+        base = airan.load_scenario(sweep.scenario_path, list(sweep.set))
+        hub_s = hub_time_s(base)  # (needs a topology file with a GPU node that is not the cloud)
+        report = run_sweep(sweep, out, workers=args.workers, force=args.force)
+    except (airan.ScenarioError, airan.BuildError, SweepError, TopologyError) as exc:
         print(f"policies: error: {exc}", file=sys.stderr)
         return 2
-    elapsed_s = time.perf_counter() - started
+    if report.failed or report.not_done:
+        print(f"policies: {report.failed} run(s) failed, {report.not_done} not done: "
+              + "; ".join(report.errors), file=sys.stderr)
+        return 1
 
-    sweep = {key: np.array([row[key] for row in rows]) for key in rows[0]}
-    write_parquet(out / "sweep.parquet", sweep)
-    means = mean_over_replications(sweep)
-    print(format_sweep(means))
+    results, aggregate = read_results(out)
+    points = points_table(results, aggregate, base, hub_s, out / "runs")
+    write_parquet(out / "points.parquet", points)
+    print(format_points(points))
 
+    n_runs = int(aggregate["n"].min())
     with plots.style():
         fig, (ax_latency, ax_miss, ax_battery) = plots.figure(3, width_in=3.3, height_in=3.0)
-        plot_latency_p95(means, ax=ax_latency)
-        plot_deadline_misses(means, ax=ax_miss)
-        plot_battery_life(means, ax=ax_battery)
-        rate_hz = float(means["rate_hz"][0])
+        plot_latency_p95(points, ax=ax_latency)
+        plot_deadline_misses(points, ax=ax_miss)
+        plot_battery_life(points, ax=ax_battery)
+        rate_hz = float(points["rate_hz"][0])
         ax_latency.set_title(f"(a) task latency, 95th percentile; {rate_hz:g} frames/s per device")
         ax_miss.set_title("(b) deadline-miss ratio")
-        ax_battery.set_title(f"(c) battery life ({float(means['battery_wh'][0]):g} Wh)")
-        fig.legend(handles=legend_handles(means), loc="outside lower center", ncols=5, frameon=False)
+        ax_battery.set_title(f"(c) battery life ({float(points['battery_wh'][0]):g} Wh)")
+        fig.legend(handles=legend_handles(points, n_runs), loc="outside lower center", ncols=6, frameon=False)
         written = plots.save(fig, out / "policies.png")
-    print(f"{len(rows)} runs in {elapsed_s:.1f} s (means over {replications} seed(s) above); results in "
-          f"{out}/<policy>/<N>_per_site/seed_<seed>/, sweep table {out / 'sweep.parquet'}, "
+    print(f"{report.total} runs ({report.ran} run now, {report.skipped} already done; means over {n_runs} "
+          f"replication(s) above); sweep folder {out}, points table {out / 'points.parquet'}, "
           f"figure: {', '.join(str(p) for p in written)}")
     return 0
+
+
+# ----------------------------------------------------------------------------
+# The sweep and its points
+# ----------------------------------------------------------------------------
+
+
+def study_sweep(path: Path, settings: list[str], *, values: dict[str, list] | None = None,
+                replications: int | None = None) -> Sweep:
+    """The study's sweep: the file ``path`` as it is, or a variant of it.
+
+    ``settings`` (``--set PATH=VALUE``) go after the file's ``set``, so before the axes
+    (a ``simulation.seed`` becomes the master seed: a sweep derives each run's seed);
+    ``values`` replaces the values of the axes it names; ``replications`` the number
+    of replications. A variant is loaded from a copy of the file in a temporary folder,
+    its scenario named by absolute path; its hash differs from the file's, so it never
+    takes over a folder of the file's sweep (airan.sweep refuses that).
+
+    Raises
+    ------
+    airan.ScenarioError
+        A setting the base scenario refuses, named as ``--set`` names it.
+    airan.sweep.SweepError
+        A sweep that cannot be made (e.g. an axis point that does not validate).
+    """
+    if not settings and not values and replications is None:
+        return load_sweep(path)
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    scenario = (path.parent / raw["scenario"]).resolve()
+    seeds = [s for s in settings if s.split("=", 1)[0].strip() == "simulation.seed"]
+    settings = [s for s in settings if s not in seeds]
+    airan.load_scenario(scenario, [*raw.get("set", []), *settings])  # a bad --set fails here, named as given
+    raw["scenario"] = str(scenario)
+    raw["set"] = [*raw.get("set", []), *settings]
+    for item in seeds:
+        text = item.split("=", 1)[1].strip()
+        if not text.isdigit():
+            raise SweepError(f"--set {item}: simulation.seed: must be an integer >= 0, got {text!r}")
+        raw["seed"] = int(text)
+    for axis in raw.get("axes", []):
+        if values and axis["path"] in values:
+            axis["values"] = list(values[axis["path"]])
+    if replications is not None:
+        raw["replications"] = replications
+    import tomli_w
+
+    with tempfile.TemporaryDirectory(prefix="airan-study-") as tmp:
+        copy = Path(tmp) / path.name
+        copy.write_text(tomli_w.dumps(raw), encoding="utf-8")
+        return load_sweep(copy)
 
 
 def network(scenario: airan.Scenario):
@@ -235,19 +303,76 @@ def network(scenario: airan.Scenario):
     return apply_placement(load_topology(scenario.topology.file), scenario.compute.placement, scenario.compute.gpu)
 
 
-def run_with_backlog(scenario: airan.Scenario, seed: int) -> tuple[airan.Result, int]:
-    """Run ``scenario`` with ``seed``; the result and its backlog halfway, tasks.
+def hub_time_s(scenario: airan.Scenario) -> float:
+    """Time per frame of the nearest GPU node (the hub), spread over its servers, s (NaN if none)."""
+    near = [c.gpu for c in network(scenario).compute if c.gpu is not None and c.kind != "cloud"]
+    return batch1_time_s(near[0], scenario.workloads[0]) / near[0].servers if near else math.nan
 
-    The backlog is ``tasks_in_flight`` (tasks generated after the warm-up and not yet
-    ended), read halfway between the warm-up and the end (the result has it at the end).
-    Stepping does not change the run (airan.Simulation).
+
+def saturated_runs(results: dict[str, np.ndarray]) -> np.ndarray:
+    """Per run: whether its backlog grows (module docstring): tasks in flight > lambda W + k sqrt(lambda W)."""
+    window_s = np.asarray(results["sim_time_s"], dtype=float) - np.asarray(results["warmup_s"], dtype=float)
+    rate_hz = np.asarray(results["tasks_generated"], dtype=float) / window_s
+    little = rate_hz * np.nan_to_num(np.asarray(results["latency_mean_s"], dtype=float))
+    excess = np.asarray(results["tasks_in_flight"], dtype=float) - little
+    return excess > SATURATION_SIGMAS * np.sqrt(np.maximum(little, 1.0))
+
+
+def node_shares(folder: Path) -> tuple[float, float, float]:
+    """From a run's nodes.parquet: the cloud's share of the GPU services, the hub's and the cloud's utilisation."""
+    nodes = read_parquet(folder / "nodes.parquet")
+    is_cloud = np.asarray(nodes["kind"]) == "cloud"
+    services = np.asarray(nodes["gpu_services"], dtype=float)
+    utilisation = np.asarray(nodes["gpu_utilization"], dtype=float)
+    share = float(services[is_cloud].sum() / services.sum()) if services.sum() > 0 else math.nan
+    hub = float(utilisation[~is_cloud].max()) if (~is_cloud).any() else math.nan
+    cloud = float(utilisation[is_cloud].max()) if is_cloud.any() else math.nan
+    return share, hub, cloud
+
+
+def points_table(results, aggregate, base: airan.Scenario, hub_s: float, runs: Path) -> dict[str, np.ndarray]:
+    """One row per policy and load: closed forms, saturation, the aggregate's means and half-widths, node shares.
+
+    ``saturated`` is true if any run of the point was (:func:`saturated_runs`);
+    ``cloud_share``, ``gpu_utilization_hub`` and ``gpu_utilization_cloud`` are means over
+    the point's runs of their nodes.parquet (:func:`node_shares`).
     """
-    sim = airan.Simulation(scenario, seed)
-    warmup_s, duration_s = scenario.simulation.warmup_s, scenario.simulation.duration_s
-    sim.advance(0.5 * (warmup_s + duration_s))
-    in_flight_half = int(sim.result().summary["tasks_in_flight"])
-    sim.advance(duration_s)
-    return sim.result(), in_flight_half
+    group, workload = base.devices[0], base.workloads[0]
+    rate_hz = float(group.rate_hz)
+    local_s = workload.flops / group.compute_flops_per_s
+    n_sites = len(network(base).sites)
+    md1_miss = 1.0 - md1_wait_cdf(workload.deadline_s - local_s, rate_hz, local_s)
+    md1_p95_s = md1_latency_quantile_s(0.95, rate_hz, local_s)
+    saturated = saturated_runs(results)
+    shares = np.array([node_shares(runs / str(run)) for run in results["run"]]).reshape(-1, 3)
+    table: dict[str, list] = {}
+
+    def put(key, value):
+        table.setdefault(key, []).append(value)
+
+    for i, point in enumerate(aggregate["point"]):
+        mine = np.asarray(results["point"]) == point
+        count = int(aggregate[COUNT][i])
+        put("policy", str(aggregate[POLICY][i]))
+        put("devices", count)
+        put("devices_per_site", count / n_sites)
+        put("n", int(aggregate["n"][i]))
+        put("rate_hz", rate_hz)
+        put("offered_hz", count * rate_hz)
+        put("hub_load_all_offloaded", count * rate_hz * hub_s)
+        put("local_compute_s", local_s)
+        put("deadline_s", workload.deadline_s)
+        put("battery_wh", group.battery_wh)
+        put("md1_local_miss_ratio", md1_miss)
+        put("md1_local_p95_s", md1_p95_s)
+        put("saturated", bool(saturated[mine].any()))
+        put("runs_saturated", int(saturated[mine].sum()))
+        for name, column in METRICS:
+            put(name, float(aggregate[f"{column}_mean"][i]))
+            put(f"{name}_ci95", float(aggregate[f"{column}_ci95"][i]))
+        for j, name in enumerate(("cloud_share", "gpu_utilization_hub", "gpu_utilization_cloud")):
+            put(name, float(np.mean(shares[mine, j])))
+    return {key: np.array(values, dtype=object if key == "policy" else None) for key, values in table.items()}
 
 
 def md1_wait_cdf(w_s: float, rate_hz: float, service_s: float) -> float:
@@ -285,223 +410,142 @@ def batch1_time_s(gpu, workload) -> float:
     return gpu.batch_overhead_s + workload.flops / gpu.flops_per_s
 
 
-def sweep_row(policy: str, per_site: int, replication: int, scenario: airan.Scenario, result: airan.Result,
-              in_flight_half: int) -> dict:
-    """One tidy row of the sweep: the parameters, the closed forms, then the metrics."""
-    s, nodes = result.summary, result.nodes
-    group, workload = scenario.devices[0], scenario.workloads[0]
-    rate_hz = float(group.rate_hz)
-    offered_hz = scenario.n_devices * rate_hz
-    local_s = workload.flops / group.compute_flops_per_s
-    # the nearest GPU node (the hub): its utilisation if every frame went to it
-    topo = network(scenario)
-    near = [c.gpu for c in topo.compute if c.gpu is not None and c.kind != "cloud"]
-    hub_s = batch1_time_s(near[0], workload) / near[0].servers if near else math.nan
-    is_cloud = np.asarray(nodes["kind"]) == "cloud"
-    services = np.asarray(nodes["gpu_services"], dtype=float)
-    utilisation = np.asarray(nodes["gpu_utilization"], dtype=float)
-    wl = s["workloads"][workload.name]
-    return {
-        "policy": policy,
-        "devices_per_site": per_site,
-        "replication": replication,
-        "seed": s["seed"],
-        "devices": s["devices"],
-        "rate_hz": rate_hz,
-        "offered_hz": offered_hz,
-        "hub_load_all_offloaded": offered_hz * hub_s,
-        "local_compute_s": local_s,
-        "deadline_s": workload.deadline_s,
-        "battery_wh": group.battery_wh,
-        "md1_local_miss_ratio": 1.0 - md1_wait_cdf(workload.deadline_s - local_s, rate_hz, local_s),
-        "md1_local_p95_s": md1_latency_quantile_s(0.95, rate_hz, local_s),
-        "latency_mean_s": _nan(wl["latency_mean_s"]),
-        "latency_p50_s": _nan(wl["latency_p50_s"]),
-        "latency_p95_s": _nan(wl["latency_p95_s"]),
-        "latency_p99_s": _nan(wl["latency_p99_s"]),
-        "deadline_miss_ratio": _nan(wl["deadline_miss_ratio"]),
-        "offload_ratio": _nan(s["offload_ratio"]),
-        "cloud_share": float(services[is_cloud].sum() / services.sum()) if services.sum() > 0 else math.nan,
-        "local_compute_mean_s": _nan(s["local_compute_mean_s"]),
-        "uplink_mean_s": _nan(s["uplink_mean_s"]),
-        "backhaul_mean_s": _nan(s["backhaul_mean_s"]),
-        "gpu_wait_mean_s": _nan(s["gpu_wait_mean_s"]),
-        "gpu_service_mean_s": _nan(s["gpu_service_mean_s"]),
-        "downlink_mean_s": _nan(s["downlink_mean_s"]),
-        "gpu_utilization_hub": float(utilisation[~is_cloud].max()) if (~is_cloud).any() else math.nan,
-        "gpu_utilization_cloud": float(utilisation[is_cloud].max()) if is_cloud.any() else math.nan,
-        "cell_load_ul_mean": _nan(s["cell_load_ul_mean"]),
-        "cell_load_ul_max": _nan(s["cell_load_ul_max"]),
-        "device_energy_per_task_j": _nan(s["device_energy_per_task_j"]),
-        "device_energy_active_per_task_j": _nan(s["device_energy_active_per_task_j"]),
-        "device_energy_tail_j": _nan(s["device_energy_tail_j"]),
-        "device_energy_j": _nan(s["device_energy_j"]),
-        "device_power_mean_w": _nan(s["device_power_mean_w"]),
-        "battery_life_mean_h": _nan(s["battery_life_mean_h"]),
-        "battery_life_p5_h": _nan(s["battery_life_p5_h"]),
-        "devices_depleted": s["devices_depleted"],
-        "devices_out_of_coverage": s["devices_out_of_coverage"],
-        "tasks_generated": s["tasks_generated"],
-        "tasks_completed": s["tasks_completed"],
-        "tasks_local": s["tasks_local"],
-        "tasks_offloaded": s["tasks_offloaded"],
-        "tasks_dropped": s["tasks_dropped"],
-        "tasks_in_flight": s["tasks_in_flight"],
-        "tasks_in_flight_half": in_flight_half,
-        "saturated": bool(s["tasks_in_flight"] - in_flight_half
-                          > SATURATION_SIGMAS * math.sqrt(2.0 * max(in_flight_half, 1))),
-        "wall_time_s": s["wall_time_s"],
-    }
-
-
-def _nan(value) -> float:
-    return math.nan if value is None else float(value)
-
-
-def mean_over_replications(sweep: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """One row per (policy, load): numbers averaged over the replications, ``saturated`` if any was.
-
-    Text columns keep their (common) value; ``replication`` and ``seed`` become the number
-    of replications and the first seed. A mean of per-run 95th percentiles is not the 95th
-    percentile of the pooled tasks, but with equal runs it is close, and it keeps each
-    run's own number in the table.
-    """
-    keys = list(zip(sweep["policy"], sweep["devices_per_site"], strict=True))
-    groups = list(dict.fromkeys(keys))
-    index = [np.flatnonzero([k == g for k in keys]) for g in groups]
-    out = {}
-    for column, values in sweep.items():
-        values = np.asarray(values)
-        if column == "replication":
-            out[column] = np.array([rows.size for rows in index])
-        elif column == "saturated":
-            out[column] = np.array([bool(values[rows].any()) for rows in index])
-        elif values.dtype.kind in "fiu" and column not in ("devices_per_site", "seed"):
-            out[column] = np.array([np.mean(values[rows].astype(float)) for rows in index])
-        else:
-            out[column] = np.array([values[rows[0]] for rows in index])
-    return out
-
-
-def format_sweep(sweep: dict[str, np.ndarray]) -> str:
-    """The sweep as a compact plain-text table, one line per run."""
-    header = (f"{'policy':<15} {'N':>3} {'hub rho':>7} {'p50 ms':>7} {'p95 ms':>8} {'miss':>6} {'offload':>7} "
-              f"{'cloud':>5} {'UL ms':>7} {'wait ms':>8} {'hub util':>8} {'UL load':>7} {'J/task':>6} "
-              f"{'W':>5} {'life h':>6} {'in flight':>9}")
+def format_points(points: dict[str, np.ndarray]) -> str:
+    """The points table as plain text, one line per policy and load (means over the replications)."""
+    header = (f"{'policy':<15} {'N':>3} {'hub rho':>7} {'p50 ms':>7} {'p95 ms':>8} {'±95%':>6} {'miss':>6} "
+              f"{'offload':>7} {'cloud':>5} {'UL ms':>7} {'wait ms':>8} {'hub util':>8} {'UL load':>7} "
+              f"{'J/task':>6} {'W':>5} {'life h':>6} {'in flight':>9}")
     lines = [header]
-    for i in range(sweep["policy"].shape[0]):
+    for i in range(points["policy"].shape[0]):
         lines.append(
-            f"{sweep['policy'][i]:<15} {sweep['devices_per_site'][i]:>3d} {sweep['hub_load_all_offloaded'][i]:>7.2f} "
-            f"{sweep['latency_p50_s'][i] * 1e3:>7.1f} {sweep['latency_p95_s'][i] * 1e3:>8.1f} "
-            f"{sweep['deadline_miss_ratio'][i]:>6.3f} {sweep['offload_ratio'][i]:>7.3f} "
-            f"{sweep['cloud_share'][i]:>5.2f} {sweep['uplink_mean_s'][i] * 1e3:>7.2f} "
-            f"{sweep['gpu_wait_mean_s'][i] * 1e3:>8.2f} {sweep['gpu_utilization_hub'][i]:>8.3f} "
-            f"{sweep['cell_load_ul_max'][i]:>7.2f} {sweep['device_energy_per_task_j'][i]:>6.3f} "
-            f"{sweep['device_power_mean_w'][i]:>5.2f} {sweep['battery_life_mean_h'][i]:>6.2f} "
-            f"{sweep['tasks_in_flight'][i]:>9,.0f}"
-            + ("  saturated" if sweep["saturated"][i] else ""))
+            f"{points['policy'][i]:<15} {points['devices_per_site'][i]:>3g} "
+            f"{points['hub_load_all_offloaded'][i]:>7.2f} "
+            f"{points['latency_p50_s'][i] * 1e3:>7.1f} {points['latency_p95_s'][i] * 1e3:>8.1f} "
+            f"{points['latency_p95_s_ci95'][i] * 1e3:>6.1f} "
+            f"{points['deadline_miss_ratio'][i]:>6.3f} {points['offload_ratio'][i]:>7.3f} "
+            f"{points['cloud_share'][i]:>5.2f} {points['uplink_mean_s'][i] * 1e3:>7.2f} "
+            f"{points['gpu_wait_mean_s'][i] * 1e3:>8.2f} {points['gpu_utilization_hub'][i]:>8.3f} "
+            f"{points['cell_load_ul_max'][i]:>7.2f} {points['device_energy_per_task_j'][i]:>6.3f} "
+            f"{points['device_power_mean_w'][i]:>5.2f} {points['battery_life_mean_h'][i]:>6.2f} "
+            f"{points['tasks_in_flight'][i]:>9,.0f}"
+            + (f"  saturated ({points['runs_saturated'][i]} of {points['n'][i]})" if points["saturated"][i] else ""))
     return "\n".join(lines)
 
 
-def _by_policy(sweep):
+def _by_policy(points):
     """(policy, rows sorted by load, loads, saturated) per policy, in table order."""
-    policies = np.asarray(sweep["policy"])
-    loads = np.asarray(sweep["devices_per_site"], dtype=float)
-    saturated = np.asarray(sweep["saturated"], dtype=bool)
+    policies = np.asarray(points["policy"])
+    loads = np.asarray(points["devices_per_site"], dtype=float)
+    saturated = np.asarray(points["saturated"], dtype=bool)
     for policy in dict.fromkeys(policies):
         rows = np.flatnonzero(policies == policy)
         rows = rows[np.argsort(loads[rows])]
         yield policy, rows, loads[rows], saturated[rows]
 
 
-def _plot_lines(ax, sweep, values: np.ndarray, *, saturated_at=None) -> None:
-    """One line per policy through its stable points; saturated points hollow (at ``saturated_at`` if given)."""
-    for policy, rows, x, sat in _by_policy(sweep):
+def _plot_lines(ax, points, key: str, *, scale: float = 1.0, floor: float = 0.0, saturated_at=None) -> None:
+    """One line per policy through its stable points, with its 95 % band; saturated points hollow.
+
+    Draws column ``key`` times ``scale``, the band ``key_ci95`` around it (cut at
+    ``floor``, for a log scale) where the table has it; saturated points go to
+    ``saturated_at`` if given (the top edge), else at their value.
+    """
+    values = np.asarray(points[key], dtype=float) * scale
+    half = np.asarray(points.get(f"{key}_ci95", np.zeros(values.shape)), dtype=float) * scale
+    drawn = []  # bands already drawn: a policy identical to another here (a twin) adds none
+    for policy, rows, x, sat in _by_policy(points):
         colour, marker, line = STYLES.get(policy, ("0.3", "d", "-"))
-        y = values[rows]
+        y, h = values[rows], np.nan_to_num(half[rows])
         ax.plot(x[~sat], y[~sat], linestyle=line, marker=marker, markersize=4, color=colour)
+        band = (x[~sat], y[~sat], h[~sat])
+        if np.any(band[2] > 0) and not any(all(np.array_equal(a, b) for a, b in zip(band, other, strict=True))
+                                           for other in drawn if other[0].shape == band[0].shape):
+            ax.fill_between(band[0], np.maximum(band[1] - band[2], floor), band[1] + band[2], color=colour,
+                            alpha=0.12, linewidth=0)
+            drawn.append(band)
         if sat.any():
             y_sat = y[sat] if saturated_at is None else np.full(int(sat.sum()), saturated_at)
             ax.plot(x[sat], y_sat, linestyle="none", marker=marker, markersize=5, markerfacecolor="none",
                     color=colour, clip_on=False)
 
 
-def plot_latency_p95(sweep, *, ax=None):
+def plot_latency_p95(points, *, ax=None):
     """95th-percentile task latency against glasses per site, one line per policy (log scale).
 
-    ``sweep`` has one row per run (``policy``, ``devices_per_site``, ``latency_p95_s``,
-    ``saturated``, ``deadline_s``, ``md1_local_p95_s``); a saturated run's latency only
-    measures how long it lasted, so it is drawn hollow on the top edge. Grey dashed: the
-    deadline; black dotted: local execution's M/D/1 p95.
+    ``points`` has one row per policy and load (``policy``, ``devices_per_site``,
+    ``latency_p95_s`` and its ``_ci95``, ``saturated``, ``deadline_s``,
+    ``md1_local_p95_s``); a saturated point's latency only measures how long its runs
+    lasted, so it is drawn hollow on the top edge. Grey dashed: the deadline; black
+    dotted: local execution's M/D/1 p95.
     """
     ax = ax if ax is not None else plots.figure()[1][0]
-    p95_ms = np.asarray(sweep["latency_p95_s"], dtype=float) * 1e3
-    saturated = np.asarray(sweep["saturated"], dtype=bool)
+    p95_ms = np.asarray(points["latency_p95_s"], dtype=float) * 1e3
+    saturated = np.asarray(points["saturated"], dtype=bool)
     stable = p95_ms[~saturated & np.isfinite(p95_ms)]
     top_ms = max(float(stable.max()) * 2.5, 100.0) if stable.size else 100.0
     bottom_ms = float(stable.min()) / 1.5 if stable.size else 1.0
-    _plot_lines(ax, sweep, p95_ms, saturated_at=top_ms)
-    deadline_ms = float(sweep["deadline_s"][0]) * 1e3
+    _plot_lines(ax, points, "latency_p95_s", scale=1e3, floor=bottom_ms, saturated_at=top_ms)
+    deadline_ms = float(points["deadline_s"][0]) * 1e3
     ax.axhline(deadline_ms, color="0.5", linestyle="--", linewidth=1.0)
     ax.annotate(f"deadline {deadline_ms:.1f} ms", xy=(0.02, deadline_ms), xycoords=("axes fraction", "data"),
                 xytext=(0, 2), textcoords="offset points", va="bottom", fontsize=7, color="0.35")
-    ax.axhline(float(sweep["md1_local_p95_s"][0]) * 1e3, color="black", linestyle=":", linewidth=1.2)
+    ax.axhline(float(points["md1_local_p95_s"][0]) * 1e3, color="black", linestyle=":", linewidth=1.2)
     ax.set_yscale("log")
     ax.yaxis.set_major_locator(mpl.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())
     ax.set_ylim(bottom_ms, top_ms)
     ax.set_ylabel("task latency, p95 [ms]")
-    _load_axes(ax, sweep)
+    _load_axes(ax, points)
     return ax
 
 
-def plot_deadline_misses(sweep, *, ax=None):
+def plot_deadline_misses(points, *, ax=None):
     """Deadline-miss ratio against glasses per site, one line per policy (symmetric log: linear below 0.001).
 
-    Black dotted: local execution's M/D/1 miss ratio; saturated runs hollow.
+    Black dotted: local execution's M/D/1 miss ratio; saturated points hollow.
     """
     ax = ax if ax is not None else plots.figure()[1][0]
-    _plot_lines(ax, sweep, np.asarray(sweep["deadline_miss_ratio"], dtype=float))
-    ax.axhline(float(sweep["md1_local_miss_ratio"][0]), color="black", linestyle=":", linewidth=1.2)
+    _plot_lines(ax, points, "deadline_miss_ratio")
+    ax.axhline(float(points["md1_local_miss_ratio"][0]), color="black", linestyle=":", linewidth=1.2)
     ax.set_yscale("symlog", linthresh=1e-3, linscale=0.5)
     ax.set_ylim(0.0, 1.0)
     ax.set_yticks([0.0, 1e-3, 1e-2, 1e-1, 1.0], ["0", "0.001", "0.01", "0.1", "1"])
     ax.yaxis.set_minor_locator(mpl.ticker.NullLocator())
     ax.set_ylabel("deadline-miss ratio")
-    _load_axes(ax, sweep)
+    _load_axes(ax, points)
     return ax
 
 
-def plot_battery_life(sweep, *, ax=None):
-    """Mean projected battery life against glasses per site, one line per policy; saturated runs hollow."""
+def plot_battery_life(points, *, ax=None):
+    """Mean projected battery life against glasses per site, one line per policy; saturated points hollow."""
     ax = ax if ax is not None else plots.figure()[1][0]
-    life_h = np.asarray(sweep["battery_life_mean_h"], dtype=float)
-    _plot_lines(ax, sweep, life_h)
+    life_h = np.asarray(points["battery_life_mean_h"], dtype=float)
+    _plot_lines(ax, points, "battery_life_mean_h")
     ax.set_ylim(0.0, float(np.nanmax(life_h)) * 1.1)
     ax.set_ylabel("battery life, mean over devices [h]")
-    _load_axes(ax, sweep)
+    _load_axes(ax, points)
     return ax
 
 
-def _load_axes(ax, sweep) -> None:
+def _load_axes(ax, points) -> None:
     """Bottom axis: glasses per site; top axis: the hub GPU's utilisation if every frame went to it."""
-    per_site = np.asarray(sweep["devices_per_site"], dtype=float)
+    per_site = np.asarray(points["devices_per_site"], dtype=float)
     ax.set_xlim(0.0, float(per_site.max()) * 1.04)
     ax.set_xlabel("devices per site, N")
-    rho_per_device = float(sweep["hub_load_all_offloaded"][0]) / float(per_site[0])
+    rho_per_device = float(points["hub_load_all_offloaded"][0]) / float(per_site[0])
     if np.isfinite(rho_per_device) and rho_per_device > 0.0:
         top = ax.secondary_xaxis("top", functions=(lambda n: n * rho_per_device, lambda r: r / rho_per_device))
         top.set_xlabel("hub GPU load if every frame went to it", fontsize=7)
         top.tick_params(labelsize=7)
 
 
-def legend_handles(sweep) -> list:
+def legend_handles(points, n_runs: int = 1) -> list:
     """The figure's shared legend: one entry per policy, then the reference lines and the saturated marker."""
     twins = {"min_energy": " (= local)", "battery": " (= min_latency)"}
     # in legend order (columns of two: each twin under the policy it equals here)
     order = ["local", "min_energy", "min_latency", "battery", "deadline", "offload", "least_loaded", "cloud_fallback"]
-    groups = sorted(_by_policy(sweep), key=lambda g: order.index(g[0]) if g[0] in order else len(order))
+    groups = sorted(_by_policy(points), key=lambda g: order.index(g[0]) if g[0] in order else len(order))
     handles = []
     for policy, rows, _, _ in groups:
         colour, marker, line = STYLES.get(policy, ("0.3", "d", "-"))
@@ -509,16 +553,18 @@ def legend_handles(sweep) -> list:
         twin = twins.get(policy, "")
         if twin:
             other = twin.strip(" ()=")
-            mine = np.asarray(sweep["latency_p95_s"], dtype=float)[rows]
-            theirs = np.asarray(sweep["latency_p95_s"], dtype=float)[np.asarray(sweep["policy"]) == other]
+            mine = np.asarray(points["latency_p95_s"], dtype=float)[rows]
+            theirs = np.asarray(points["latency_p95_s"], dtype=float)[np.asarray(points["policy"]) == other]
             if theirs.size != mine.size or not np.array_equal(np.sort(mine), np.sort(theirs)):
                 twin = ""
         handles.append(mpl.lines.Line2D([], [], color=colour, marker=marker, linestyle=line, markersize=4,
                                         label=policy + twin))
     return handles + [
         mpl.lines.Line2D([], [], color="black", linestyle=":", label="local, M/D/1 closed form"),
+        *([Patch(color="0.4", alpha=0.25, linewidth=0, label=f"95 % CI of the mean, {n_runs} runs")]
+          if n_runs > 1 else []),
         mpl.lines.Line2D([], [], color="0.4", linestyle="none", marker="o", markerfacecolor="none", markersize=5,
-                         label="saturated: backlog grows ((a): on the top edge)"),
+                         label="saturated (backlog grows;\n(a): on the top edge)"),
     ]
 
 

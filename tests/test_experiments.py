@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import tomllib
@@ -244,66 +245,93 @@ POLICIES_STUDY = ROOT / "experiments" / "policies.py"
 POLICIES = ("local", "offload", "min_latency", "min_energy", "deadline", "least_loaded", "battery", "cloud_fallback")
 
 
-def test_policies_study_runs_at_a_tiny_size(tmp_path):
+def test_policies_study_runs_its_sweep_at_a_tiny_size(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(POLICIES_STUDY), "--quick", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=180,
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "policies.png").stat().st_size > 10_000
     assert (tmp_path / "policies.pdf").exists()
-    sweep = read_parquet(tmp_path / "sweep.parquet")
-    loads = sorted(set(sweep["devices_per_site"].tolist()))
-    seeds = sorted(set(sweep["seed"].tolist()))
-    assert len(loads) >= 2
-    runs = list(zip(sweep["policy"], sweep["devices_per_site"], sweep["seed"], strict=True))
-    assert sorted(runs) == sorted((p, n, s) for p in POLICIES for n in loads for s in seeds)  # one row each
-    for policy, per_site, seed in runs:
-        run = tmp_path / policy / f"{per_site}_per_site" / f"seed_{seed}"
+    results, aggregate = read_results(tmp_path)
+    points = read_parquet(tmp_path / "points.parquet")
+    counts = sorted(set(aggregate["devices[0].count"].tolist()))
+    n_reps = json.loads((tmp_path / "sweep.json").read_text())["definition"]["replications"]
+    assert len(counts) >= 2 and n_reps >= 2
+    # a point for each policy and load, a row and a run folder for each of its replications
+    runs = list(zip(results["policy.name"], results["devices[0].count"].tolist(), results["replication"].tolist(),
+                    strict=True))
+    assert sorted(runs) == sorted((p, n, r) for p in POLICIES for n in counts for r in range(n_reps))
+    assert sorted(zip(points["policy"], points["devices"].tolist(), strict=True)) \
+        == sorted((p, n) for p in POLICIES for n in counts)
+    for run in results["run"]:
         for name in ("summary.json", "scenario.toml", "devices.parquet", "nodes.parquet"):
-            assert (run / name).exists(), run / name
+            assert (tmp_path / "runs" / run / name).exists(), (run, name)
     for policy in POLICIES:
         assert policy in proc.stdout
 
     def column(policy, key):
-        rows = np.flatnonzero(sweep["policy"] == policy)
-        rows = rows[np.lexsort((sweep["seed"][rows], sweep["devices_per_site"][rows]))]
-        return np.asarray(sweep[key])[rows]
+        """``key`` of ``policy``'s runs, ordered by load and replication (so policies line up run for run)."""
+        rows = np.flatnonzero(results["policy.name"] == policy)
+        rows = rows[np.lexsort((results["replication"][rows], results["devices[0].count"][rows]))]
+        return np.asarray(results[key])[rows]
 
-    # local: nothing offloaded and no GPU work, at any load
+    def folders(policy):
+        return [tmp_path / "runs" / run for run in column(policy, "run")]
+
+    # common random numbers: at each load and replication every policy has the same seed; no two loads or
+    # replications share one
+    for policy in POLICIES:
+        np.testing.assert_array_equal(column(policy, "seed"), column("local", "seed"))
+    assert len(set(results["seed"].tolist())) == len(counts) * n_reps
+    # every task ends once, or is still in flight at the end
+    np.testing.assert_array_equal(results["tasks_generated"],
+                                  results["tasks_completed"] + results["tasks_dropped"] + results["tasks_in_flight"])
+    # local: nothing offloaded, no GPU work, at any load
     assert np.all(column("local", "tasks_offloaded") == 0)
-    assert np.all(column("local", "gpu_utilization_hub") == 0.0)
-    # ... so the glasses are M/D/1 queues whatever the load: the miss ratio P(W > D - t) within five
-    # binomial standard errors of the closed form, and the p95 within five standard errors of the
-    # quantile (sqrt(q (1 - q) / n) / f, f the latency density there: lambda (1 - rho) e^(lambda w95)),
-    # plus the histogram's 0.5 %
+    assert np.all(column("local", "gpu_utilization_mean") == 0.0)
+    # ... so each pair of glasses is an M/D/1 queue (lambda = 5/s, t = 29 ms) whatever the load. Its wait W
+    # has P(W <= w) = (1 - rho) e^(lambda w) for w < t, so the miss ratio P(W > D - t) is
+    # 1 - (1 - rho) e^(lambda (D - t)) and the p95 latency t + ln(0.95 / (1 - rho)) / lambda (both waits
+    # below t); the simulated ones within five binomial standard errors of the miss ratio, and within five
+    # standard errors of the quantile (sqrt(q (1 - q) / n) / f, f the latency density there,
+    # lambda (1 - rho) e^(lambda w95)) plus the histogram's 0.5 %
+    base = airan.load_scenario(ROOT / "experiments" / "policies.toml")
+    rate, t = base.devices[0].rate_hz, base.workloads[0].flops / base.devices[0].compute_flops_per_s
+    deadline_s, rho = base.workloads[0].deadline_s, base.devices[0].rate_hz * t
+    assert deadline_s - t < t and math.log(0.95 / (1 - rho)) / rate < t
+    md1_miss = 1.0 - (1.0 - rho) * math.exp(rate * (deadline_s - t))
+    md1_p95 = t + math.log(0.95 / (1.0 - rho)) / rate
+    np.testing.assert_allclose(points["md1_local_miss_ratio"], md1_miss, rtol=1e-9)
+    np.testing.assert_allclose(points["md1_local_p95_s"], md1_p95, rtol=1e-9)
     n = column("local", "tasks_completed")
-    md1_miss = column("local", "md1_local_miss_ratio")
-    miss_tolerance = 5.0 * np.sqrt(md1_miss * (1 - md1_miss) / n)
-    assert np.all(np.abs(column("local", "deadline_miss_ratio") - md1_miss) <= miss_tolerance)
-    rate, t = column("local", "rate_hz"), column("local", "local_compute_s")
-    p95 = column("local", "md1_local_p95_s")
-    density = rate * (1.0 - rate * t) * np.exp(rate * (p95 - t))
-    p95_tolerance = 5.0 * np.sqrt(0.05 * 0.95 / n) / density + 0.005 * p95
-    assert np.all(np.abs(column("local", "latency_p95_s") - p95) <= p95_tolerance)
-    # offload, least_loaded and cloud_fallback never choose the glasses: a device with a radio link
-    # offloads every task it generates (one without computes locally)
+    assert np.all(np.abs(column("local", "deadline_miss_ratio") - md1_miss)
+                  <= 5.0 * np.sqrt(md1_miss * (1 - md1_miss) / n))
+    density = rate * (1.0 - rho) * np.exp(rate * (md1_p95 - t))
+    assert np.all(np.abs(column("local", "latency_p95_s") - md1_p95)
+                  <= 5.0 * np.sqrt(0.05 * 0.95 / n) / density + 0.005 * md1_p95)
+    # ... and, stable, never counts as saturated
+    assert not points["saturated"][points["policy"] == "local"].any()
+    # offload, least_loaded and cloud_fallback never choose the glasses: a device with a radio link offloads
+    # every task it generates (one without computes locally)
     for policy in ("offload", "least_loaded", "cloud_fallback"):
-        for per_site, seed in zip(column(policy, "devices_per_site"), column(policy, "seed"), strict=True):
-            devices = read_parquet(tmp_path / policy / f"{per_site}_per_site" / f"seed_{seed}" / "devices.parquet")
+        for folder in folders(policy):
+            devices = read_parquet(folder / "devices.parquet")
             covered = devices["covered"].astype(bool)
             np.testing.assert_array_equal(devices["tasks_offloaded"][covered], devices["tasks_generated"][covered])
             assert np.all(devices["tasks_offloaded"][~covered] == 0)
     # offload sends every task to the nearest GPU node, the hub, never to the cloud
-    assert np.all(column("offload", "cloud_share") == 0.0)
-    # min_energy spends the least device energy per task at every load
+    for folder in folders("offload"):
+        nodes = read_parquet(folder / "nodes.parquet")
+        assert np.all(nodes["gpu_services"][nodes["kind"] == "cloud"] == 0)
+    # min_energy spends the least device energy per task, run for run
     for policy in POLICIES:
         assert np.all(column("min_energy", "device_energy_per_task_j")
                       <= column(policy, "device_energy_per_task_j") * (1 + 1e-12)), policy
-    # battery is min_latency while the battery holds more than half its charge, as through these short
-    # runs: the same decisions, so the same run
+    # battery is min_latency while the battery holds more than half its charge, as through these short runs:
+    # the same decisions on the same seeds, so the same runs
     assert np.all(column("battery", "battery_life_mean_h") > 0.0)
-    for key in ("latency_p95_s", "deadline_miss_ratio", "offload_ratio", "device_energy_j"):
+    for key in ("workloads.detect.latency_p95_s", "deadline_miss_ratio", "offload_ratio", "device_energy_j"):
         np.testing.assert_array_equal(column("battery", key), column("min_latency", key))
     # deadline computes a frame on the glasses only when it will be in time there, or nothing will
     assert np.all(column("deadline", "deadline_miss_ratio") <= column("local", "deadline_miss_ratio"))
@@ -311,13 +339,15 @@ def test_policies_study_runs_at_a_tiny_size(tmp_path):
 
 def test_policies_study_reports_a_bad_override_in_one_line(tmp_path):
     proc = subprocess.run(
-        [sys.executable, str(POLICIES_STUDY), "--quick", "--out", str(tmp_path), "--set", "devices[0].rate_hz=-5"],
+        [sys.executable, str(POLICIES_STUDY), "--quick", "--out", str(tmp_path / "out"),
+         "--set", "devices[0].rate_hz=-5"],
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("policies: error: policies.toml: devices[0].rate_hz")
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()  # refused before anything ran
 
 
 def test_policies_network_is_hex7_with_gpus_at_the_hub_and_in_the_cloud():
