@@ -73,9 +73,30 @@ from ._rng import exponential, uniform
 from .battery import BATTERY_IDEAL, battery_draw, battery_segment
 from .mobility import move
 from .policies import (
-    O_BUSY, O_ENERGY_J, O_HOPS, O_LATENCY_S, O_LOAD, O_MEETS_DEADLINE, O_NODE, O_PATH_LATENCY_S,
-    O_QUEUED, O_RADIO_S, O_SERVERS, O_SERVICE_S, T_CHARGE, T_CPU_BACKLOG_S, T_DEADLINE_S, T_DEVICE, T_FLOPS,
-    T_GROUP, T_INPUT_BITS, T_OUTPUT_BITS, T_SITE, T_WORKLOAD, T_X_M, T_Y_M,
+    O_BUSY,
+    O_ENERGY_J,
+    O_HOPS,
+    O_LATENCY_S,
+    O_LOAD,
+    O_MEETS_DEADLINE,
+    O_NODE,
+    O_PATH_LATENCY_S,
+    O_QUEUED,
+    O_RADIO_S,
+    O_SERVERS,
+    O_SERVICE_S,
+    T_CHARGE,
+    T_CPU_BACKLOG_S,
+    T_DEADLINE_S,
+    T_DEVICE,
+    T_FLOPS,
+    T_GROUP,
+    T_INPUT_BITS,
+    T_OUTPUT_BITS,
+    T_SITE,
+    T_WORKLOAD,
+    T_X_M,
+    T_Y_M,
 )
 
 # ---------------------------------------------------------------------------

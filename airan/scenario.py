@@ -594,8 +594,8 @@ class Policy(_Model):
     per scenario; ``parameters`` sets its registered parameters."""
 
     name: str = Field("offload", description="offloading policy: local, offload, min_latency, min_energy, deadline, "
-                      "least_loaded, battery, cloud_fallback, partial, or a plug-in policy's name (device groups may set their "
-                      "own)")
+                      "least_loaded, battery, cloud_fallback, partial, or a plug-in policy's name (device groups may "
+                      "set their own)")
     max_nodes: int = Field(3, ge=1, le=64, description="GPU nodes a comparing policy considers, nearest first")
     max_hops: int | None = Field(
         None, ge=0, description="a comparing policy considers only GPU nodes within this many transport links of the "
