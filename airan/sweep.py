@@ -263,13 +263,23 @@ class Sweep:
         return derive_seed(self.seed, {path: values[path] for path in self.seeded}, replication)
 
 
-def load_sweep(path: str | Path) -> Sweep:
+def load_sweep(path: str | Path, *, settings: list[str] | tuple[str, ...] = (),
+               values: dict[str, list] | None = None, replications: int | None = None) -> Sweep:
     """Read and validate a sweep file and make its points (without running or checking them).
+
+    A study script may ask for a variant of the file: ``settings`` (``--set PATH=VALUE``)
+    go after the file's ``set``, before the axes, except ``simulation.seed=N``, which
+    becomes the master seed (a sweep derives every run's seed from it); ``values``
+    replaces the values of the axes it names; ``replications`` the number of
+    replications. A variant's hash differs from the file's, so it never takes over a
+    folder of the file's own sweep.
 
     Raises
     ------
     SweepError
         One line: ``FILE: field: what is allowed, got X``.
+    airan.ScenarioError
+        A setting the base scenario refuses, named as ``--set`` names it.
     """
     path = Path(path)
     source = path.name
@@ -281,6 +291,22 @@ def load_sweep(path: str | Path) -> Sweep:
         raise SweepError(f"{source}: not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SweepError(f"{path}: cannot read: {exc}") from None
+    file_set = list(raw.get("set", [])) if isinstance(raw.get("set", []), list) else []
+    for item in settings:
+        key, _, text = item.partition("=")
+        if key.strip() == "simulation.seed":
+            if not text.strip().isdigit():
+                raise SweepError(f"--set {item}: simulation.seed: must be an integer >= 0, got {text.strip()!r}")
+            raw["seed"] = int(text.strip())
+        else:
+            raw["set"] = [*raw.get("set", []), item]
+    for axis in raw.get("axes", []) if values else []:
+        if isinstance(axis, dict) and axis.get("path") in values:
+            axis["values"] = list(values[axis["path"]])
+            for key in ("linspace", "logspace"):
+                axis.pop(key, None)
+    if replications is not None:
+        raw["replications"] = replications
     try:
         spec = SweepFile.model_validate(raw)
     except ValidationError as exc:
@@ -288,6 +314,14 @@ def load_sweep(path: str | Path) -> Sweep:
     scenario_path = (path.parent / spec.scenario).resolve()
     if not scenario_path.is_file():
         raise SweepError(f"{source}: scenario: no such scenario file, got {spec.scenario!r}")
+    extra = [item for item in settings if item.partition("=")[0].strip() != "simulation.seed"]
+    if extra:
+        try:
+            load_scenario(scenario_path, file_set)
+        except ScenarioError:
+            pass  # the file's own settings are wrong: reported below as the file's
+        else:
+            load_scenario(scenario_path, [*file_set, *extra])  # a bad --set: ScenarioError, named as given
     try:
         base_text = scenario_path.read_text(encoding="utf-8")
         base = load_scenario(scenario_path, spec.set)

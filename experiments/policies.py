@@ -129,8 +129,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import tempfile
-import tomllib
 from pathlib import Path
 
 import matplotlib as mpl
@@ -140,7 +138,7 @@ from matplotlib.patches import Patch
 import airan
 from airan import plots
 from airan.results import read_parquet, write_parquet
-from airan.sweep import Sweep, SweepError, load_sweep, read_results, run_sweep
+from airan.sweep import SweepError, load_sweep, read_results, run_sweep
 from airan.topology import TopologyError, apply_placement, load_topology
 
 HERE = Path(__file__).resolve().parent
@@ -206,10 +204,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.quick:
-            sweep = study_sweep(SWEEP, [*QUICK_SETTINGS, *args.set], values={COUNT: list(QUICK_COUNTS)},
+            sweep = load_sweep(SWEEP, settings=[*QUICK_SETTINGS, *args.set], values={COUNT: list(QUICK_COUNTS)},
                                 replications=QUICK_REPLICATIONS)
         else:
-            sweep = study_sweep(SWEEP, args.set)
+            sweep = load_sweep(SWEEP, settings=args.set)
         base = airan.load_scenario(sweep.scenario_path, list(sweep.set))
         hub_s = hub_time_s(base)  # (needs a topology file with a GPU node that is not the cloud)
         report = run_sweep(sweep, out, workers=args.workers, force=args.force)
@@ -247,51 +245,6 @@ def main(argv: list[str] | None = None) -> int:
 # ----------------------------------------------------------------------------
 # The sweep and its points
 # ----------------------------------------------------------------------------
-
-
-def study_sweep(path: Path, settings: list[str], *, values: dict[str, list] | None = None,
-                replications: int | None = None) -> Sweep:
-    """The study's sweep: the file ``path`` as it is, or a variant of it.
-
-    ``settings`` (``--set PATH=VALUE``) go after the file's ``set``, so before the axes
-    (a ``simulation.seed`` becomes the master seed: a sweep derives each run's seed);
-    ``values`` replaces the values of the axes it names; ``replications`` the number
-    of replications. A variant is loaded from a copy of the file in a temporary folder,
-    its scenario named by absolute path; its hash differs from the file's, so it never
-    takes over a folder of the file's sweep (airan.sweep refuses that).
-
-    Raises
-    ------
-    airan.ScenarioError
-        A setting the base scenario refuses, named as ``--set`` names it.
-    airan.sweep.SweepError
-        A sweep that cannot be made (e.g. an axis point that does not validate).
-    """
-    if not settings and not values and replications is None:
-        return load_sweep(path)
-    raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    scenario = (path.parent / raw["scenario"]).resolve()
-    seeds = [s for s in settings if s.split("=", 1)[0].strip() == "simulation.seed"]
-    settings = [s for s in settings if s not in seeds]
-    airan.load_scenario(scenario, [*raw.get("set", []), *settings])  # a bad --set fails here, named as given
-    raw["scenario"] = str(scenario)
-    raw["set"] = [*raw.get("set", []), *settings]
-    for item in seeds:
-        text = item.split("=", 1)[1].strip()
-        if not text.isdigit():
-            raise SweepError(f"--set {item}: simulation.seed: must be an integer >= 0, got {text!r}")
-        raw["seed"] = int(text)
-    for axis in raw.get("axes", []):
-        if values and axis["path"] in values:
-            axis["values"] = list(values[axis["path"]])
-    if replications is not None:
-        raw["replications"] = replications
-    import tomli_w
-
-    with tempfile.TemporaryDirectory(prefix="airan-study-") as tmp:
-        copy = Path(tmp) / path.name
-        copy.write_text(tomli_w.dumps(raw), encoding="utf-8")
-        return load_sweep(copy)
 
 
 def network(scenario: airan.Scenario):

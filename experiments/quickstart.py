@@ -31,15 +31,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
-import tomllib
 from pathlib import Path
 
 import airan
 from airan import plots
 from airan.cli import format_summary
 from airan.results import read_parquet
-from airan.sweep import Sweep, SweepError, load_sweep, read_results, run_sweep
+from airan.sweep import SweepError, load_sweep, read_results, run_sweep
 
 HERE = Path(__file__).resolve().parent
 SWEEP = HERE / "quickstart.sweep.toml"
@@ -56,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
 
     try:
-        sweep = study_sweep(SWEEP, args.set)
+        sweep = load_sweep(SWEEP, settings=args.set)
         report = run_sweep(sweep, out, workers=args.workers, force=args.force)
     except (airan.ScenarioError, SweepError) as exc:
         print(f"quickstart: error: {exc}", file=sys.stderr)
@@ -84,51 +82,6 @@ def main(argv: list[str] | None = None) -> int:
     runs = ", ".join(f"{p}: {f}" for p, f in folders.items())
     print(f"runs ({runs}), tables {out}/results.parquet, figure: {', '.join(str(p) for p in written)}")
     return 0
-
-
-def study_sweep(path: Path, settings: list[str], *, values: dict[str, list] | None = None,
-                replications: int | None = None) -> Sweep:
-    """The study's sweep: the file ``path`` as it is, or a variant of it.
-
-    ``settings`` (``--set PATH=VALUE``) go after the file's ``set``, so before the axes
-    (a ``simulation.seed`` becomes the master seed: a sweep derives each run's seed);
-    ``values`` replaces the values of the axes it names; ``replications`` the number
-    of replications. A variant is loaded from a copy of the file in a temporary folder,
-    its scenario named by absolute path; its hash differs from the file's, so it never
-    takes over a folder of the file's sweep (airan.sweep refuses that).
-
-    Raises
-    ------
-    airan.ScenarioError
-        A setting the base scenario refuses, named as ``--set`` names it.
-    airan.sweep.SweepError
-        A sweep that cannot be made (e.g. an axis point that does not validate).
-    """
-    if not settings and not values and replications is None:
-        return load_sweep(path)
-    raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    scenario = (path.parent / raw["scenario"]).resolve()
-    seeds = [s for s in settings if s.split("=", 1)[0].strip() == "simulation.seed"]
-    settings = [s for s in settings if s not in seeds]
-    airan.load_scenario(scenario, [*raw.get("set", []), *settings])  # a bad --set fails here, named as given
-    raw["scenario"] = str(scenario)
-    raw["set"] = [*raw.get("set", []), *settings]
-    for item in seeds:
-        text = item.split("=", 1)[1].strip()
-        if not text.isdigit():
-            raise SweepError(f"--set {item}: simulation.seed: must be an integer >= 0, got {text!r}")
-        raw["seed"] = int(text)
-    for axis in raw.get("axes", []):
-        if values and axis["path"] in values:
-            axis["values"] = list(values[axis["path"]])
-    if replications is not None:
-        raw["replications"] = replications
-    import tomli_w
-
-    with tempfile.TemporaryDirectory(prefix="airan-study-") as tmp:
-        copy = Path(tmp) / path.name
-        copy.write_text(tomli_w.dumps(raw), encoding="utf-8")
-        return load_sweep(copy)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import airan
 import airan.sweep as sweep_module
 from airan import cli
 from airan.results import read_parquet
@@ -546,3 +547,19 @@ def test_the_command_dry_runs_and_runs_a_sweep(folder, capsys):
     assert "grid: 8 runs: 8 run now, 0 already done, 0 failed" in proc.stdout
     assert "8/8" in proc.stderr  # the progress bar
     assert len(read_parquet(folder / "results" / "sweep" / "results.parquet")["run"]) == 8
+
+
+def test_a_study_loads_a_variant_of_its_sweep_file(folder):
+    path = write(folder, GRID)
+    plain = load_sweep(path)
+    variant = load_sweep(path, settings=["devices[0].count=2", "simulation.seed=7"],
+                         values={"devices[0].rate_hz": [5.0]}, replications=1)
+    assert variant.set == (*plain.set, "devices[0].count=2")
+    assert variant.seed == 7 and variant.replications == 1
+    assert [p["devices[0].rate_hz"] for p in variant.points] == [5.0, 5.0]
+    assert variant.hash != plain.hash  # a variant never takes over the file's own folder
+    assert load_sweep(path, settings=["simulation.seed=2026"]).hash == plain.hash  # the file's own seed
+    with pytest.raises(airan.ScenarioError, match=r"^base\.toml: devices\[0\]\.count: must be >= 1"):
+        load_sweep(path, settings=["devices[0].count=0"])
+    with pytest.raises(SweepError, match=r"^--set simulation\.seed=x: simulation\.seed: must be an integer"):
+        load_sweep(path, settings=["simulation.seed=x"])
