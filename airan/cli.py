@@ -316,7 +316,7 @@ def _sweep(args: argparse.Namespace) -> int:
             plan_runs(sweep)  # every point's scenario validates
             print(format_points(sweep))
             return 0
-        out = Path(args.out) if args.out else Path("results") / sweep.path.stem
+        out = Path(args.out) if args.out else Path("results") / sweep.name
         report = run_sweep(sweep, out, workers=args.workers, scheduler=args.scheduler, force=args.force,
                            progress=not args.quiet)
     except SweepError as exc:
@@ -445,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = sub.add_parser("sweep", help="run a parameter sweep (points x replications) into one folder")
     sweep.add_argument("sweep", help="sweep TOML file (README: Sweeps)")
-    sweep.add_argument("--out", help="sweep folder (default: results/<sweep file name>); an interrupted sweep "
+    sweep.add_argument("--out", help="sweep folder (default: results/<the sweep's name>); an interrupted sweep "
                        "resumes there")
     sweep.add_argument("--workers", type=_positive_int, help="local worker processes (default: the CPU count; "
                        "1: in this process), or the workers of --scheduler local")

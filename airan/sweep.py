@@ -186,7 +186,9 @@ class Cluster(_Model):
 class SweepFile(_Model):
     """What a sweep ``.toml`` file holds."""
 
-    name: str | None = Field(None, min_length=1, description="the sweep's name (default: the file's stem)")
+    name: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                             description="the sweep's name, also its default folder under results/ (letters, digits, "
+                             "_ . -; default: the file's stem)")
     scenario: str = Field(min_length=1, description="the base scenario file, relative to the sweep file")
     set: list[str] = Field(default_factory=list, description="overrides applied to every run, before the axes")
     replications: int = Field(1, ge=1, description="runs per point, each with its own seed")

@@ -546,7 +546,7 @@ def test_the_command_dry_runs_and_runs_a_sweep(folder, capsys):
     assert proc.returncode == 0, proc.stderr
     assert "grid: 8 runs: 8 run now, 0 already done, 0 failed" in proc.stdout
     assert "8/8" in proc.stderr  # the progress bar
-    assert len(read_parquet(folder / "results" / "sweep" / "results.parquet")["run"]) == 8
+    assert len(read_parquet(folder / "results" / "grid" / "results.parquet")["run"]) == 8  # under the sweep's name
 
 
 def test_a_study_loads_a_variant_of_its_sweep_file(folder):
