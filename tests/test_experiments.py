@@ -18,25 +18,82 @@ from airan.topology import load_topology
 
 ROOT = Path(__file__).resolve().parents[1]
 RADIO_BANDS = ROOT / "experiments" / "radio_bands.py"
+RADIO_BANDS_SWEEP = ROOT / "experiments" / "radio_bands.sweep.toml"
 BANDS = ("n78", "fr3_7ghz", "subthz_140ghz")
 
 
-def test_radio_bands_study_runs_at_a_tiny_size(tmp_path):
+def _sweep_points(folder: Path) -> tuple[int, int]:
+    """A sweep folder's number of points and replications (from its sweep.json)."""
+    record = json.loads((folder / "sweep.json").read_text(encoding="utf-8"))
+    return len(record["points"]), record["definition"]["replications"]
+
+
+def test_radio_bands_study_runs_its_sweep_at_a_tiny_size(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(RADIO_BANDS), "--quick", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=180,
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "radio_bands.png").stat().st_size > 10_000
     assert (tmp_path / "radio_bands.pdf").exists()
-    sweep = read_parquet(tmp_path / "sweep.parquet")
-    assert set(sweep["band"]) == set(BANDS)
-    for band, per_site in zip(sweep["band"], sweep["devices_per_site"], strict=True):
-        run = tmp_path / band / f"{per_site}_per_site"
+    results, aggregate = read_results(tmp_path)
+    n_points, replications = _sweep_points(tmp_path)
+    assert replications >= 2 and n_points == 3 * 2  # three bands x two sizes
+    # every point has a row and a full run folder per replication
+    np.testing.assert_array_equal(np.sort(results["point"]), np.repeat(np.arange(n_points), replications))
+    np.testing.assert_array_equal(aggregate["n"], replications)
+    for run in results["run"]:
         for name in ("summary.json", "scenario.toml", "devices.parquet", "cells.parquet"):
-            assert (run / name).exists(), run / name
+            assert (tmp_path / "runs" / run / name).exists(), (run, name)
+    bands = np.array([json.loads(c)["band"] for c in results["channel"]])
+    assert set(bands) == set(BANDS)
     for band in BANDS:
         assert band in proc.stdout
+    # same_seeds on the band: at each size and replication the three bands share one seed, so the same
+    # device drops (common random numbers); the replications have seeds of their own
+    runs = {}
+    for i in range(results["run"].shape[0]):
+        runs.setdefault((int(results["devices[0].count"][i]), int(results["replication"][i])), {})[bands[i]] = i
+    assert len({int(results["seed"][next(iter(by_band.values()))]) for by_band in runs.values()}) == len(runs)
+    for by_band in runs.values():
+        assert sorted(by_band) == sorted(BANDS)
+        assert len({int(results["seed"][i]) for i in by_band.values()}) == 1
+        drops = [read_parquet(tmp_path / "runs" / results["run"][i] / "devices.parquet") for i in by_band.values()]
+        for devices in drops[1:]:
+            np.testing.assert_array_equal(devices["x_m"], drops[0]["x_m"])
+            np.testing.assert_array_equal(devices["y_m"], drops[0]["y_m"])
+        # the study's finding: on the same drops, a wider band gives lower latency, run by run
+        assert (results["latency_mean_s"][by_band["n78"]] > results["latency_mean_s"][by_band["fr3_7ghz"]]
+                > results["latency_mean_s"][by_band["subthz_140ghz"]])
+    # the GPU is out of the way: deterministic service of 28.6 GFLOP at 5e13 FLOP/s in every run
+    scenario = airan.load_scenario(ROOT / "experiments" / "radio_bands.toml")
+    service_s = scenario.workloads[0].flops / scenario.sites[0].gpu.flops_per_s
+    np.testing.assert_allclose(results["gpu_service_mean_s"], service_s, rtol=1e-9)
+    # the figure's table: one row per point, saturated exactly where a run's busiest cell is offered a full load
+    points = read_parquet(tmp_path / "points.parquet")
+    np.testing.assert_array_equal(points["point"], aggregate["point"])
+    np.testing.assert_array_equal(points["saturated"], points["offered_load_max"] >= 1.0 - 1e-9)
+    # run again into the same folder: every run is found done, nothing runs, the figure is redrawn
+    again = subprocess.run(
+        [sys.executable, str(RADIO_BANDS), "--quick", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[-1].startswith(f"{results['run'].shape[0]} runs (0 run now")
+
+
+def test_radio_bands_sweep_changes_only_the_band_of_the_scenario_channel():
+    # the band axis sets the whole [channel] table (the sub-THz band needs its own model): the n78 table
+    # must be radio_bands.toml's, and the others may differ from it in band and model only
+    sweep = tomllib.loads(RADIO_BANDS_SWEEP.read_text(encoding="utf-8"))
+    channel = tomllib.loads((ROOT / "experiments" / "radio_bands.toml").read_text(encoding="utf-8"))["channel"]
+    tables = {t["band"]: t for t in next(a["values"] for a in sweep["axes"] if a["path"] == "channel")}
+    assert sorted(tables) == sorted(BANDS)
+    assert tables["n78"] == channel
+    for band, table in tables.items():
+        assert {k: v for k, v in table.items() if k not in ("band", "model")} == \
+            {k: v for k, v in channel.items() if k not in ("band", "model")}, band
+    assert tables["subthz_140ghz"]["model"] == "subthz" and tables["fr3_7ghz"]["model"] == "tr38901"
 
 
 def test_radio_bands_study_reports_a_bad_override_in_one_line(tmp_path):
@@ -46,6 +103,7 @@ def test_radio_bands_study_reports_a_bad_override_in_one_line(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("radio_bands: error: radio_bands.toml: simulation.duration_s")
+    assert len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr
 
 
