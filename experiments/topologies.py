@@ -1,38 +1,48 @@
 """Topologies study: the same offloading workload on four networks and four GPU placements.
 
-Reproduce the study (16 runs of 300 simulated seconds, about 10 s once the engine is compiled):
+Reproduce the study (48 runs of 300 simulated seconds, about a minute on two cores once the
+engine is compiled; writes results/topologies/):
 
     python experiments/topologies.py
 
-Options: ``--out DIR`` (default results/topologies), ``--quick`` (2 devices per site, a few
-simulated seconds: the smoke test), ``--set PATH=VALUE`` (repeatable, applied to every run
-before the study's own topology, placement and device-count settings).
+Options: ``--out DIR`` (default results/topologies; results/topologies_quick with
+``--quick``), ``--quick`` (2 devices per site, two replications, a few simulated seconds:
+the smoke test), ``--set PATH=VALUE`` (repeatable, applied to every run before the sweep's
+topology, device-count and placement axes; ``simulation.seed`` sets the master seed),
+``--workers N`` (worker processes, default one per core), ``--force`` (take over a folder
+of another sweep).
 
-Runs experiments/topologies.toml on the built-in topologies hex19 (19 UMa macro sites),
-hetnet (7 macro sites and 28 UMi small cells), highway (6 RMa sites along 10 km) and
-poisson_example (40 omni UMa sites of a Poisson point process) -- ``topology.file`` --
-with the GPUs at every site, at one hub site per cluster, at the aggregation nodes or in
-the regional cloud (``compute.placement``; the four built-ins with aggregation nodes, so
-every placement exists on every network). Everything else is held fixed:
+Runs the sweep experiments/topologies.sweep.toml (``airan sweep
+experiments/topologies.sweep.toml --out results/topologies`` runs the same one; the script
+then finds the runs done and only draws) on experiments/topologies.toml: the built-in
+topologies hex19 (19 UMa macro sites), hetnet (7 macro sites and 28 UMi small cells),
+highway (6 RMa sites along 10 km) and poisson_example (40 omni UMa sites of a Poisson point
+process) -- the ``[topology]`` table -- with the GPUs at every site, at one hub site per
+cluster, at the aggregation nodes or in the regional cloud (``compute.placement``; the four
+built-ins with aggregation nodes, so every placement exists on every network), each point
+three times. Everything else is held fixed:
 
 - the workload: YOLOv8n detection, 8.7 GFLOP, a 60 kB frame up and 2 kB of boxes down,
   Poisson at 2 frames/s from every device (sources in the scenario file);
-- the load per base station: ``devices[0].count`` = 10 x the topology's sites, smartphones
-  dropped uniformly over its area (``placement = "area"``) and attached to the strongest cell;
+- the load per base station: ``devices[0].count`` = 10 x the topology's sites (an axis
+  zipped with the topology), smartphones dropped uniformly over its area
+  (``placement = "area"``) and attached to the strongest cell;
 - the GPU per node: one server with an A100's batch-1 YOLOv8n rate, 0.99 ms per frame,
   wherever it sits. Fewer nodes further up the network therefore means fewer GPUs for the
   same traffic: a node serving N devices runs at utilisation N x 2/s x 0.99 ms, about 0.02
   for a site's 10 devices (more at a macro site that attracts more) and 0.79 for the 400
   devices of poisson_example in the cloud. The load is chosen so the busiest node (that
-  one) stays below saturation; a run whose busiest GPU or transport link exceeds
+  one) stays below saturation; a point where a run's busiest GPU or transport link exceeds
   ``SATURATED_UTILISATION`` is flagged in the table and drawn hatched;
-- the radio edge: hex19 and hetnet run with hexagonal wrap-around (``topology.wrap_around``,
-  TR 36.814 A.2.1), as their layouts are meant to; highway and poisson_example have no
-  [wrap] and run without. Without it, devices dropped in the corners of hex19's bounding
-  box, outside the 19-site cluster, would set its p95 (see the scenario file);
-- the seed: every run uses the scenario's seed, so within a topology all four placements
-  see the same device drops, radio links and task arrivals (common random numbers), and
-  a difference between placements is the placement's alone.
+- the radio edge: hex19 and hetnet run with hexagonal wrap-around (``wrap_around`` in the
+  swept ``[topology]`` table, TR 36.814 A.2.1), as their layouts are meant to; highway and
+  poisson_example have no [wrap] and run without. Without it, devices dropped in the
+  corners of hex19's bounding box, outside the 19-site cluster, would set its p95 (see
+  the scenario file);
+- the seeds: the placement axis has ``same_seeds``, so within a topology and replication
+  all four placements see the same device drops, radio links and task arrivals (common
+  random numbers), and a difference between placements is the placement's alone;
+  replications differ in all of them.
 
 Why the same GPU per node rather than the same total GPU capacity: a placement applies
 one ``[compute.gpu]`` table to every node it chooses, and the aggregation clusters differ
@@ -48,48 +58,56 @@ is run as a fourth placement because it is cheap and differs from "aggregation" 
 the clusters are not the aggregation areas (hetnet: 7 macro hubs against 1 aggregation node).
 
 Draws OUT/topologies.png (and .pdf), one group of four bars per topology, one bar per
-placement:
+placement; every bar and marker is the mean over the point's replications, and every
+error bar the 95 % confidence interval of that mean (Student t over the replications,
+``aggregate.parquet``'s ``_ci95``):
 
 (a) task latency: each bar stacks the mean uplink + downlink (radio), transport (both
     crossings of the backhaul route), GPU wait and GPU service times, which add up to
-    the mean latency; the black diamond is the 95th percentile;
+    the mean latency (error bar on the top); the black diamond is the 95th percentile;
 (b) device energy per completed task, stacked: the baseline (idle), transmit, receive
-    and RRC-tail energy (the energy of the whole run over the tasks completed in it).
-    At 2 frames/s a phone's 11.6 s RRC tail never runs out, so its modem stays connected
-    and a result that comes back later costs it no extra energy: (b) can differ between
-    topologies (uplink airtime) but hardly between placements.
+    and RRC-tail energy (the energy of the whole run over the tasks completed in it;
+    error bar on the total). At 2 frames/s a phone's 11.6 s RRC tail never runs out, so
+    its modem stays connected and a result that comes back later costs it no extra
+    energy: (b) can differ between topologies (uplink airtime) but hardly between
+    placements.
 
-Each run's results go to OUT/<topology>/<placement>/ as soon as it finishes, the sweep as
-a tidy table (one row per topology x placement) to OUT/sweep.parquet, and the sweep is
+Each run's results are in OUT/runs/<run>/ as soon as it finishes; the tables are
+OUT/results.parquet (one row per run) and OUT/aggregate.parquet (one row per point), and
+the figure's data OUT/points.parquet (one row per topology x placement), which is also
 printed.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import json
 import sys
-import time
+import tomllib
 from pathlib import Path
 
 import numpy as np
 
 import airan
 from airan import plots
-from airan.results import write_parquet
+from airan.results import read_parquet, write_parquet
+from airan.sweep import SweepError, load_sweep, read_results, run_sweep
 from airan.topology import TopologyError, load_topology
 
 HERE = Path(__file__).resolve().parent
+SWEEP = HERE / "topologies.sweep.toml"
 
-TOPOLOGIES = ("hex19", "hetnet", "highway", "poisson_example")
-PLACEMENTS = ("every_site", "cluster", "aggregation", "cloud")
+#: The swept fields: the network (the whole [topology] table), the devices over all its sites
+#: (zipped with it) and the GPU placement.
+TOPOLOGY = "topology"
+COUNT = "devices[0].count"
+PLACEMENT = "compute.placement"
 PLACEMENT_LABELS = {"every_site": "site", "cluster": "cluster", "aggregation": "aggr.", "cloud": "cloud"}
 TOPOLOGY_LABELS = {"hex19": "hex19", "hetnet": "hetnet", "highway": "highway", "poisson_example": "Poisson"}
 
-#: Devices per base station, the same on every topology.
-DEVICES_PER_SITE = 10
-#: --quick: two devices per site, a few simulated seconds.
+#: --quick: two devices per site, two replications, a few simulated seconds.
 QUICK_DEVICES_PER_SITE = 2
+QUICK_REPLICATIONS = 2
 QUICK_SETTINGS = ["simulation.duration_s=3.0", "simulation.warmup_s=0.5"]
 
 #: A GPU or transport link busier than this is reported as saturated (its queue, and the
@@ -103,7 +121,7 @@ LATENCY_PARTS = (
     (("gpu_wait_mean_s",), "GPU wait", "#C44E52"),
     (("gpu_service_mean_s",), "GPU service", "#8C8C8C"),
 )
-#: Energy components of panel (b), bottom to top: sweep column, legend label, colour.
+#: Energy components of panel (b), bottom to top: points column, legend label, colour.
 ENERGY_PARTS = (
     ("energy_idle_per_task_j", "baseline (idle)", "#BFBFBF"),
     ("energy_tx_per_task_j", "transmit", "#4C72B0"),
@@ -114,168 +132,200 @@ ENERGY_PARTS = (
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scenario", default=str(HERE / "topologies.toml"))
-    parser.add_argument("--out", default="results/topologies")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes and a short run (smoke test)")
+    parser.add_argument("--out", help="sweep folder (default results/topologies, or results/topologies_quick)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and short runs (smoke test)")
     parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                         help="override a scenario field for every run (repeatable)")
+    parser.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    parser.add_argument("--force", action="store_true", help="take over a folder made by another sweep")
     args = parser.parse_args(argv)
-    out = Path(args.out)
-    per_site = QUICK_DEVICES_PER_SITE if args.quick else DEVICES_PER_SITE
-    settings = [*QUICK_SETTINGS, *args.set] if args.quick else list(args.set)
-    name = Path(args.scenario).name
+    out = Path(args.out or ("results/topologies_quick" if args.quick else "results/topologies"))
 
-    rows = []  # tidy sweep table: one dict per run
-    started = time.perf_counter()
     try:
-        airan.load_scenario(args.scenario, settings)  # a bad file or --set fails here, once
-        for topology in TOPOLOGIES:
-            topo = load_topology(topology)
-            wrap = "true" if topo.wrap is not None else "false"  # wrap-around where the layout allows it
-            for placement in PLACEMENTS:
-                scenario = airan.load_scenario(args.scenario, [
-                    *settings, f"topology.file={topology}", f"topology.wrap_around={wrap}",
-                    f"compute.placement={placement}", f"devices[0].count={per_site * len(topo.sites)}"])
-                try:
-                    result = airan.run(scenario)
-                except airan.BuildError as exc:
-                    raise airan.BuildError(f"{name}: {exc}") from None
-                result.write(out / topology / placement)  # written as soon as it is done
-                rows.append(sweep_row(topology, placement, per_site, result, wrap_around=wrap == "true"))
-    except (airan.ScenarioError, airan.BuildError, TopologyError) as exc:
+        if args.quick:
+            raw = tomllib.loads(SWEEP.read_text(encoding="utf-8"))
+            networks = next(axis["values"] for axis in raw["axes"] if axis["path"] == TOPOLOGY)
+            counts = [QUICK_DEVICES_PER_SITE * len(load_topology(network["file"]).sites) for network in networks]
+            sweep = load_sweep(SWEEP, settings=[*QUICK_SETTINGS, *args.set], values={COUNT: counts},
+                               replications=QUICK_REPLICATIONS)
+        else:
+            sweep = load_sweep(SWEEP, settings=args.set)
+        if set(sweep.axes) != {TOPOLOGY, COUNT, PLACEMENT}:
+            raise SweepError(f"{sweep.path.name}: axes: the study draws {TOPOLOGY} (with {COUNT}) x {PLACEMENT}, "
+                             f"got {', '.join(sweep.axes)}")
+        report = run_sweep(sweep, out, workers=args.workers, force=args.force)
+    except (airan.ScenarioError, airan.BuildError, SweepError, TopologyError) as exc:
         print(f"topologies: error: {exc}", file=sys.stderr)
         return 2
-    elapsed_s = time.perf_counter() - started
+    if report.failed or report.not_done:
+        print(f"topologies: {report.failed} run(s) failed, {report.not_done} not done: "
+              + "; ".join(report.errors), file=sys.stderr)
+        return 1
 
-    sweep = {key: np.array([row[key] for row in rows]) for key in rows[0]}
-    write_parquet(out / "sweep.parquet", sweep)
-    print(format_sweep(sweep))
+    results, aggregate = read_results(out)
+    points = points_table(results, aggregate, out / "runs")
+    write_parquet(out / "points.parquet", points)
+    print(format_points(points))
 
+    n_runs = int(aggregate["n"].min())
+    per_site = np.unique(points["devices_per_site"])
+    per_site_text = "/".join(f"{v:g}" for v in per_site)
     with plots.style():
         fig, (ax_latency, ax_energy) = plots.figure(2, height_in=3.0)
-        plot_latency_breakdown(sweep, ax=ax_latency)
-        plot_energy_per_task(sweep, ax=ax_energy)
-        ax_latency.set_title(f"(a) task latency: mean by part, and p95; {per_site} devices/site")
+        plot_latency_breakdown(points, ax=ax_latency)
+        plot_energy_per_task(points, ax=ax_energy)
+        ax_latency.set_title(f"(a) task latency: mean by part, and p95; {per_site_text} devices/site")
         ax_energy.set_title("(b) device energy per task, by part")
         written = plots.save(fig, out / "topologies.png")
-    print(f"{len(rows)} runs in {elapsed_s:.1f} s; results in {out}/<topology>/<placement>/, "
-          f"sweep table {out / 'sweep.parquet'}, figure: {', '.join(str(p) for p in written)}")
+    print(f"{report.total} runs ({report.ran} run now, {report.skipped} already done; means over {n_runs} "
+          f"replication(s) above); sweep folder {out}, points table {out / 'points.parquet'}, "
+          f"figure: {', '.join(str(p) for p in written)}")
     return 0
 
 
-def sweep_row(topology: str, placement: str, per_site: int, result: airan.Result, *, wrap_around: bool) -> dict:
-    """One tidy row of the sweep: the parameters, the network, then the metrics.
+# ----------------------------------------------------------------------------
+# The sweep and its points
+# ----------------------------------------------------------------------------
 
-    Energy parts per task divide each part of the run's device energy by the tasks
-    completed in the run, as ``device_energy_per_task_j`` does, so they add up to it.
+
+def topology_names(column: np.ndarray) -> np.ndarray:
+    """The topology of each row, from the swept ``topology`` column (each table as canonical JSON text)."""
+    return np.array([json.loads(text)["file"] for text in column], dtype=object)
+
+
+def points_table(results: dict[str, np.ndarray], aggregate: dict[str, np.ndarray], runs: Path) -> dict[str, np.ndarray]:
+    """One row per (topology, placement): the network, then the means over the replications with their ``_ci95``.
+
+    The network columns (GPU nodes, sites per GPU node, mean route latency) come from
+    the first replication's ``nodes.parquet`` and ``sites.parquet``: they do not depend
+    on the seed. Energy parts per task divide each part of a run's device energy by the
+    tasks completed in the run, as ``device_energy_per_task_j`` does, so they add up to
+    it; their columns are means over the replications. A point is ``saturated`` when a
+    run's busiest GPU or transport link exceeds :data:`SATURATED_UTILISATION`.
     """
-    s, nodes, sites = result.summary, result.nodes, result.sites
-    gpu = nodes["gpu_servers"] > 0
-    utilisation_max = _nan(s["gpu_utilization_max"])
-    transport_max = _nan(s["transport_load_max"])
-    total_j, per_task_j = _nan(s["device_energy_j"]), _nan(s["device_energy_per_task_j"])
-    tasks_run = total_j / per_task_j if per_task_j > 0 else math.nan  # tasks completed, warm-up included
-    route_s = np.asarray(sites["gpu_latency_s"], dtype=float)
-    return {
-        "topology": topology,
-        "placement": placement,
-        "wrap_around": wrap_around,
-        "sites": s["sites"],
-        "devices": s["devices"],
-        "devices_per_site": per_site,
-        "gpu_nodes": int(gpu.sum()),
-        "sites_per_gpu_max": int(np.max(nodes["sites_served"][gpu])),
-        "route_latency_mean_s": float(np.mean(route_s)),
-        "latency_mean_s": _nan(s["latency_mean_s"]),
-        "latency_p50_s": _nan(s["latency_p50_s"]),
-        "latency_p95_s": _nan(s["latency_p95_s"]),
-        "latency_p99_s": _nan(s["latency_p99_s"]),
-        "uplink_mean_s": _nan(s["uplink_mean_s"]),
-        "backhaul_mean_s": _nan(s["backhaul_mean_s"]),
-        "gpu_wait_mean_s": _nan(s["gpu_wait_mean_s"]),
-        "gpu_service_mean_s": _nan(s["gpu_service_mean_s"]),
-        "downlink_mean_s": _nan(s["downlink_mean_s"]),
-        "gpu_wait_probability": _nan(s["gpu_wait_probability"]),
-        "gpu_utilization_mean": _nan(s["gpu_utilization_mean"]),
-        "gpu_utilization_max": utilisation_max,
-        "transport_load_max": transport_max,
-        "cell_load_ul_max": _nan(s["cell_load_ul_max"]),
-        "deadline_miss_ratio": _nan(s["deadline_miss_ratio"]),
-        "device_energy_per_task_j": per_task_j,
-        "device_energy_active_per_task_j": _nan(s["device_energy_active_per_task_j"]),
-        **{f"energy_{part}_per_task_j": _nan(s[f"device_energy_{part}_j"]) / tasks_run
-           for part in ("idle", "compute", "tx", "rx", "tail")},
-        "tasks_generated": s["tasks_generated"],
-        "tasks_completed": s["tasks_completed"],
-        "tasks_offloaded": s["tasks_offloaded"],
-        "tasks_dropped": s["tasks_dropped"],
-        "tasks_in_flight": s["tasks_in_flight"],
-        "offload_ratio": _nan(s["offload_ratio"]),
-        "saturated": bool(max(utilisation_max, transport_max) >= SATURATED_UTILISATION),
-        "wall_time_s": s["wall_time_s"],
+    rows = [np.flatnonzero(results["point"] == p) for p in aggregate["point"]]
+    first = [r[np.argmin(results["replication"][r])] for r in rows]
+    sites_per_gpu, route_s = [], []
+    for i in first:
+        folder = runs / str(results["run"][i])
+        nodes, sites = read_parquet(folder / "nodes.parquet"), read_parquet(folder / "sites.parquet")
+        gpu = np.asarray(nodes["gpu_servers"]) > 0
+        sites_per_gpu.append(int(np.max(np.asarray(nodes["sites_served"])[gpu])))
+        route_s.append(float(np.mean(np.asarray(sites["gpu_latency_s"], dtype=float))))
+    wrap = [json.loads(text)["wrap_around"] for text in aggregate[TOPOLOGY]]
+    points = {
+        "point": aggregate["point"],
+        "topology": topology_names(aggregate[TOPOLOGY]),
+        "placement": aggregate[PLACEMENT],
+        "wrap_around": np.array(wrap, dtype=bool),
+        "sites": aggregate["sites_mean"].astype(np.int64),
+        "devices": aggregate[COUNT],
+        "devices_per_site": aggregate[COUNT] / aggregate["sites_mean"],
+        "gpu_nodes": aggregate["gpu_nodes_mean"].astype(np.int64),
+        "sites_per_gpu_max": np.array(sites_per_gpu, dtype=np.int64),
+        "route_latency_mean_s": np.array(route_s),
+        "n": aggregate["n"],
     }
+    for metric in ("latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_p99_s", "uplink_mean_s",
+                   "backhaul_mean_s", "gpu_wait_mean_s", "gpu_service_mean_s", "downlink_mean_s",
+                   "gpu_wait_probability", "gpu_utilization_mean", "gpu_utilization_max", "transport_load_max",
+                   "cell_load_ul_max", "deadline_miss_ratio", "device_energy_per_task_j",
+                   "device_energy_active_per_task_j", "offload_ratio", "tasks_completed", "tasks_in_flight"):
+        points[metric] = aggregate[f"{metric}_mean"]
+        points[f"{metric}_ci95"] = aggregate[f"{metric}_ci95"]
+    total_j = np.asarray(results["device_energy_j"], dtype=float)
+    per_task_j = np.asarray(results["device_energy_per_task_j"], dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total_j > 0, per_task_j / total_j, np.nan)  # 1 / tasks completed in the run
+    for part in ("idle", "compute", "tx", "rx", "tail"):
+        per_run = np.asarray(results[f"device_energy_{part}_j"], dtype=float) * share
+        points[f"energy_{part}_per_task_j"] = np.array([per_run[r].mean() for r in rows])
+    busiest = np.fmax(np.asarray(results["gpu_utilization_max"], dtype=float),
+                      np.asarray(results["transport_load_max"], dtype=float))
+    points["saturated"] = np.array([bool(np.any(busiest[r] >= SATURATED_UTILISATION)) for r in rows])
+    return points
 
 
-def _nan(value) -> float:
-    return math.nan if value is None else float(value)
-
-
-def format_sweep(sweep: dict[str, np.ndarray]) -> str:
-    """The sweep as a compact plain-text table, one line per run."""
+def format_points(points: dict[str, np.ndarray]) -> str:
+    """The points as a compact plain-text table, one line per point (means over the replications)."""
     header = (f"{'topology':<16} {'placement':<11} {'GPUs':>4} {'dev':>4} {'mean ms':>8} {'p95 ms':>8} "
-              f"{'UL ms':>7} {'trans ms':>8} {'wait ms':>8} {'GPU util':>8} {'J/task':>7} {'active J':>8} "
-              f"{'offload':>7} {'in flight':>9}")
+              f"{'± 95%':>6} {'UL ms':>7} {'trans ms':>8} {'wait ms':>8} {'GPU util':>8} {'J/task':>7} "
+              f"{'active J':>8} {'offload':>7} {'in flight':>9}")
     lines = [header]
-    for i in range(sweep["topology"].shape[0]):
+    for i in range(points["topology"].shape[0]):
         lines.append(
-            f"{sweep['topology'][i]:<16} {sweep['placement'][i]:<11} {sweep['gpu_nodes'][i]:>4d} "
-            f"{sweep['devices'][i]:>4d} {sweep['latency_mean_s'][i] * 1e3:>8.3f} "
-            f"{sweep['latency_p95_s'][i] * 1e3:>8.3f} {sweep['uplink_mean_s'][i] * 1e3:>7.3f} "
-            f"{sweep['backhaul_mean_s'][i] * 1e3:>8.3f} {sweep['gpu_wait_mean_s'][i] * 1e3:>8.3f} "
-            f"{sweep['gpu_utilization_max'][i]:>8.3f} {sweep['device_energy_per_task_j'][i]:>7.3f} "
-            f"{sweep['device_energy_active_per_task_j'][i]:>8.3f} {sweep['offload_ratio'][i]:>7.3f} "
-            f"{sweep['tasks_in_flight'][i]:>9,d}"
-            + ("  saturated" if sweep["saturated"][i] else ""))
+            f"{points['topology'][i]:<16} {points['placement'][i]:<11} {points['gpu_nodes'][i]:>4d} "
+            f"{points['devices'][i]:>4d} {points['latency_mean_s'][i] * 1e3:>8.3f} "
+            f"{points['latency_p95_s'][i] * 1e3:>8.3f} {points['latency_p95_s_ci95'][i] * 1e3:>6.2f} "
+            f"{points['uplink_mean_s'][i] * 1e3:>7.3f} {points['backhaul_mean_s'][i] * 1e3:>8.3f} "
+            f"{points['gpu_wait_mean_s'][i] * 1e3:>8.3f} {points['gpu_utilization_max'][i]:>8.3f} "
+            f"{points['device_energy_per_task_j'][i]:>7.3f} {points['device_energy_active_per_task_j'][i]:>8.3f} "
+            f"{points['offload_ratio'][i]:>7.3f} {points['tasks_in_flight'][i]:>9,.0f}"
+            + ("  saturated" if points["saturated"][i] else ""))
     return "\n".join(lines)
 
 
-def plot_latency_breakdown(sweep, *, ax=None):
+# ----------------------------------------------------------------------------
+# The figure
+# ----------------------------------------------------------------------------
+
+
+def plot_latency_breakdown(points, *, ax=None):
     """Mean latency split into radio, transport, GPU wait and service (stacked), with the p95 marked.
 
-    ``sweep`` has one row per (topology, placement) with the component means of
-    :data:`LATENCY_PARTS` and ``latency_p95_s``; the bars are grouped by topology.
-    Saturated runs are hatched.
+    ``points`` has one row per (topology, placement) with the component means of
+    :data:`LATENCY_PARTS`, ``latency_mean_s``, ``latency_p95_s`` and their ``_ci95``
+    half-widths (error bars on the stack's top and on the p95 diamond, where finite);
+    the bars are grouped by topology. Saturated points are hatched.
     """
     ax = ax if ax is not None else plots.figure()[1][0]
-    x = _grouped_axis(sweep, ax)
+    x = _grouped_axis(points, ax)
     bottom = np.zeros(x.shape[0])
     for keys, label, colour in LATENCY_PARTS:
-        height = sum(np.nan_to_num(np.asarray(sweep[k], dtype=float)) for k in keys) * 1e3
+        height = sum(np.nan_to_num(np.asarray(points[k], dtype=float)) for k in keys) * 1e3
         ax.bar(x, height, bottom=bottom, width=_BAR_WIDTH, color=colour, label=label, linewidth=0)
         bottom += height
-    _hatch_saturated(ax, x, bottom, sweep)
-    ax.plot(x, np.asarray(sweep["latency_p95_s"], dtype=float) * 1e3, linestyle="none", marker="D",
-            markersize=3.5, color="black", label="95th percentile")
+    _hatch_saturated(ax, x, bottom, points)
+    p95 = np.asarray(points["latency_p95_s"], dtype=float) * 1e3
+    ax.plot(x, p95, linestyle="none", marker="D", markersize=3.5, color="black", label="95th percentile")
+    _error_bars(ax, x, bottom, np.asarray(points["latency_mean_s_ci95"], dtype=float) * 1e3)
+    _error_bars(ax, x, p95, np.asarray(points["latency_p95_s_ci95"], dtype=float) * 1e3, points=points)
     ax.set_ylabel("task latency [ms]")
     ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # room for the legend
     _legend(ax, first=[label for _, label, _ in LATENCY_PARTS])
     return ax
 
 
-def plot_energy_per_task(sweep, *, ax=None):
-    """Device energy per completed task, stacked by part (:data:`ENERGY_PARTS`), grouped by topology."""
+def plot_energy_per_task(points, *, ax=None):
+    """Device energy per completed task, stacked by part (:data:`ENERGY_PARTS`), grouped by topology.
+
+    The error bar on each stack is the 95 % interval of ``device_energy_per_task_j``.
+    """
     ax = ax if ax is not None else plots.figure()[1][0]
-    x = _grouped_axis(sweep, ax)
+    x = _grouped_axis(points, ax)
     bottom = np.zeros(x.shape[0])
     for key, label, colour in ENERGY_PARTS:
-        height = np.nan_to_num(np.asarray(sweep[key], dtype=float))
+        height = np.nan_to_num(np.asarray(points[key], dtype=float))
         ax.bar(x, height, bottom=bottom, width=_BAR_WIDTH, color=colour, label=label, linewidth=0)
         bottom += height
-    _hatch_saturated(ax, x, bottom, sweep)
+    _hatch_saturated(ax, x, bottom, points)
+    _error_bars(ax, x, bottom, np.asarray(points["device_energy_per_task_j_ci95"], dtype=float), points=points)
     ax.set_ylabel("device energy per task [J]")
     ax.set_ylim(0, ax.get_ylim()[1] * 1.3)
     _legend(ax, first=[label for _, label, _ in ENERGY_PARTS])
     return ax
+
+
+def _error_bars(ax, x: np.ndarray, y: np.ndarray, half: np.ndarray, *, points=None) -> None:
+    """Thin black 95 % interval bars at (x, y +- half) where ``half`` is finite (nan with one replication).
+
+    With ``points``, the bars get a legend entry naming the replications per point.
+    """
+    finite = np.isfinite(half) & np.isfinite(y)
+    if finite.any():
+        label = None if points is None else f"95 % CI ({int(np.min(points['n']))} runs)"
+        ax.errorbar(x[finite], y[finite], yerr=half[finite], linestyle="none", color="black", elinewidth=0.7,
+                    capsize=1.5, capthick=0.7, label=label)
 
 
 def _legend(ax, *, first: list[str]) -> None:
@@ -290,10 +340,10 @@ _BAR_WIDTH = 0.8
 _GROUP_GAP = 0.8  # extra space between topologies, in bar widths
 
 
-def _grouped_axis(sweep, ax) -> np.ndarray:
+def _grouped_axis(points, ax) -> np.ndarray:
     """Bar positions grouped by topology; placement names as tick labels, topology names below them."""
-    topologies = np.asarray(sweep["topology"])
-    placements = np.asarray(sweep["placement"])
+    topologies = np.asarray(points["topology"])
+    placements = np.asarray(points["placement"])
     groups = list(dict.fromkeys(topologies))
     x = np.empty(topologies.shape[0])
     offset = 0.0
@@ -310,9 +360,9 @@ def _grouped_axis(sweep, ax) -> np.ndarray:
     return x
 
 
-def _hatch_saturated(ax, x: np.ndarray, top: np.ndarray, sweep) -> None:
-    """Outline a saturated run's bar with hatching (its backlog, and so its latency, grows with the run)."""
-    saturated = np.asarray(sweep["saturated"], dtype=bool)
+def _hatch_saturated(ax, x: np.ndarray, top: np.ndarray, points) -> None:
+    """Outline a saturated point's bar with hatching (its backlog, and so its latency, grows with the run)."""
+    saturated = np.asarray(points["saturated"], dtype=bool)
     if saturated.any():
         ax.bar(x[saturated], top[saturated], width=_BAR_WIDTH, fill=False, hatch="///", edgecolor="black",
                linewidth=0.5, label="saturated (GPU or link)")

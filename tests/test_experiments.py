@@ -108,35 +108,68 @@ def test_radio_bands_study_reports_a_bad_override_in_one_line(tmp_path):
 
 
 TOPOLOGIES_STUDY = ROOT / "experiments" / "topologies.py"
+TOPOLOGIES_SWEEP = ROOT / "experiments" / "topologies.sweep.toml"
 TOPOLOGIES = ("hex19", "hetnet", "highway", "poisson_example")
 PLACEMENTS = ("every_site", "cluster", "aggregation", "cloud")
 
 
-def test_topologies_study_runs_at_a_tiny_size(tmp_path):
+def test_topologies_study_runs_its_sweep_at_a_tiny_size(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(TOPOLOGIES_STUDY), "--quick", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=180,
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "topologies.png").stat().st_size > 10_000
     assert (tmp_path / "topologies.pdf").exists()
-    sweep = read_parquet(tmp_path / "sweep.parquet")
-    pairs = list(zip(sweep["topology"], sweep["placement"], strict=True))
-    assert sorted(pairs) == sorted((t, p) for t in TOPOLOGIES for p in PLACEMENTS)  # one row each
-    for topology, placement in pairs:
-        run = tmp_path / topology / placement
+    results, aggregate = read_results(tmp_path)
+    n_points, replications = _sweep_points(tmp_path)
+    assert replications >= 2 and n_points == len(TOPOLOGIES) * len(PLACEMENTS)
+    # every point has a row and a full run folder per replication
+    np.testing.assert_array_equal(np.sort(results["point"]), np.repeat(np.arange(n_points), replications))
+    np.testing.assert_array_equal(aggregate["n"], replications)
+    for run in results["run"]:
         for name in ("summary.json", "scenario.toml", "nodes.parquet", "sites.parquet"):
-            assert (run / name).exists(), run / name
-    for topology in TOPOLOGIES:
-        rows = sweep["topology"] == topology
-        gpus = dict(zip(sweep["placement"][rows], sweep["gpu_nodes"][rows], strict=True))
-        assert gpus["every_site"] == sweep["sites"][rows][0]
-        assert gpus["cloud"] == 1
-        # the cloud is 5 ms away, one way, behind the aggregation node: both crossings cost >= 10 ms
-        backhaul = dict(zip(sweep["placement"][rows], sweep["backhaul_mean_s"][rows], strict=True))
-        assert backhaul["every_site"] == 0.0
-        assert backhaul["cloud"] >= 10e-3
-        assert topology in proc.stdout
+            assert (tmp_path / "runs" / run / name).exists(), (run, name)
+    networks = [json.loads(t) for t in results["topology"]]
+    topology = np.array([n["file"] for n in networks])
+    placement = np.asarray(results["compute.placement"])
+    assert sorted(set(zip(topology, placement, strict=True))) == sorted((t, p) for t in TOPOLOGIES for p in PLACEMENTS)
+    for name in TOPOLOGIES:
+        assert name in proc.stdout
+    # the zipped axes: the same devices per site on every network, and wrap-around where the layout has it
+    per_site = results["devices"] / results["sites"]
+    assert np.all(per_site == per_site[0])
+    for network, sites in zip(networks, results["sites"], strict=True):
+        topo = load_topology(network["file"])
+        assert len(topo.sites) == sites and network["wrap_around"] == (topo.wrap is not None)
+    # same_seeds on the placement: within a network and replication the four placements share one seed
+    for name in TOPOLOGIES:
+        for r in range(replications):
+            rows = (topology == name) & (results["replication"] == r)
+            assert rows.sum() == len(PLACEMENTS) and len(set(results["seed"][rows].tolist())) == 1
+    # the placements: a GPU at every site or one in the cloud; no transport at the sites, and the cloud 5 ms
+    # away one way behind the aggregation node, so both crossings cost >= 10 ms
+    at_site, in_cloud = placement == "every_site", placement == "cloud"
+    np.testing.assert_array_equal(results["gpu_nodes"][at_site], results["sites"][at_site])
+    assert np.all(results["gpu_nodes"][in_cloud] == 1)
+    assert np.all(results["backhaul_mean_s"][at_site] == 0.0)
+    assert np.all(results["backhaul_mean_s"][in_cloud] >= 10e-3)
+    # the figure's table: the energy parts per task add up to the energy per task, point by point
+    points = read_parquet(tmp_path / "points.parquet")
+    parts = sum(points[f"energy_{part}_per_task_j"] for part in ("idle", "compute", "tx", "rx", "tail"))
+    np.testing.assert_allclose(parts, points["device_energy_per_task_j"], rtol=1e-9)
+
+
+def test_topologies_sweep_puts_ten_devices_on_every_site():
+    sweep = tomllib.loads(TOPOLOGIES_SWEEP.read_text(encoding="utf-8"))
+    axes = {axis["path"]: axis for axis in sweep["axes"]}
+    networks, counts = axes["topology"]["values"], axes["devices[0].count"]["values"]
+    assert axes["topology"]["zip"] == axes["devices[0].count"]["zip"]
+    assert [n["file"] for n in networks] == list(TOPOLOGIES)
+    for network, count in zip(networks, counts, strict=True):
+        topo = load_topology(network["file"])
+        assert count == 10 * len(topo.sites), network
+        assert network["wrap_around"] == (topo.wrap is not None), network
 
 
 def test_topologies_study_reports_a_bad_override_in_one_line(tmp_path):
