@@ -497,7 +497,6 @@ _ON_FULL = {"drop": engine.ON_FULL_DROP, "local": engine.ON_FULL_LOCAL, "next_no
 class _Serving(NamedTuple):
     service_s: np.ndarray  # float64[n_nodes, n_workloads, max batch], batch time on the AI share, s
     prefill_s: np.ndarray  # float64[n_nodes, n_workloads, max batch], token workloads: overhead + prefill, s
-    server0: np.ndarray  # int64[n_nodes], first server of each node in the global numbering
     gpu_next: np.ndarray  # int32[n_sites, n_nodes], next GPU node by latency from the site (-1: none)
     ran_fraction: np.ndarray  # float64[n_nodes], share of the GPU's time the site's baseband takes
     node_instances: np.ndarray  # int32[n_nodes], servers (whole GPUs, or MIG instances over all partitions)
@@ -508,7 +507,6 @@ class _Serving(NamedTuple):
     mig_slices: np.ndarray  # int64[n_nodes], compute slices per GPU (1 without partitions)
     overhead_s: np.ndarray  # float64[n_nodes, n_workloads], fixed part of a batch's time (0 for measured rows), s
     pool_server0: np.ndarray  # int64[n_pools], first server of the pool in the global numbering
-    pool_names: list  # [n_pools], "node" or "node/partition"
 
 
 def _split_table(scenario: Scenario, field: str, scale: float) -> np.ndarray:
@@ -565,7 +563,7 @@ def _gpu_serving(scenario: Scenario, topo, routes, cells, wl_flops: np.ndarray) 
     prefill_s = np.zeros((n_nodes, n_wl, b_max))
     ran_fraction = np.zeros(n_nodes)
     wl_pool = np.full((n_nodes, n_wl), -1, dtype=np.int32)
-    pool_node, pool_servers, pool_slices, pool_names = [], [], [], []
+    pool_node, pool_servers, pool_slices = [], [], []
     mig_slices = np.ones(n_nodes, dtype=np.int64)
     overhead_s = np.zeros((n_nodes, n_wl))
     # per node and workload: the fraction of the GPU that serves it (1: whole GPUs)
@@ -579,7 +577,6 @@ def _gpu_serving(scenario: Scenario, topo, routes, cells, wl_flops: np.ndarray) 
             pool_node.append(n)
             pool_servers.append(gpu.servers)
             pool_slices.append(1)
-            pool_names.append(node.name)
         else:
             mig_slices[n] = gpu.mig_slices
             for i, part in enumerate(gpu.partitions):
@@ -592,7 +589,6 @@ def _gpu_serving(scenario: Scenario, topo, routes, cells, wl_flops: np.ndarray) 
                 pool_node.append(n)
                 pool_servers.append(part.count * gpu.servers)
                 pool_slices.append(part.slices)
-                pool_names.append(f"{node.name}/{part.name}")
         for name in gpu.batch_latency_s or {}:
             if name not in names:
                 raise BuildError(f"{where}: gpu.batch_latency_s.{name}: must name a workload ({', '.join(names)})")
@@ -635,11 +631,7 @@ def _gpu_serving(scenario: Scenario, topo, routes, cells, wl_flops: np.ndarray) 
     pool_servers = np.array(pool_servers, dtype=np.int64)
     pool_node = np.array(pool_node, dtype=np.int32)
     pool_server0 = (np.cumsum(pool_servers) - pool_servers).astype(np.int64)
-    instances = np.zeros(n_nodes, dtype=np.int32)
-    server0 = np.zeros(n_nodes, dtype=np.int64)
-    for p in range(pool_node.size)[::-1]:
-        instances[pool_node[p]] += pool_servers[p]
-        server0[pool_node[p]] = pool_server0[p]
+    instances = np.bincount(pool_node, weights=pool_servers, minlength=n_nodes).astype(np.int32)
     # each site's GPU nodes by (latency, links, index): the order a refused task moves along
     gpu_next = np.full((len(topo.sites), n_nodes), -1, dtype=np.int32)
     has_gpu = [g is not None for g in gpus]
@@ -648,9 +640,8 @@ def _gpu_serving(scenario: Scenario, topo, routes, cells, wl_flops: np.ndarray) 
                        key=lambda j: (routes.latency_s[s, j], routes.hops[s, j], j))
         for a, b_ in zip(order, order[1:], strict=False):
             gpu_next[s, a] = b_
-    return _Serving(service_s, prefill_s, server0, gpu_next, ran_fraction, instances, wl_pool, pool_node,
-                    pool_servers, np.array(pool_slices, dtype=np.int64), mig_slices, overhead_s, pool_server0,
-                    pool_names)
+    return _Serving(service_s, prefill_s, gpu_next, ran_fraction, instances, wl_pool, pool_node, pool_servers,
+                    np.array(pool_slices, dtype=np.int64), mig_slices, overhead_s, pool_server0)
 _ARRIVALS = {"poisson": engine.ARR_POISSON, "periodic": engine.ARR_PERIODIC, "mmpp": engine.ARR_MMPP,
              "trace": engine.ARR_TRACE}
 

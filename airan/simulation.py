@@ -107,11 +107,17 @@ class Simulation:
 
     def _sample(self, t_s: float) -> None:
         """Note each node's busy and queue integrals up to ``t_s`` (no event is pending before it)."""
+        busy, queue = self._integrals_at(t_s)
+        self._samples_t.append(t_s)
+        self._samples_busy.append(busy)
+        self._samples_queue.append(queue)
+
+    def _integrals_at(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """Each node's busy (GPUs x s) and queue (tasks x s) integrals up to ``t_s``, with no event before it."""
         st = self.state
         gap = t_s - st.node_t_last_s
-        self._samples_t.append(t_s)
-        self._samples_busy.append(st.node_busy_area_s + st.node_busy_slices / self.model.node_mig_slices * gap)
-        self._samples_queue.append(st.node_queue_area_s + st.node_q_len * gap)
+        return (st.node_busy_area_s + st.node_busy_slices / self.model.node_mig_slices * gap,
+                st.node_queue_area_s + st.node_q_len * gap)
 
     def timeseries(self) -> dict[str, np.ndarray] | None:
         """Per node and sampling interval: GPU utilisation (whole GPUs busy / GPUs) and mean queue length."""
@@ -120,11 +126,10 @@ class Simulation:
         t, busy, queue = list(self._samples_t), list(self._samples_busy), list(self._samples_queue)
         if self.now_s > t[-1]:
             # the last interval, shorter than sample_s, up to now (noted here, not stored)
-            st = self.state
-            gap = self.now_s - st.node_t_last_s
+            last_busy, last_queue = self._integrals_at(self.now_s)
             t.append(self.now_s)
-            busy.append(st.node_busy_area_s + st.node_busy_slices / self.model.node_mig_slices * gap)
-            queue.append(st.node_queue_area_s + st.node_q_len * gap)
+            busy.append(last_busy)
+            queue.append(last_queue)
         t, busy, queue = np.array(t), np.array(busy), np.array(queue)
         n_int, n_nodes = t.size - 1, busy.shape[1]
         dt = np.diff(t)[:, None]

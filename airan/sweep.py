@@ -873,17 +873,15 @@ def _run_meta(folder: Path) -> dict | None:
         return None
 
 
+def _run_record(spec: RunSpec) -> dict[str, Any]:
+    """What identifies a run in its folder's sweep_run.json and in an error record."""
+    return {"run": spec.run_id, "point": spec.point, "replication": spec.replication, "seed": spec.seed,
+            "values": spec.values, "overrides": list(spec.overrides)}
+
+
 def _write_meta(folder: Path, spec: RunSpec, sweep: Sweep) -> None:
-    _atomic_write_text(folder / "sweep_run.json", json.dumps({
-        "sweep": sweep.name,
-        "run": spec.run_id,
-        "point": spec.point,
-        "replication": spec.replication,
-        "seed": spec.seed,
-        "values": spec.values,
-        "overrides": list(spec.overrides),
-        "key": spec.key,
-    }, indent=2) + "\n")
+    _atomic_write_text(folder / "sweep_run.json", json.dumps(
+        {"sweep": sweep.name, **_run_record(spec), "key": spec.key}, indent=2) + "\n")
 
 
 def _finished_keys(runs: Path) -> dict[str, str]:
@@ -915,15 +913,8 @@ def _store_run(runs: Path, spec: RunSpec, files: dict[str, bytes], sweep: Sweep)
 
 
 def _store_error(runs: Path, spec: RunSpec, error: dict[str, str]) -> None:
-    _atomic_write_text(runs / f"{spec.run_id}.error.json", json.dumps({
-        "run": spec.run_id,
-        "point": spec.point,
-        "replication": spec.replication,
-        "seed": spec.seed,
-        "values": spec.values,
-        "overrides": list(spec.overrides),
-        **error,
-    }, indent=2) + "\n")
+    _atomic_write_text(runs / f"{spec.run_id}.error.json", json.dumps(
+        {**_run_record(spec), **error}, indent=2) + "\n")
 
 
 def _finish(sweep: Sweep, specs: list[RunSpec], out: Path, runs: Path, report: SweepReport,
