@@ -2,7 +2,7 @@
 
 Usage::
 
-    pip install simpy
+    pip install -e '.[bench]'     # SimPy
     python benchmarks/simpy_peer.py [--hours H] [--cpu N]
 
 The same model as the engine benchmark's case a, in the style of a process-based
@@ -16,10 +16,11 @@ airan); with 0.5 task/s and 3.2 ms transfers this changes the mean latency by fa
 less than the 2 % the comparison allows. The peer models no energy, no battery and
 no statistics beyond the latencies, so the speed ratio flatters SimPy.
 
-It runs airan on the same scenario (scenario_dict of benchmarks/engine.py) and
-prints both mean latencies, their relative difference (the check: within 2 %),
-the M/D/2 prediction for the GPU wait, and the speed ratio in simulated tasks per
-wall second.
+benchmarks/engine.py imports :func:`run_simpy` and runs it beside its case a in
+every invocation. Run alone, this script runs airan on the same scenario
+(scenario_dict of benchmarks/engine.py) and prints both mean latencies, their
+relative difference (the check: within 2 %), the M/D/2 prediction for the GPU
+wait, and the speed ratio in simulated tasks per wall second.
 """
 
 from __future__ import annotations
@@ -36,12 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import engine as bench  # noqa: E402 (benchmarks/engine.py: the case's scenario)
 
 N_SITES = 7
-DEVICES_PER_SITE = 100
+DEVICES_PER_SITE = bench.A_DEVICES_PER_SITE
 RATE_HZ = bench.DEVICE["rate_hz"]
 UPLINK_S = bench.WORKLOAD["input_bytes"] * 8 / bench.DEVICE["uplink_bps"]
 DOWNLINK_S = bench.WORKLOAD["output_bytes"] * 8 / bench.DEVICE["downlink_bps"]
 SERVICE_S = bench.WORKLOAD["flops"] / bench.GPU_FLOPS_PER_S
-SERVERS = 2
+SERVERS = bench.A_SERVERS
 
 
 def run_simpy(duration_s: float, seed: int) -> tuple[float, int, float]:
@@ -111,7 +112,7 @@ def main() -> int:
     try:
         import simpy  # noqa: F401
     except ImportError:
-        print("simpy_peer: error: SimPy is not installed (pip install simpy)", file=sys.stderr)
+        print("simpy_peer: error: SimPy is not installed (pip install -e '.[bench]')", file=sys.stderr)
         return 2
     import airan
 
