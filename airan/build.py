@@ -825,6 +825,7 @@ def initial_state(
         mob_speed_mps=np.ascontiguousarray(moving.speed_mps, dtype=np.float64),
         mob_pause_until_s=np.ascontiguousarray(moving.pause_until_s, dtype=np.float64),
         mob_map_point=np.full(n_dev, -1, dtype=np.int64),
+        dev_map_slot=np.full(n_dev, -1, dtype=np.int32),
         dev_cpu_free_s=np.zeros(n_dev, dtype=np.float64),
         dev_flows=np.zeros((2, n_dev), dtype=np.int32),
         dev_bits=np.zeros((2, n_dev), dtype=np.float64),

@@ -196,8 +196,7 @@ I_GPU_ACCEPTED = 26  # counted tasks a GPU node accepted (each at most once)
 I_POLICY_BAD_ROW = 27  # the row a plug-in policy returned that was not an option (STATUS_POLICY_ERROR)
 I_POLICY_BAD_N = 28  # the number of options it had
 I_SPLIT = 29  # counted tasks the policy split between the device and a GPU node
-I_SPLIT_CHOICE = 30  # scratch: the split point the last partial-offloading decision chose (-1: none)
-N_INTS = 31
+N_INTS = 30
 
 # per-workload counters: State.wl_counts[workload, ...] (counted tasks)
 WL_GENERATED = 0
@@ -409,6 +408,8 @@ class State(NamedTuple):
     mob_speed_mps: np.ndarray  # float64, current speed, m/s
     mob_pause_until_s: np.ndarray  # float64, end of a waypoint pause, s
     mob_map_point: np.ndarray  # int64, radio-map grid point of the last handover check (-1: none yet)
+    dev_map_slot: np.ndarray  # int32, candidate at mob_map_point whose rates the device takes at its next event
+    # (-1: dev_uplink_bps, dev_downlink_bps and dev_power_tx_next_w are current; see _refresh_link)
     dev_next_nominal_s: np.ndarray  # float64, periodic: the next frame's nominal time, s
     dev_mmpp_on: np.ndarray  # bool, MMPP: in an on period
     dev_mmpp_switch_s: np.ndarray  # float64, MMPP: when the current period ends, s
@@ -464,11 +465,13 @@ class State(NamedTuple):
 #
 # Numba increments and decrements the reference count of every array inside a
 # tuple wherever its reference-count pruning gives up (calls, some branches), so
-# passing the whole Model or State around costs about 0.5-1 us each time. The
-# event loop therefore unpacks the arrays it needs into local variables once per
-# call, and the helpers take only a few arrays (heap, random streams) or scalars
-# (energy maths). The heap's push and pop are inlined into the loop (Numba IR
-# inlining): about 5 % more events per second for about 5 s more compile time.
+# passing the whole Model or State around, or reading arrays from them inside a
+# helper, costs microseconds each time (a comparing policy's decision cost about
+# 9 us when it read its ~50 arrays through the tuples). The event loop therefore
+# unpacks the arrays it needs into local variables once per call, outside the
+# loop, and hands helpers the arrays themselves: the policy code and the arrival
+# processes take them as arguments and are inlined into the loop (Numba IR
+# inlining), like the heap's push and pop; the energy maths takes scalars.
 # ---------------------------------------------------------------------------
 
 # ---------------------------------------------------------------------------
@@ -478,14 +481,20 @@ class State(NamedTuple):
 
 @njit(inline="always")
 def _push(ev_time, ev_seq, ev_payload, ints, time_s, kind, index):
-    """Insert an event; ties in time keep scheduling order. Returns its sequence number."""
+    """Insert an event; ties in time keep scheduling order. Returns its sequence number.
+
+    The heap is 4-ary (children of ``i``: ``4i + 1 .. 4i + 4``): half the levels of a
+    binary heap, so fewer cache lines per operation on the large heaps of city-scale
+    runs. Events are ordered by (time, seq), a total order, so the sequence of events
+    does not depend on the heap's shape.
+    """
     n = ints[I_EV_N]
     seq = ints[I_SEQ]
     payload = (np.int64(index) << _KIND_BITS) | kind
     ints[I_SEQ] = seq + 1
     ints[I_EV_N] = n + 1
     while n > 0:
-        parent = (n - 1) >> 1
+        parent = (n - 1) >> 2
         tp = ev_time[parent]
         if tp < time_s or (tp == time_s and ev_seq[parent] < seq):
             break
@@ -514,20 +523,22 @@ def _pop(ev_time, ev_seq, ev_payload, ints):
         p_last = ev_payload[n]
         i = 0
         while True:
-            child = 2 * i + 1
-            if child >= n:
+            first = 4 * i + 1
+            if first >= n:
                 break
-            right = child + 1
-            if right < n:
-                tr = ev_time[right]
-                tc = ev_time[child]
-                if tr < tc or (tr == tc and ev_seq[right] < ev_seq[child]):
-                    child = right
-            tc = ev_time[child]
-            if t_last < tc or (t_last == tc and q_last < ev_seq[child]):
+            child = first
+            tc = ev_time[first]
+            qc = ev_seq[first]
+            for j in range(first + 1, min(first + 4, n)):
+                tj = ev_time[j]
+                if tj < tc or (tj == tc and ev_seq[j] < qc):
+                    child = j
+                    tc = tj
+                    qc = ev_seq[j]
+            if t_last < tc or (t_last == tc and q_last < qc):
                 break
             ev_time[i] = tc
-            ev_seq[i] = ev_seq[child]
+            ev_seq[i] = qc
             ev_payload[i] = ev_payload[child]
             i = child
         ev_time[i] = t_last
@@ -627,42 +638,27 @@ def _data_ptr(typingctx, arr):
 
 
 @njit(inline="always")
-def _options(m, st, d, s, now, opts):
-    """Fill ``opts`` with the options of a new task of device ``d`` at site ``s``; return their number.
+def _device_option(d, now, opts, flops, in_bits, out_bits, deadline, c, cell_flows, dev_uplink_bps,
+                   dev_downlink_bps, dev_power_tx_next_w, dev_power_rx_w, dev_tx_j_per_bit, dev_rx_j_per_bit,
+                   dev_cpu_free_s, dev_flops_per_s, dev_power_compute_w):
+    """Row 0 of a comparing policy's options (airan.policies O_*): running the task on device ``d``'s CPU.
 
-    Row 0 is the device's CPU; rows 1, 2, ... the GPU nodes nearest the site by latency
-    (``site_gpu_node`` then ``site_gpu_next``) that serve the task's workload, at most
-    ``policy_max_nodes`` of them and only those within ``policy_max_hops`` transport links.
-    Columns: airan.policies.O_* (a node's queue, busy and servers are those of the pool
-    serving the workload: the whole node, or its partition). Each row's node is also kept
-    in ``st.policy_nodes``, which a plug-in policy never sees.
-    The estimates are made now:
-
-    - local: the CPU's backlog plus the task's compute time; energy: compute power x
-      compute time;
-    - a node: uplink and downlink times at the device's full-cell rates divided among
-      the transfers now in its cell plus this one (processor sharing), the path's
-      latency both ways plus the transfers over its bottleneck link shared with those
-      now on it, the node's queue spread over its servers times the batch-of-one time,
-      plus that time; energy: transmit and receive power over the transfer times plus
-      the per-bit energies (the RRC tail, common to every transfer, is left out).
+    Latency: the CPU's backlog plus the task's compute time; energy: compute power x
+    compute time. Returns the radio time and energy every GPU option shares: the
+    uplink and downlink times at the device's full-cell rates divided among the
+    transfers now in its cell ``c`` plus this one (processor sharing), and transmit
+    and receive power over them plus the per-bit energies (the RRC tail, common to
+    every transfer, is left out).
     """
-    w = m.dev_workload[d]
-    flops = m.wl_flops[w]
-    in_bits = m.wl_input_bits[w]
-    out_bits = m.wl_output_bits[w]
-    deadline = m.wl_deadline_s[w]
-    c = st.dev_cell[d]
-    t_ul = in_bits * (st.cell_flows[UL, c] + 1) / st.dev_uplink_bps[d]
-    t_dl = out_bits * (st.cell_flows[DL, c] + 1) / st.dev_downlink_bps[d]
-    t_radio = t_ul + t_dl
-    e_radio = (st.dev_power_tx_next_w[d] * t_ul + m.dev_power_rx_w[d] * t_dl
-               + in_bits * m.dev_tx_j_per_bit[d] + out_bits * m.dev_rx_j_per_bit[d])
-    backlog = max(st.dev_cpu_free_s[d] - now, 0.0)
-    compute = flops / m.dev_flops_per_s[d]
+    t_ul = in_bits * (cell_flows[UL, c] + 1) / dev_uplink_bps[d]
+    t_dl = out_bits * (cell_flows[DL, c] + 1) / dev_downlink_bps[d]
+    e_radio = (dev_power_tx_next_w[d] * t_ul + dev_power_rx_w[d] * t_dl
+               + in_bits * dev_tx_j_per_bit[d] + out_bits * dev_rx_j_per_bit[d])
+    backlog = max(dev_cpu_free_s[d] - now, 0.0)
+    compute = flops / dev_flops_per_s[d]
     opts[0, O_NODE] = -1.0
     opts[0, O_LATENCY_S] = backlog + compute
-    opts[0, O_ENERGY_J] = m.dev_power_compute_w[d] * compute
+    opts[0, O_ENERGY_J] = dev_power_compute_w[d] * compute
     opts[0, O_MEETS_DEADLINE] = 1.0 if backlog + compute <= deadline else 0.0
     opts[0, O_QUEUED] = 0.0
     opts[0, O_BUSY] = 1.0 if backlog > 0.0 else 0.0
@@ -672,131 +668,147 @@ def _options(m, st, d, s, now, opts):
     opts[0, O_HOPS] = 0.0
     opts[0, O_SERVICE_S] = compute
     opts[0, O_RADIO_S] = 0.0
+    return t_ul + t_dl, e_radio
+
+
+@njit(inline="always")
+def _node_options(s, w, in_bits, out_bits, deadline, t_radio, e_radio, opts, nodes, max_nodes, max_hops,
+                  site_gpu_node, site_gpu_next, node_wl_pool, node_service_s, pool_servers, pool_q_len, pool_busy,
+                  route_hops, route_direct, route_latency_s, route_cell, cell_flows, cell_rate_bps):
+    """Rows 1, 2, ... of a comparing policy's options: the GPU nodes for a task of workload ``w`` at site ``s``.
+
+    The nodes nearest the site by latency (``site_gpu_node`` then ``site_gpu_next``)
+    that serve the workload, at most ``max_nodes`` of them and only those within
+    ``max_hops`` transport links; a node's queue, busy and servers are those of the
+    pool serving the workload (the whole node, or its partition). Latency: the radio
+    time of :func:`_device_option`, then :func:`_path_and_gpu_s`. Each row's node is
+    kept in ``nodes`` (``nodes[0] = -1``, the device), which a plug-in policy never
+    sees. Returns the number of rows, the device's included.
+    """
     n = 1
-    nd = m.site_gpu_node[s]
-    st.policy_nodes[0] = -1
-    while nd >= 0 and n <= m.policy_max_nodes[0]:
-        pool = m.node_wl_pool[nd, w]
-        if m.route_hops[s, nd] <= m.policy_max_hops[0] and pool >= 0:
-            t = t_radio + _path_and_gpu_s(m, st, s, nd, w, in_bits, out_bits)
-            servers = m.pool_servers[pool]
-            st.policy_nodes[n] = nd
+    nd = site_gpu_node[s]
+    nodes[0] = -1
+    while nd >= 0 and n <= max_nodes:
+        pool = node_wl_pool[nd, w]
+        if route_hops[s, nd] <= max_hops and pool >= 0:
+            t = t_radio + _path_and_gpu_s(s, nd, w, in_bits, out_bits, route_direct, route_latency_s, route_cell,
+                                          cell_flows, cell_rate_bps, node_wl_pool, node_service_s, pool_q_len,
+                                          pool_servers)
+            servers = pool_servers[pool]
+            nodes[n] = nd
             opts[n, O_NODE] = nd
             opts[n, O_LATENCY_S] = t
             opts[n, O_ENERGY_J] = e_radio
             opts[n, O_MEETS_DEADLINE] = 1.0 if t <= deadline else 0.0
-            opts[n, O_QUEUED] = st.pool_q_len[pool]
-            opts[n, O_BUSY] = st.pool_busy[pool]
+            opts[n, O_QUEUED] = pool_q_len[pool]
+            opts[n, O_BUSY] = pool_busy[pool]
             opts[n, O_SERVERS] = servers
-            opts[n, O_LOAD] = (st.pool_q_len[pool] + st.pool_busy[pool]) / servers
-            opts[n, O_PATH_LATENCY_S] = 0.0 if m.route_direct[s, nd] else m.route_latency_s[s, nd]
-            opts[n, O_HOPS] = m.route_hops[s, nd]
-            opts[n, O_SERVICE_S] = m.node_service_s[nd, w, 0]
+            opts[n, O_LOAD] = (pool_q_len[pool] + pool_busy[pool]) / servers
+            opts[n, O_PATH_LATENCY_S] = 0.0 if route_direct[s, nd] else route_latency_s[s, nd]
+            opts[n, O_HOPS] = route_hops[s, nd]
+            opts[n, O_SERVICE_S] = node_service_s[nd, w, 0]
             opts[n, O_RADIO_S] = t_radio
             n += 1
-        nd = m.site_gpu_next[s, nd]
+        nd = site_gpu_next[s, nd]
     return n
 
 
-@njit
-def _choose(m, st, d, s, now, plugin):
-    """Where a new task of device ``d`` (at site ``s``) runs: -1 for its CPU, a GPU node, or -2 (a bad plug-in row).
+@njit(inline="always")
+def _compare(policy, opts, nodes, n):
+    """The row a built-in comparing policy picks among ``n`` options; returns its node (-1: the device).
 
-    The options are those of :func:`_options`. ``min_latency`` takes the fastest;
-    ``min_energy`` the least energy (ties: the faster); ``deadline`` the least energy
-    among those expected within the workload's deadline, else the fastest;
-    ``battery`` is ``min_latency`` above its charge threshold and ``min_energy``
-    below; ``least_loaded`` the node with the fewest tasks per server (queued and in
-    service; ties: the nearer); ``cloud_fallback`` the nearest node unless it is
-    expected to miss the deadline, else the farthest one considered; a plug-in
-    policy (airan.policies) is called with the options and returns a row. Ties go to
-    the earlier row (the device, then the nearer node). (Not inlined, to keep the
-    event loop's compile time down; a decision costs about 9 us, most of it the
-    reference counting of the arrays read from the Model and State tuples.)
+    ``min_latency`` takes the fastest; ``min_energy`` the least energy (ties: the
+    faster); ``deadline`` the least energy among those expected within the
+    workload's deadline, else the fastest; ``least_loaded`` the node with the fewest
+    tasks per server (queued and in service; ties: the nearer); ``cloud_fallback`` the
+    nearest node unless it is expected to miss the deadline, else the farthest one
+    considered. Ties go to the earlier row (the device, then the nearer node).
     """
-    policy = m.dev_policy[d]
-    opts = st.policy_options
-    n = _options(m, st, d, s, now, opts)
-    charge = (st.dev_battery_y1[d] + st.dev_battery_y2[d]) / m.dev_capacity_j[d]
-    if policy == POLICY_PLUGIN:
-        task = st.policy_task
-        task[T_DEVICE] = d
-        task[T_GROUP] = m.dev_group[d]
-        w = m.dev_workload[d]
-        task[T_WORKLOAD] = w
-        task[T_SITE] = s
-        task[T_CHARGE] = charge
-        task[T_DEADLINE_S] = m.wl_deadline_s[w]
-        task[T_FLOPS] = m.wl_flops[w]
-        task[T_INPUT_BITS] = m.wl_input_bits[w]
-        task[T_OUTPUT_BITS] = m.wl_output_bits[w]
-        task[T_CPU_BACKLOG_S] = max(st.dev_cpu_free_s[d] - now, 0.0)
-        task[T_X_M] = st.mob_x_m[d]
-        task[T_Y_M] = st.mob_y_m[d]
-        params = st.policy_params
-        params[:] = m.policy_params  # a fresh copy each call: what the policy writes there is lost
-        row = plugin(now, _data_ptr(task), _data_ptr(opts), n, _data_ptr(params), params.shape[0])
-        if row < 0 or row >= n:
-            st.ints[I_POLICY_BAD_ROW] = row
-            st.ints[I_POLICY_BAD_N] = n
-            return -2
-        return st.policy_nodes[row]
-    if policy == POLICY_BATTERY:
-        policy = POLICY_MIN_LATENCY if charge > m.policy_battery_threshold[0] else POLICY_MIN_ENERGY
-    if policy == POLICY_PARTIAL:
-        return _choose_split(m, st, d, s, now, opts, n)
+    choice = -1
     if policy == POLICY_LEAST_LOADED:
         best = 1
         for r in range(2, n):
             if opts[r, O_LOAD] < opts[best, O_LOAD]:
                 best = r
-        return st.policy_nodes[best] if n > 1 else -1
-    if policy == POLICY_CLOUD_FALLBACK:
-        if n == 1:
-            return -1
-        return st.policy_nodes[1] if opts[1, O_MEETS_DEADLINE] > 0.0 else st.policy_nodes[n - 1]
-    best = 0
-    for r in range(1, n):
-        t = opts[r, O_LATENCY_S]
-        e = opts[r, O_ENERGY_J]
-        meets = opts[r, O_MEETS_DEADLINE] > 0.0
-        best_t = opts[best, O_LATENCY_S]
-        best_e = opts[best, O_ENERGY_J]
-        best_meets = opts[best, O_MEETS_DEADLINE] > 0.0
-        if policy == POLICY_MIN_LATENCY:
-            better = t < best_t
-        elif policy == POLICY_MIN_ENERGY:
-            better = e < best_e or (e == best_e and t < best_t)
-        else:  # deadline: meeting it first, then the least energy; if none meets it, the fastest
-            if meets and not best_meets:
-                better = True
-            elif meets == best_meets and meets:
-                better = e < best_e or (e == best_e and t < best_t)
-            elif meets == best_meets:
+        if n > 1:
+            choice = nodes[best]
+    elif policy == POLICY_CLOUD_FALLBACK:
+        if n > 1:
+            choice = nodes[1] if opts[1, O_MEETS_DEADLINE] > 0.0 else nodes[n - 1]
+    else:
+        best = 0
+        for r in range(1, n):
+            t = opts[r, O_LATENCY_S]
+            e = opts[r, O_ENERGY_J]
+            meets = opts[r, O_MEETS_DEADLINE] > 0.0
+            best_t = opts[best, O_LATENCY_S]
+            best_e = opts[best, O_ENERGY_J]
+            best_meets = opts[best, O_MEETS_DEADLINE] > 0.0
+            if policy == POLICY_MIN_LATENCY:
                 better = t < best_t
-            else:
-                better = False
-        if better:
-            best = r
-    return st.policy_nodes[best]
+            elif policy == POLICY_MIN_ENERGY:
+                better = e < best_e or (e == best_e and t < best_t)
+            else:  # deadline: meeting it first, then the least energy; if none meets it, the fastest
+                if meets and not best_meets:
+                    better = True
+                elif meets == best_meets and meets:
+                    better = e < best_e or (e == best_e and t < best_t)
+                elif meets == best_meets:
+                    better = t < best_t
+                else:
+                    better = False
+            if better:
+                best = r
+        choice = nodes[best]
+    return choice
 
 
 @njit(inline="always")
-def _choose_split(m, st, d, s, now, opts, n):
+def _plugin_choice(plugin, now, opts, nodes, n, task, params, model_params, d, group, w, s, charge, deadline,
+                   flops, in_bits, out_bits, backlog, x_m, y_m):
+    """Call the scenario's plug-in policy (airan.policies) on the options; its node, or -2 with a bad row.
+
+    Fills ``task`` (T_*) and a fresh copy of the parameters (what the policy writes
+    there is lost); the row it returns must be one of the ``n`` options.
+    """
+    task[T_DEVICE] = d
+    task[T_GROUP] = group
+    task[T_WORKLOAD] = w
+    task[T_SITE] = s
+    task[T_CHARGE] = charge
+    task[T_DEADLINE_S] = deadline
+    task[T_FLOPS] = flops
+    task[T_INPUT_BITS] = in_bits
+    task[T_OUTPUT_BITS] = out_bits
+    task[T_CPU_BACKLOG_S] = backlog
+    task[T_X_M] = x_m
+    task[T_Y_M] = y_m
+    params[:] = model_params
+    row = plugin(now, _data_ptr(task), _data_ptr(opts), n, _data_ptr(params), params.shape[0])
+    if row < 0 or row >= n:
+        return -2, row
+    return nodes[row], row
+
+
+@njit(inline="always")
+def _choose_split(w, s, opts, nodes, n, flops, out_bits, backlog, t_dl, ul_sharers, uplink_bps, flops_per_s,
+                  p_compute_w, p_tx_w, p_rx_w, tx_j_per_bit, rx_j_per_bit, wl_split_n, wl_split_flops,
+                  wl_split_bits, node_overhead_s, route_direct, route_latency_s, route_cell, cell_flows,
+                  cell_rate_bps, node_wl_pool, node_service_s, pool_q_len, pool_servers):
     """Partial offloading: the fastest of running locally, offloading whole, or splitting at a layer.
 
-    For each considered node (the rows of :func:`_options`) and each split point ``j``
+    For each considered node (the rows of the options) and each split point ``j``
     of the workload's layer profile, the expected latency of computing the first
-    ``f_j`` FLOP on the device (after its backlog), sending the ``b_j``-bit tensor up
-    (shared as the input would be), crossing the path, queueing, and serving the rest,
-    a batch-of-one time whose FLOPs part is scaled by ``1 - f_j / F``, then the result down; the device's
-    energy is its compute power over its part plus the radio's for ``b_j`` bits
-    (Y. Kang et al., "Neurosurgeon: collaborative intelligence between the cloud and
-    mobile edge", ASPLOS 2017, choose the split the same way, from per-layer latency
-    and data size). Takes the least latency (ties: the less energy, then the earlier
-    option) and notes the split in ``ints[I_SPLIT_CHOICE]`` (-1: none).
+    ``f_j`` FLOP on the device (after its ``backlog``), sending the ``b_j``-bit tensor up
+    (shared with the ``ul_sharers`` transfers its cell would then have, as the input
+    would be), crossing the path, queueing, and serving the rest, a batch-of-one time
+    whose FLOPs part is scaled by ``1 - f_j / F``, then the result down (``t_dl``); the
+    device's energy is its compute power over its part plus the radio's for ``b_j``
+    bits (Y. Kang et al., "Neurosurgeon: collaborative intelligence between the cloud
+    and mobile edge", ASPLOS 2017, choose the split the same way, from per-layer
+    latency and data size). Takes the least latency (ties: the less energy, then the
+    earlier option). Returns (node, split point); node -1 is the device, split -1 none.
     """
-    w = m.dev_workload[d]
     best = 0
     best_t = opts[0, O_LATENCY_S]
     best_e = opts[0, O_ENERGY_J]
@@ -806,47 +818,45 @@ def _choose_split(m, st, d, s, now, opts, n):
         e = opts[r, O_ENERGY_J]
         if t < best_t or (t == best_t and e < best_e):
             best, best_t, best_e, best_split = r, t, e, -1
-    n_split = m.wl_split_n[w]
+    n_split = wl_split_n[w]
     if n_split > 0 and n > 1:
-        flops = m.wl_flops[w]
-        out_bits = m.wl_output_bits[w]
-        c = st.dev_cell[d]
-        backlog = max(st.dev_cpu_free_s[d] - now, 0.0)
-        t_dl = out_bits * (st.cell_flows[DL, c] + 1) / st.dev_downlink_bps[d]
         for j in range(n_split):
-            f = m.wl_split_flops[w, j]
-            bits = m.wl_split_bits[w, j]
-            t_dev = f / m.dev_flops_per_s[d]
-            t_ul = bits * (st.cell_flows[UL, c] + 1) / st.dev_uplink_bps[d]
-            e = (m.dev_power_compute_w[d] * t_dev + st.dev_power_tx_next_w[d] * t_ul + m.dev_power_rx_w[d] * t_dl
-                 + bits * m.dev_tx_j_per_bit[d] + out_bits * m.dev_rx_j_per_bit[d])
+            f = wl_split_flops[w, j]
+            bits = wl_split_bits[w, j]
+            t_dev = f / flops_per_s
+            t_ul = bits * ul_sharers / uplink_bps
+            e = (p_compute_w * t_dev + p_tx_w * t_ul + p_rx_w * t_dl
+                 + bits * tx_j_per_bit + out_bits * rx_j_per_bit)
             for r in range(1, n):
-                nd = st.policy_nodes[r]
+                nd = nodes[r]
                 one_s = opts[r, O_SERVICE_S]
-                flops_s = one_s - m.node_overhead_s[nd, w]  # the part of a batch of one that scales with FLOPs
-                t = (backlog + t_dev + t_ul + t_dl + _path_and_gpu_s(m, st, s, nd, w, bits, out_bits)
+                flops_s = one_s - node_overhead_s[nd, w]  # the part of a batch of one that scales with FLOPs
+                t = (backlog + t_dev + t_ul + t_dl
+                     + _path_and_gpu_s(s, nd, w, bits, out_bits, route_direct, route_latency_s, route_cell,
+                                       cell_flows, cell_rate_bps, node_wl_pool, node_service_s, pool_q_len,
+                                       pool_servers)
                      - flops_s * f / flops)
                 if t < best_t or (t == best_t and e < best_e):
                     best, best_t, best_e, best_split = r, t, e, j
-    st.ints[I_SPLIT_CHOICE] = best_split
-    return st.policy_nodes[best]
+    return nodes[best], best_split
 
 
 @njit(inline="always")
-def _path_and_gpu_s(m, st, s, nd, w, in_bits, out_bits):
+def _path_and_gpu_s(s, nd, w, in_bits, out_bits, route_direct, route_latency_s, route_cell, cell_flows,
+                    cell_rate_bps, node_wl_pool, node_service_s, pool_q_len, pool_servers):
     """Expected time on the transport path (both ways) and at GPU node ``nd`` for a task of workload ``w``."""
     path_s = 0.0
-    if not m.route_direct[s, nd]:
-        path_s = 2.0 * m.route_latency_s[s, nd]
-        bc = m.route_cell[s, nd]
+    if not route_direct[s, nd]:
+        path_s = 2.0 * route_latency_s[s, nd]
+        bc = route_cell[s, nd]
         if bc >= 0:
-            path_s += (in_bits * (st.cell_flows[UL, bc] + 1) + out_bits * (st.cell_flows[DL, bc] + 1)) \
-                / m.cell_rate_bps[bc]
-    pool = m.node_wl_pool[nd, w]
+            path_s += (in_bits * (cell_flows[UL, bc] + 1) + out_bits * (cell_flows[DL, bc] + 1)) \
+                / cell_rate_bps[bc]
+    pool = node_wl_pool[nd, w]
     if pool < 0:
         return np.inf  # the node does not serve this workload
-    one_s = m.node_service_s[nd, w, 0]
-    return path_s + st.pool_q_len[pool] * one_s / m.pool_servers[pool] + one_s
+    one_s = node_service_s[nd, w, 0]
+    return path_s + pool_q_len[pool] * one_s / pool_servers[pool] + one_s
 
 
 # ---------------------------------------------------------------------------
@@ -855,7 +865,9 @@ def _path_and_gpu_s(m, st, s, nd, w, in_bits, out_bits):
 
 
 @njit(inline="always")
-def _next_arrival(m, st, d, now):
+def _next_arrival(d, now, rng_dev, dev_arrival, dev_rate_hz, dev_jitter_s, dev_next_nominal_s, dev_mmpp_on,
+                  dev_mmpp_switch_s, dev_mmpp_on_s, dev_mmpp_off_s, dev_mmpp_off_rate_hz, dev_trace_pos,
+                  dev_trace_len, dev_trace_start, dev_trace_base_s, dev_trace_cycle_s, trace_t_s):
     """The next arrival of device ``d`` after one at ``now`` (periodic with jitter, MMPP, trace).
 
     Periodic with jitter: frame k is due at phase + k / rate and arrives a uniform
@@ -869,32 +881,32 @@ def _next_arrival(m, st, d, now):
     around to the start with the cycle added. (Poisson and periodic without
     jitter are inlined in the event loop.)
     """
-    process = m.dev_arrival[d]
+    process = dev_arrival[d]
     if process == ARR_PERIODIC:
-        nominal = st.dev_next_nominal_s[d] + 1.0 / m.dev_rate_hz[d]
-        st.dev_next_nominal_s[d] = nominal
-        return nominal + m.dev_jitter_s[d] * uniform(st.rng_dev, d)
+        nominal = dev_next_nominal_s[d] + 1.0 / dev_rate_hz[d]
+        dev_next_nominal_s[d] = nominal
+        return nominal + dev_jitter_s[d] * uniform(rng_dev, d)
     if process == ARR_MMPP:
         t = now
         while True:
-            on = st.dev_mmpp_on[d]
-            rate = m.dev_rate_hz[d] if on else m.dev_mmpp_off_rate_hz[d]
-            candidate = t + exponential(st.rng_dev, d, 1.0 / rate) if rate > 0.0 else np.inf
-            switch = st.dev_mmpp_switch_s[d]
+            on = dev_mmpp_on[d]
+            rate = dev_rate_hz[d] if on else dev_mmpp_off_rate_hz[d]
+            candidate = t + exponential(rng_dev, d, 1.0 / rate) if rate > 0.0 else np.inf
+            switch = dev_mmpp_switch_s[d]
             if candidate < switch:
                 return candidate
             # the period ends first: the other state, from its start (memoryless)
             t = switch
-            st.dev_mmpp_on[d] = not on
-            st.dev_mmpp_switch_s[d] = switch + exponential(
-                st.rng_dev, d, m.dev_mmpp_off_s[d] if on else m.dev_mmpp_on_s[d])
+            dev_mmpp_on[d] = not on
+            dev_mmpp_switch_s[d] = switch + exponential(
+                rng_dev, d, dev_mmpp_off_s[d] if on else dev_mmpp_on_s[d])
     # trace
-    pos = st.dev_trace_pos[d] + 1
-    if pos == m.dev_trace_len[d]:
+    pos = dev_trace_pos[d] + 1
+    if pos == dev_trace_len[d]:
         pos = 0
-        st.dev_trace_base_s[d] += m.dev_trace_cycle_s[d]
-    st.dev_trace_pos[d] = pos
-    return st.dev_trace_base_s[d] + m.trace_t_s[m.dev_trace_start[d] + pos]
+        dev_trace_base_s[d] += dev_trace_cycle_s[d]
+    dev_trace_pos[d] = pos
+    return dev_trace_base_s[d] + trace_t_s[dev_trace_start[d] + pos]
 
 
 # ---------------------------------------------------------------------------
@@ -944,10 +956,9 @@ def mobility_step(m, st):
          st.mob_target_y_m, st.mob_from_node, st.mob_to_node, st.mob_speed_mps, st.mob_pause_until_s, st.rng_mob,
          m.mob_devices)
     st.ints[I_HANDOVERS] += _handover_check(
-        now, m.mob_devices, st.mob_x_m, st.mob_y_m, m.map_grid, m.map_cell, m.map_rsrp_dbm, m.map_rate_ul_bps,
-        m.map_rate_dl_bps, m.map_tx_w, m.cell_bias_db, m.cell_site, m.ho_hysteresis_db[0], m.ho_ttt_s[0],
-        m.dev_power_tx_base_w, st.dev_depleted, st.dev_cell, st.dev_site, st.dev_uplink_bps, st.dev_downlink_bps,
-        st.dev_power_tx_next_w, st.dev_handovers, st.dev_ho_target, st.dev_ho_since_s, st.mob_map_point)
+        now, m.mob_devices, st.mob_x_m, st.mob_y_m, m.map_grid, m.map_cell, m.map_rsrp_dbm, m.cell_bias_db,
+        m.cell_site, m.ho_hysteresis_db[0], m.ho_ttt_s[0], st.dev_depleted, st.dev_cell, st.dev_site,
+        st.dev_handovers, st.dev_ho_target, st.dev_ho_since_s, st.mob_map_point, st.dev_map_slot)
     _push(st.ev_time, st.ev_seq, st.ev_payload, st.ints, now + step, EV_MOVE, 0)
 
 
@@ -957,10 +968,8 @@ _TTT_TOLERANCE_S = 1e-9
 
 
 @njit
-def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, map_rate_ul_bps, map_rate_dl_bps,
-                    map_tx_w, cell_bias_db, cell_site, hysteresis_db, ttt_s, power_tx_base_w, depleted, dev_cell,
-                    dev_site, uplink_bps, downlink_bps, power_tx_next_w, handovers, ho_target, ho_since_s,
-                    map_point):
+def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, cell_bias_db, cell_site, hysteresis_db,
+                    ttt_s, depleted, dev_cell, dev_site, handovers, ho_target, ho_since_s, map_point, map_slot):
     """After a mobility step: each moving device's link from the radio map, and handover (A3).
 
     Handover follows the A3 event of 3GPP TS 38.331 Sec. 5.5.4.4 on the radio
@@ -974,8 +983,11 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ma
     over to the best. A serving cell that has fallen out of the map's strongest
     candidates at the device's point is left at once (a radio link failure and
     re-establishment on the best cell, counted as a handover). The serving
-    cell's rates and uplink power follow the device at every step; a transfer
-    already running finishes in its cell at the rate it started with.
+    cell's rates and uplink power follow the device at every step: the step notes
+    the map point and candidate in ``map_point`` and ``map_slot``, and the device's
+    link arrays take them at its next event (:func:`_refresh_link`; the same values,
+    read only for the devices that use them); a transfer already running finishes
+    in its cell at the rate it started with.
     A device still at the grid point of its last check reads nothing again unless
     a time to trigger may have run out (the decisions would be the same).
     Returns the number of handovers.
@@ -1028,10 +1040,26 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ma
         else:
             ho_target[d] = -1
         if slot >= 0:
-            uplink_bps[d] = map_rate_ul_bps[p, slot]
-            downlink_bps[d] = map_rate_dl_bps[p, slot]
-            power_tx_next_w[d] = power_tx_base_w[d] + map_tx_w[p, slot]
+            map_slot[d] = slot
     return n_handovers
+
+
+@njit(inline="always")
+def _refresh_link(d, map_point, map_slot, map_rate_ul_bps, map_rate_dl_bps, map_tx_w, power_tx_base_w, uplink_bps,
+                  downlink_bps, power_tx_next_w):
+    """A moving device's full-cell rates and uplink power from the radio-map candidate of its last mobility step.
+
+    :func:`_handover_check` only notes the candidate (``map_slot``, -1 once taken):
+    reading three map arrays for every device at every step cost more than the rest
+    of the step, while most devices have no event before their next step.
+    """
+    q = map_slot[d]
+    if q >= 0:
+        p = map_point[d]
+        uplink_bps[d] = map_rate_ul_bps[p, q]
+        downlink_bps[d] = map_rate_dl_bps[p, q]
+        power_tx_next_w[d] = power_tx_base_w[d] + map_tx_w[p, q]
+        map_slot[d] = -1
 
 
 # ---------------------------------------------------------------------------
@@ -1102,6 +1130,25 @@ def advance(m, st, until_s, plugin):
     wl_deadline_s = m.wl_deadline_s
     warmup_s = m.warmup_s[0]
     pf = m.proportional_fair[0]
+    dev_policy = m.dev_policy
+    dev_group = m.dev_group
+    dev_capacity_j = m.dev_capacity_j
+    dev_jitter_s = m.dev_jitter_s
+    dev_mmpp_on_s = m.dev_mmpp_on_s
+    dev_mmpp_off_s = m.dev_mmpp_off_s
+    dev_mmpp_off_rate_hz = m.dev_mmpp_off_rate_hz
+    dev_trace_start = m.dev_trace_start
+    dev_trace_len = m.dev_trace_len
+    dev_trace_cycle_s = m.dev_trace_cycle_s
+    trace_t_s = m.trace_t_s
+    wl_split_n = m.wl_split_n
+    wl_split_flops = m.wl_split_flops
+    wl_split_bits = m.wl_split_bits
+    route_hops = m.route_hops
+    model_params = m.policy_params
+    max_nodes = m.policy_max_nodes[0]
+    max_hops = m.policy_max_hops[0]
+    battery_threshold = m.policy_battery_threshold[0]
 
     ev_time = st.ev_time
     ev_seq = st.ev_seq
@@ -1154,6 +1201,23 @@ def advance(m, st, until_s, plugin):
     dev_power_tx_w = st.dev_power_tx_w
     dev_power_tx_next_w = st.dev_power_tx_next_w
     dev_cpu_free_s = st.dev_cpu_free_s
+    dev_next_nominal_s = st.dev_next_nominal_s
+    dev_mmpp_on = st.dev_mmpp_on
+    dev_mmpp_switch_s = st.dev_mmpp_switch_s
+    dev_trace_pos = st.dev_trace_pos
+    dev_trace_base_s = st.dev_trace_base_s
+    mob_x_m = st.mob_x_m
+    mob_y_m = st.mob_y_m
+    mob_map_point = st.mob_map_point
+    dev_map_slot = st.dev_map_slot
+    map_rate_ul_bps = m.map_rate_ul_bps
+    map_rate_dl_bps = m.map_rate_dl_bps
+    map_tx_w = m.map_tx_w
+    dev_power_tx_base_w = m.dev_power_tx_base_w
+    policy_options = st.policy_options
+    policy_nodes = st.policy_nodes
+    policy_task = st.policy_task
+    policy_params = st.policy_params
     dev_flows = st.dev_flows
     dev_bits = st.dev_bits
     dev_flow_s = st.dev_flow_s
@@ -1227,6 +1291,9 @@ def advance(m, st, until_s, plugin):
         timer = kind == EV_BATCH_TIMER
         if kind != EV_ARRIVAL and not timer:
             d = task_dev[k]
+        if moving and not timer:
+            _refresh_link(d, mob_map_point, dev_map_slot, map_rate_ul_bps, map_rate_dl_bps, map_tx_w,
+                          dev_power_tx_base_w, dev_uplink_bps, dev_downlink_bps, dev_power_tx_next_w)
 
         # -- the device's energy up to now; is its battery still alive? -------
         alive = timer or not dev_depleted[d]
@@ -1308,7 +1375,7 @@ def advance(m, st, until_s, plugin):
             cell_flows[direction, c] -= 1
             bits = wl_input_bits[dev_workload[d]] if direction == UL else wl_output_bits[dev_workload[d]]
             if direction == UL and task_flags[k] & F_SPLIT:
-                bits = m.wl_split_bits[dev_workload[d], task_split[k]]
+                bits = wl_split_bits[dev_workload[d], task_split[k]]
             cell_bits[direction, c] += bits
             if radio:
                 dev_flows[direction, d] -= 1
@@ -1384,10 +1451,13 @@ def advance(m, st, until_s, plugin):
             process = dev_arrival[d]
             if process == ARR_POISSON:
                 t_next = now + exponential(rng_dev, d, 1.0 / dev_rate_hz[d])
-            elif process == ARR_PERIODIC and m.dev_jitter_s[d] == 0.0:
+            elif process == ARR_PERIODIC and dev_jitter_s[d] == 0.0:
                 t_next = now + 1.0 / dev_rate_hz[d]
             else:
-                t_next = _next_arrival(m, st, d, now)
+                t_next = _next_arrival(d, now, rng_dev, dev_arrival, dev_rate_hz, dev_jitter_s, dev_next_nominal_s,
+                                       dev_mmpp_on, dev_mmpp_switch_s, dev_mmpp_on_s, dev_mmpp_off_s,
+                                       dev_mmpp_off_rate_hz, dev_trace_pos, dev_trace_len, dev_trace_start,
+                                       dev_trace_base_s, dev_trace_cycle_s, trace_t_s)
             _push(ev_time, ev_seq, ev_payload, ints, t_next, EV_ARRIVAL, d)
             k = ints[I_FREE]
             ints[I_FREE] = task_next[k]
@@ -1410,12 +1480,50 @@ def advance(m, st, until_s, plugin):
             s = dev_site[d]
             # offload where the policy says so, a GPU is reachable and the device has a link
             choice = -1  # local
+            split = -1  # partial offloading: the split point chosen (-1: none)
             if dev_offload[d] and site_gpu_node[s] >= 0 and dev_uplink_bps[d] > 0.0 and dev_downlink_bps[d] > 0.0:
                 choice = site_gpu_node[s]
-                if m.dev_policy[d] >= POLICY_MIN_LATENCY:
-                    choice = _choose(m, st, d, s, now, plugin)
-                    if choice == -2:
-                        return STATUS_POLICY_ERROR
+                if dev_policy[d] >= POLICY_MIN_LATENCY:
+                    # a comparing policy (see the Policy docs): the device's option, then the GPU nodes'
+                    policy = dev_policy[d]
+                    w = dev_workload[d]
+                    flops = wl_flops[w]
+                    in_bits = wl_input_bits[w]
+                    out_bits = wl_output_bits[w]
+                    deadline = wl_deadline_s[w]
+                    t_radio, e_radio = _device_option(
+                        d, now, policy_options, flops, in_bits, out_bits, deadline, dev_cell[d], cell_flows,
+                        dev_uplink_bps, dev_downlink_bps, dev_power_tx_next_w, dev_power_rx_w, dev_tx_j_per_bit,
+                        dev_rx_j_per_bit, dev_cpu_free_s, dev_flops_per_s, dev_power_compute_w)
+                    n_opts = _node_options(
+                        s, w, in_bits, out_bits, deadline, t_radio, e_radio, policy_options, policy_nodes,
+                        max_nodes, max_hops, site_gpu_node, site_gpu_next, node_wl_pool, node_service_s,
+                        pool_servers, pool_q_len, pool_busy, route_hops, route_direct, route_latency_s, route_cell,
+                        cell_flows, cell_rate_bps)
+                    charge = (dev_battery_y1[d] + dev_battery_y2[d]) / dev_capacity_j[d]
+                    backlog = max(dev_cpu_free_s[d] - now, 0.0)
+                    if policy == POLICY_PLUGIN:
+                        choice, row = _plugin_choice(
+                            plugin, now, policy_options, policy_nodes, n_opts, policy_task, policy_params,
+                            model_params, d, dev_group[d], w, s, charge, deadline, flops, in_bits, out_bits,
+                            backlog, mob_x_m[d], mob_y_m[d])
+                        if choice == -2:
+                            ints[I_POLICY_BAD_ROW] = row
+                            ints[I_POLICY_BAD_N] = n_opts
+                            return STATUS_POLICY_ERROR
+                    elif policy == POLICY_PARTIAL:
+                        c = dev_cell[d]
+                        choice, split = _choose_split(
+                            w, s, policy_options, policy_nodes, n_opts, flops, out_bits, backlog,
+                            out_bits * (cell_flows[DL, c] + 1) / dev_downlink_bps[d], cell_flows[UL, c] + 1,
+                            dev_uplink_bps[d], dev_flops_per_s[d], dev_power_compute_w[d], dev_power_tx_next_w[d],
+                            dev_power_rx_w[d], dev_tx_j_per_bit[d], dev_rx_j_per_bit[d], wl_split_n, wl_split_flops,
+                            wl_split_bits, node_overhead_s, route_direct, route_latency_s, route_cell, cell_flows,
+                            cell_rate_bps, node_wl_pool, node_service_s, pool_q_len, pool_servers)
+                    else:
+                        if policy == POLICY_BATTERY:
+                            policy = POLICY_MIN_LATENCY if charge > battery_threshold else POLICY_MIN_ENERGY
+                        choice = _compare(policy, policy_options, policy_nodes, n_opts)
             if choice >= 0:
                 task_site[k] = s
                 task_node[k] = choice
@@ -1424,9 +1532,6 @@ def advance(m, st, until_s, plugin):
                 if flags & F_COUNTED:
                     ints[I_OFFLOADED] += 1
                 dev_offloaded[d] += 1
-                split = -1
-                if m.dev_policy[d] == POLICY_PARTIAL:
-                    split = ints[I_SPLIT_CHOICE]
                 if split >= 0:
                     # the device runs the first layers, then sends their output up
                     flags |= F_SPLIT
@@ -1528,7 +1633,7 @@ def advance(m, st, until_s, plugin):
                 ahead_s = pool_q_len[pool] * own_s / pool_servers[pool]
                 if task_flags[k] & F_SPLIT:  # its own layers are done: the rest
                     own_s = node_overhead_s[nd, w] + (own_s - node_overhead_s[nd, w]) * (
-                        1.0 - m.wl_split_flops[w, task_split[k]] / wl_flops[w])
+                        1.0 - wl_split_flops[w, task_split[k]] / wl_flops[w])
                 expected_s = now + ahead_s + own_s
                 admit = expected_s - task_t_gen_s[k] <= wl_deadline_s[w]
             if admit and pool_busy[pool] < pool_servers[pool]:
@@ -1600,7 +1705,7 @@ def advance(m, st, until_s, plugin):
             w = dev_workload[d]
             bits = wl_input_bits[w] if flow_direction == UL else wl_output_bits[w]
             if flow_direction == UL and task_flags[k] & F_SPLIT:
-                bits = m.wl_split_bits[w, task_split[k]]
+                bits = wl_split_bits[w, task_split[k]]
             if flow_cell >= 0:
                 c = flow_cell
                 airtime = bits / cell_rate_bps[c]
@@ -1676,14 +1781,14 @@ def advance(m, st, until_s, plugin):
                     break
                 size = min(node_wq_len[node, pick], batch_max)
                 mean = node_service_s[node, pick, size - 1]
-                if m.wl_split_n[pick] > 0:
+                if wl_split_n[pick] > 0:
                     # split tasks bring their first layers done: the batch runs the largest remainder (the
                     # fixed overhead in full; a measured latency row, with no overhead known, scales whole)
                     left = 0.0
                     j = node_q_head[node, pick]
                     for _ in range(size):
                         if task_flags[j] & F_SPLIT:
-                            left = max(left, 1.0 - m.wl_split_flops[pick, task_split[j]] / wl_flops[pick])
+                            left = max(left, 1.0 - wl_split_flops[pick, task_split[j]] / wl_flops[pick])
                         else:
                             left = 1.0
                         j = task_next[j]
@@ -1715,6 +1820,9 @@ def advance(m, st, until_s, plugin):
                     _push(ev_time, ev_seq, ev_payload, ints, now + service, EV_GPU_END, j)
                     tokens = wl_output_tokens[pick]
                     dj = task_dev[j]
+                    if moving:
+                        _refresh_link(dj, mob_map_point, dev_map_slot, map_rate_ul_bps, map_rate_dl_bps, map_tx_w,
+                                      dev_power_tx_base_w, dev_uplink_bps, dev_downlink_bps, dev_power_tx_next_w)
                     if tokens > 0 and (task_flags[j] & F_COUNTED) != 0 and dev_downlink_bps[dj] > 0.0:
                         # the first token: the batch's prefill, the path back and the token's own airtime
                         prefill = node_prefill_s[node, pick, size - 1] * service / mean
@@ -1731,7 +1839,7 @@ def advance(m, st, until_s, plugin):
             work = wl_flops[dev_workload[d]]
             if task_flags[k] & F_SPLIT:
                 # the layers up to the split, or (refused by the GPU) the rest of them
-                part = m.wl_split_flops[dev_workload[d], task_split[k]]
+                part = wl_split_flops[dev_workload[d], task_split[k]]
                 work = work - part if task_flags[k] & F_FALLBACK else part
             end = start + work / dev_flops_per_s[d]
             dev_cpu_free_s[d] = end
@@ -1835,7 +1943,10 @@ def schedule_first_arrivals(m, st):
             on = uniform(st.rng_dev, d) < on_s / (on_s + off_s)
             st.dev_mmpp_on[d] = on
             st.dev_mmpp_switch_s[d] = exponential(st.rng_dev, d, on_s if on else off_s)
-            first = _next_arrival(m, st, d, 0.0)
+            first = _next_arrival(d, 0.0, st.rng_dev, m.dev_arrival, m.dev_rate_hz, m.dev_jitter_s,
+                                  st.dev_next_nominal_s, st.dev_mmpp_on, st.dev_mmpp_switch_s, m.dev_mmpp_on_s,
+                                  m.dev_mmpp_off_s, m.dev_mmpp_off_rate_hz, st.dev_trace_pos, m.dev_trace_len,
+                                  m.dev_trace_start, st.dev_trace_base_s, m.dev_trace_cycle_s, m.trace_t_s)
         else:
             # replay from a uniformly random offset into the cycle: arrivals at base + t_i
             start = m.dev_trace_start[d]

@@ -207,20 +207,18 @@ def _a3(rsrp_rows_dbm, *, hysteresis_db=3.0, ttt_s=0.2, step_s=0.1):
     order = np.argsort(-rows, axis=1, kind="stable")
     map_cell = order.astype(np.int32)
     map_rsrp = np.take_along_axis(rows, order, axis=1).astype(np.float32)
-    ones = np.ones((n_steps, n_cells))
     grid = np.array([0.0, 0.0, 1.0, n_steps, 1.0])  # point i at x = i
     state = {"cell": np.zeros(1, np.int32), "site": np.zeros(1, np.int32), "ho": np.zeros(1, np.int64),
              "target": np.full(1, -1, np.int32), "since": np.zeros(1), "point": np.full(1, -1, np.int64)}
-    ul, dl, tx = np.zeros(1), np.zeros(1), np.zeros(1)
     serving = []
     now = 0.0
     for i in range(n_steps):
         now += step_s
         engine._handover_check(
-            now, np.zeros(1, np.int32), np.array([float(i)]), np.zeros(1), grid, map_cell, map_rsrp, ones, ones,
-            ones, np.zeros(n_cells), np.arange(n_cells, dtype=np.int32), hysteresis_db, ttt_s, np.zeros(1),
-            np.zeros(1, np.bool_), state["cell"], state["site"], ul, dl, tx, state["ho"], state["target"],
-            state["since"], state["point"])
+            now, np.zeros(1, np.int32), np.array([float(i)]), np.zeros(1), grid, map_cell, map_rsrp,
+            np.zeros(n_cells), np.arange(n_cells, dtype=np.int32), hysteresis_db, ttt_s, np.zeros(1, np.bool_),
+            state["cell"], state["site"], state["ho"], state["target"], state["since"], state["point"],
+            np.full(1, -1, np.int32))
         serving.append(int(state["cell"][0]))
     return serving
 
