@@ -35,12 +35,12 @@ def seed_streams(seed: int, family: int, n_streams: int) -> np.ndarray:
     return states
 
 
-@njit
+@njit(error_model="numpy")
 def _rotl(x, k):
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
 
 
-@njit
+@njit(error_model="numpy")
 def next_u64(states, i):
     """Next 64-bit output of stream ``i`` (xoshiro256**), advancing its state."""
     s0 = states[i, 0]
@@ -62,13 +62,13 @@ def next_u64(states, i):
     return result
 
 
-@njit
+@njit(error_model="numpy")
 def uniform(states, i):
     """A float64 uniform on [0, 1) with 53 random bits."""
     return np.float64(next_u64(states, i) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit
+@njit(error_model="numpy")
 def exponential(states, i, mean):
     """An exponential variate with the given mean (inverse transform on (0, 1])."""
     return -mean * np.log1p(-uniform(states, i))

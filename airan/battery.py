@@ -53,7 +53,7 @@ def initial_wells(model: int, capacity_j: float, a: float) -> tuple[float, float
     return capacity_j, 0.0
 
 
-@njit
+@njit(error_model="numpy")
 def _kibam(y1, y2, power_w, t, c, kp):
     """KiBaM wells after ``t`` seconds at constant ``power_w`` (closed form, module docstring)."""
     if c >= 1.0:
@@ -67,7 +67,7 @@ def _kibam(y1, y2, power_w, t, c, kp):
     return n1, n2
 
 
-@njit
+@njit(error_model="numpy")
 def peukert_drain_w(power_w, k, reference_w):
     """Rate at which a Peukert battery's energy drains while ``power_w`` is drawn."""
     if power_w <= 0.0 or k == 1.0:
@@ -75,7 +75,7 @@ def peukert_drain_w(power_w, k, reference_w):
     return power_w * (power_w / reference_w) ** (k - 1.0)
 
 
-@njit
+@njit(error_model="numpy")
 def battery_segment(model, a, b, y1, y2, power_w, tau_s):
     """Draw ``power_w`` for ``tau_s`` seconds.
 
@@ -112,7 +112,7 @@ def battery_segment(model, a, b, y1, y2, power_w, tau_s):
     return 0.0, y2, (y1 / drain if drain > 0.0 else 0.0)
 
 
-@njit
+@njit(error_model="numpy")
 def battery_draw(model, y1, y2, energy_j):
     """Draw ``energy_j`` at once (from the available well). Returns ``(y1, y2, emptied)``."""
     if energy_j < y1:

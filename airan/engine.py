@@ -472,6 +472,11 @@ class State(NamedTuple):
 # loop, and hands helpers the arrays themselves: the policy code and the arrival
 # processes take them as arguments and are inlined into the loop (Numba IR
 # inlining), like the heap's push and pop; the energy maths takes scalars.
+# The kernels use Numba's "numpy" error model: a float division by zero gives
+# inf or nan instead of a check and a possible exception at every division (the
+# scenario's validation keeps rates, servers, speeds and capacities positive, and
+# the divisions by counts are guarded), which also lets the reference-count
+# pruning work on functions without exception exits.
 # ---------------------------------------------------------------------------
 
 # ---------------------------------------------------------------------------
@@ -479,7 +484,7 @@ class State(NamedTuple):
 # ---------------------------------------------------------------------------
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _push(ev_time, ev_seq, ev_payload, ints, time_s, kind, index):
     """Insert an event; ties in time keep scheduling order. Returns its sequence number.
 
@@ -508,7 +513,7 @@ def _push(ev_time, ev_seq, ev_payload, ints, time_s, kind, index):
     return seq
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _pop(ev_time, ev_seq, ev_payload, ints):
     """Remove the earliest event; returns (time_s, kind, index, seq)."""
     time_s = ev_time[0]
@@ -528,17 +533,15 @@ def _pop(ev_time, ev_seq, ev_payload, ints):
                 break
             child = first
             tc = ev_time[first]
-            qc = ev_seq[first]
             for j in range(first + 1, min(first + 4, n)):
                 tj = ev_time[j]
-                if tj < tc or (tj == tc and ev_seq[j] < qc):
+                if tj < tc or (tj == tc and ev_seq[j] < ev_seq[child]):
                     child = j
                     tc = tj
-                    qc = ev_seq[j]
-            if t_last < tc or (t_last == tc and q_last < qc):
+            if t_last < tc or (t_last == tc and q_last < ev_seq[child]):
                 break
             ev_time[i] = tc
-            ev_seq[i] = qc
+            ev_seq[i] = ev_seq[child]
             ev_payload[i] = ev_payload[child]
             i = child
         ev_time[i] = t_last
@@ -552,12 +555,12 @@ def _pop(ev_time, ev_seq, ev_payload, ints):
 # ---------------------------------------------------------------------------
 
 
-@njit
+@njit(error_model="numpy")
 def _clip(x, hi):
     return min(max(x, 0.0), hi)
 
 
-@njit
+@njit(error_model="numpy")
 def _device_energy(t0, now, cpu_free_s, ul_active, dl_active, idle_since_s, p_idle, p_compute, p_tx, p_rx,
                    p_tail, p_inactive, tail_s, inactive_s, model, a, b, y1, y2):
     """One device's energy from ``t0`` to ``now``, stopping where its battery empties.
@@ -637,7 +640,7 @@ def _data_ptr(typingctx, arr):
 
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _device_option(d, now, opts, flops, in_bits, out_bits, deadline, c, cell_flows, dev_uplink_bps,
                    dev_downlink_bps, dev_power_tx_next_w, dev_power_rx_w, dev_tx_j_per_bit, dev_rx_j_per_bit,
                    dev_cpu_free_s, dev_flops_per_s, dev_power_compute_w):
@@ -671,7 +674,7 @@ def _device_option(d, now, opts, flops, in_bits, out_bits, deadline, c, cell_flo
     return t_ul + t_dl, e_radio
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _node_options(s, w, in_bits, out_bits, deadline, t_radio, e_radio, opts, nodes, max_nodes, max_hops,
                   site_gpu_node, site_gpu_next, node_wl_pool, node_service_s, pool_servers, pool_q_len, pool_busy,
                   route_hops, route_direct, route_latency_s, route_cell, cell_flows, cell_rate_bps):
@@ -713,7 +716,7 @@ def _node_options(s, w, in_bits, out_bits, deadline, t_radio, e_radio, opts, nod
     return n
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _compare(policy, opts, nodes, n):
     """The row a built-in comparing policy picks among ``n`` options; returns its node (-1: the device).
 
@@ -763,7 +766,7 @@ def _compare(policy, opts, nodes, n):
     return choice
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _plugin_choice(plugin, now, opts, nodes, n, task, params, model_params, d, group, w, s, charge, deadline,
                    flops, in_bits, out_bits, backlog, x_m, y_m):
     """Call the scenario's plug-in policy (airan.policies) on the options; its node, or -2 with a bad row.
@@ -790,7 +793,7 @@ def _plugin_choice(plugin, now, opts, nodes, n, task, params, model_params, d, g
     return nodes[row], row
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _choose_split(w, s, opts, nodes, n, flops, out_bits, backlog, t_dl, ul_sharers, uplink_bps, flops_per_s,
                   p_compute_w, p_tx_w, p_rx_w, tx_j_per_bit, rx_j_per_bit, wl_split_n, wl_split_flops,
                   wl_split_bits, node_overhead_s, route_direct, route_latency_s, route_cell, cell_flows,
@@ -841,7 +844,7 @@ def _choose_split(w, s, opts, nodes, n, flops, out_bits, backlog, t_dl, ul_share
     return nodes[best], best_split
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _path_and_gpu_s(s, nd, w, in_bits, out_bits, route_direct, route_latency_s, route_cell, cell_flows,
                     cell_rate_bps, node_wl_pool, node_service_s, pool_q_len, pool_servers):
     """Expected time on the transport path (both ways) and at GPU node ``nd`` for a task of workload ``w``."""
@@ -864,7 +867,7 @@ def _path_and_gpu_s(s, nd, w, in_bits, out_bits, route_direct, route_latency_s, 
 # ---------------------------------------------------------------------------
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _next_arrival(d, now, rng_dev, dev_arrival, dev_rate_hz, dev_jitter_s, dev_next_nominal_s, dev_mmpp_on,
                   dev_mmpp_switch_s, dev_mmpp_on_s, dev_mmpp_off_s, dev_mmpp_off_rate_hz, dev_trace_pos,
                   dev_trace_len, dev_trace_start, dev_trace_base_s, dev_trace_cycle_s, trace_t_s):
@@ -914,7 +917,7 @@ def _next_arrival(d, now, rng_dev, dev_arrival, dev_rate_hz, dev_jitter_s, dev_n
 # ---------------------------------------------------------------------------
 
 
-@njit
+@njit(error_model="numpy")
 def share_per_flow(n_flows, proportional_fair):
     """Airtime rate of each of ``n_flows`` active flows in a cell (virtual time per second).
 
@@ -940,7 +943,7 @@ def share_per_flow(n_flows, proportional_fair):
 # ---------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def mobility_step(m, st):
     """Process the mobility-step event at the top of the heap: move, check handovers, plan the next.
 
@@ -967,7 +970,7 @@ def mobility_step(m, st):
 _TTT_TOLERANCE_S = 1e-9
 
 
-@njit
+@njit(error_model="numpy")
 def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, cell_bias_db, cell_site, hysteresis_db,
                     ttt_s, depleted, dev_cell, dev_site, handovers, ho_target, ho_since_s, map_point, map_slot):
     """After a mobility step: each moving device's link from the radio map, and handover (A3).
@@ -1044,7 +1047,7 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ce
     return n_handovers
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _refresh_link(d, map_point, map_slot, map_rate_ul_bps, map_rate_dl_bps, map_tx_w, power_tx_base_w, uplink_bps,
                   downlink_bps, power_tx_next_w):
     """A moving device's full-cell rates and uplink power from the radio-map candidate of its last mobility step.
@@ -1067,7 +1070,7 @@ def _refresh_link(d, map_point, map_slot, map_rate_ul_bps, map_rate_dl_bps, map_
 # ---------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def advance(m, st, until_s, plugin):
     """Process every event with time < ``until_s``; return a STATUS_* code.
 
@@ -1248,6 +1251,63 @@ def advance(m, st, until_s, plugin):
     trace_f = st.trace_f
     trace_i = st.trace_i
     trace_capacity = trace_f.shape[0]
+    # -- the event heap's push and pop (the code of _push and _pop) as closures over its
+    # arrays: Numba inlines a closure with the outer variables as they are, whereas arrays
+    # handed to an inlined function are reference-counted at every call (about a tenth of
+    # an event's time when the heap operations took them as arguments)
+    def push(time_s, kind, index):
+        n = ints[I_EV_N]
+        seq = ints[I_SEQ]
+        payload = (np.int64(index) << _KIND_BITS) | kind
+        ints[I_SEQ] = seq + 1
+        ints[I_EV_N] = n + 1
+        while n > 0:
+            parent = (n - 1) >> 2
+            tp = ev_time[parent]
+            if tp < time_s or (tp == time_s and ev_seq[parent] < seq):
+                break
+            ev_time[n] = tp
+            ev_seq[n] = ev_seq[parent]
+            ev_payload[n] = ev_payload[parent]
+            n = parent
+        ev_time[n] = time_s
+        ev_seq[n] = seq
+        ev_payload[n] = payload
+        return seq
+
+    def pop():
+        time_s = ev_time[0]
+        payload = ev_payload[0]
+        seq0 = ev_seq[0]
+        n = ints[I_EV_N] - 1
+        ints[I_EV_N] = n
+        if n > 0:
+            t_last = ev_time[n]
+            q_last = ev_seq[n]
+            p_last = ev_payload[n]
+            i = 0
+            while True:
+                first = 4 * i + 1
+                if first >= n:
+                    break
+                child = first
+                tc = ev_time[first]
+                for j in range(first + 1, min(first + 4, n)):
+                    tj = ev_time[j]
+                    if tj < tc or (tj == tc and ev_seq[j] < ev_seq[child]):
+                        child = j
+                        tc = tj
+                if t_last < tc or (t_last == tc and q_last < ev_seq[child]):
+                    break
+                ev_time[i] = tc
+                ev_seq[i] = ev_seq[child]
+                ev_payload[i] = ev_payload[child]
+                i = child
+            ev_time[i] = t_last
+            ev_seq[i] = q_last
+            ev_payload[i] = p_last
+        return time_s, payload & ((1 << _KIND_BITS) - 1), payload >> _KIND_BITS, seq0
+
     # room for the worst case of one event: two pushes, plus the batches one node can start at once
     heap_room = ev_time.shape[0] - 2 - n_workloads * (np.max(node_batch_max) if node_batch_max.shape[0] else 1)
 
@@ -1263,7 +1323,7 @@ def advance(m, st, until_s, plugin):
             return STATUS_TRACE_FULL
         if (ev_payload[0] & ((1 << _KIND_BITS) - 1)) == EV_MOVE:
             return STATUS_MOVE  # the caller runs mobility_step, then calls again
-        now, kind, index, seq = _pop(ev_time, ev_seq, ev_payload, ints)
+        now, kind, index, seq = pop()
         k = index  # task slot (for every kind but arrivals)
         d = index
         direction = 0
@@ -1410,8 +1470,7 @@ def advance(m, st, until_s, plugin):
                 cell_vmin_s[direction, c] = vmin
                 share = 1.0 if n_left == 1 else share_per_flow(n_left, pf and radio)
                 wait = max(vmin - cell_vtime_s[direction, c], 0.0) / share
-                cell_event_seq[direction, c] = _push(
-                    ev_time, ev_seq, ev_payload, ints, now + wait, EV_CELL_END, 2 * c + direction)
+                cell_event_seq[direction, c] = push(now + wait, EV_CELL_END, 2 * c + direction)
             else:
                 cell_vmin_s[direction, c] = np.inf
                 cell_event_seq[direction, c] = -1
@@ -1458,7 +1517,7 @@ def advance(m, st, until_s, plugin):
                                        dev_mmpp_on, dev_mmpp_switch_s, dev_mmpp_on_s, dev_mmpp_off_s,
                                        dev_mmpp_off_rate_hz, dev_trace_pos, dev_trace_len, dev_trace_start,
                                        dev_trace_base_s, dev_trace_cycle_s, trace_t_s)
-            _push(ev_time, ev_seq, ev_payload, ints, t_next, EV_ARRIVAL, d)
+            push(t_next, EV_ARRIVAL, d)
             k = ints[I_FREE]
             ints[I_FREE] = task_next[k]
             task_next[k] = -1
@@ -1698,7 +1757,7 @@ def advance(m, st, until_s, plugin):
                 hop_end_s = now + route_latency_s[s, nd]
 
         if hop_end_s >= 0.0:
-            _push(ev_time, ev_seq, ev_payload, ints, hop_end_s, EV_HOP_END, k)
+            push(hop_end_s, EV_HOP_END, k)
 
         # -- a new flow joins a cell: the device's radio cell, or a transport link
         if flow_direction >= 0:
@@ -1746,8 +1805,7 @@ def advance(m, st, until_s, plugin):
             cell_vmin_s[flow_direction, c] = vmin
             share = 1.0 if n_now == 0 else share_per_flow(n_now + 1, pf and radio)
             wait = max(vmin - cell_vtime_s[flow_direction, c], 0.0) / share
-            cell_event_seq[flow_direction, c] = _push(
-                ev_time, ev_seq, ev_payload, ints, now + wait, EV_CELL_END, 2 * c + flow_direction)
+            cell_event_seq[flow_direction, c] = push(now + wait, EV_CELL_END, 2 * c + flow_direction)
 
         # -- a node with a free server starts batches: dynamic batching -------
         if node >= 0:
@@ -1777,7 +1835,7 @@ def advance(m, st, until_s, plugin):
                 if pick < 0:
                     if wake_s < node_timer_s[node]:
                         node_timer_s[node] = wake_s
-                        _push(ev_time, ev_seq, ev_payload, ints, wake_s, EV_BATCH_TIMER, node)
+                        push(wake_s, EV_BATCH_TIMER, node)
                     break
                 size = min(node_wq_len[node, pick], batch_max)
                 mean = node_service_s[node, pick, size - 1]
@@ -1817,7 +1875,7 @@ def advance(m, st, until_s, plugin):
                     task_gpu_wait_s[j] = now - task_t_mark_s[j]
                     task_gpu_service_s[j] = service
                     task_server[j] = server
-                    _push(ev_time, ev_seq, ev_payload, ints, now + service, EV_GPU_END, j)
+                    push(now + service, EV_GPU_END, j)
                     tokens = wl_output_tokens[pick]
                     dj = task_dev[j]
                     if moving:
@@ -1846,7 +1904,7 @@ def advance(m, st, until_s, plugin):
             task_local_s[k] += end - now
             if (task_flags[k] & F_SPLIT) == 0 or (task_flags[k] & F_FALLBACK) != 0:
                 dev_ran_local[d] += 1  # a split task's own layers are not a local run; its refused rest is
-            _push(ev_time, ev_seq, ev_payload, ints, end, EV_LOCAL_END, k)
+            push(end, EV_LOCAL_END, k)
 
         # -- the task ended: statistics, trace row, free slot -----------------
         if outcome >= 0:
@@ -1924,7 +1982,7 @@ def advance(m, st, until_s, plugin):
     return STATUS_DONE
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def schedule_first_arrivals(m, st):
     """Put each device's first arrival in the heap (Poisson: exponential gap; periodic: random phase)."""
     for d in range(m.dev_site.shape[0]):
@@ -1965,7 +2023,7 @@ def schedule_first_arrivals(m, st):
         _push(st.ev_time, st.ev_seq, st.ev_payload, st.ints, m.mob_step_s[0], EV_MOVE, 0)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def settle(m, st, now):
     """Bring every device's energy and every node's and cell's integrals up to ``now`` (end of a run).
 

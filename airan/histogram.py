@@ -35,7 +35,7 @@ _LOG_MIN = math.log(MIN_S)
 _INV_LOG_GROWTH = 1.0 / math.log(GROWTH)
 
 
-@njit
+@njit(error_model="numpy")
 def bin_index(value_s):
     """Histogram bin of a latency in seconds."""
     if value_s < MIN_S:

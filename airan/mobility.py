@@ -549,7 +549,7 @@ def _check_on_roads(kind, road, x, y, from_node, to_node, graph: RoadGraph, area
 # ---------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _next_node(fn, tn, straightest_only, p_turn, node_x_m, node_y_m, adj_ptr, adj, rng, i):
     """The node after ``tn`` for a device arriving from ``fn`` (see :func:`move`)."""
     start = adj_ptr[tn]
@@ -595,7 +595,7 @@ def _next_node(fn, tn, straightest_only, p_turn, node_x_m, node_y_m, adj_ptr, ad
     return best  # not reached
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def move(t_s, dt_s, kind, speed_min_mps, speed_max_mps, pause_s, p_turn, area, node_x_m, node_y_m, adj_ptr, adj,
          x_m, y_m, target_x_m, target_y_m, from_node, to_node, speed_mps, pause_until_s, rng, devices):
     """Advance every device listed in ``devices`` from ``t_s`` to ``t_s + dt_s``, in place.
