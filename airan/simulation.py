@@ -72,6 +72,7 @@ class Simulation:
         engine.advance(self.model, self.state, 0.0, self._plugin)
         self.now_s = 0.0
         self.wall_time_s = 0.0
+        self.mobility_wall_time_s = 0.0  # the part of wall_time_s spent in mobility steps
         self._at_warmup: engine.State | None = None  # the state settled at the end of the warm-up
         # time series (simulation.sample_s): per sample, each node's busy and queue integrals at its end
         self._samples_t: list[float] = [0.0]
@@ -168,7 +169,9 @@ class Simulation:
             elif status == engine.STATUS_TRACE_FULL:
                 self._drain_trace()
             elif status == engine.STATUS_MOVE:
+                step_start = time.perf_counter()
                 engine.mobility_step(self.model, self.state)
+                self.mobility_wall_time_s += time.perf_counter() - step_start
         self._drain_trace()
         self.now_s = until_s
         self.wall_time_s += time.perf_counter() - start
@@ -214,6 +217,7 @@ class Simulation:
             "seed": self.seed,
             "now_s": self.now_s,
             "wall_time_s": self.wall_time_s,
+            "mobility_wall_time_s": self.mobility_wall_time_s,
         }
         arrays = {f"state.{name}": value for name, value in self.state._asdict().items()}
         arrays.update({"samples.t": np.array(self._samples_t), "samples.busy": np.array(self._samples_busy),
@@ -247,6 +251,7 @@ class Simulation:
                 sim._at_warmup = engine.State(**{name: data[f"warmup.{name}"] for name in engine.State._fields})
         sim.now_s = float(meta["now_s"])
         sim.wall_time_s = float(meta["wall_time_s"])
+        sim.mobility_wall_time_s = float(meta["mobility_wall_time_s"])
         return sim
 
     def trace_rows(self, n: int) -> dict[str, np.ndarray]:

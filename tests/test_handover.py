@@ -186,6 +186,16 @@ def test_a_run_without_moving_devices_takes_no_mobility_steps(tmp_path):
         "devices": (two_site_scenario(tmp_path).devices[0].model_copy(update={"mobility": "static"}),)}))
     sim.run()
     assert sim.state.ints[engine.I_MOVES] == 0 and sim.model.mob_step_s[0] == 0.0
+    assert sim.mobility_wall_time_s == 0.0
+
+
+def test_the_time_in_mobility_steps_is_part_of_the_wall_time_and_survives_a_checkpoint(tmp_path):
+    sim = airan.Simulation(two_site_scenario(tmp_path, moving=1))
+    sim.advance(sim.duration_s / 2)
+    assert sim.state.ints[engine.I_MOVES] > 0
+    assert 0.0 < sim.mobility_wall_time_s < sim.wall_time_s
+    loaded = airan.Simulation.load(sim.save(tmp_path / "half.npz"))
+    assert loaded.mobility_wall_time_s == sim.mobility_wall_time_s
 
 
 def test_mobility_needs_a_link_budget():
