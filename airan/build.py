@@ -186,7 +186,7 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
                             placement, todo.size, roads)
                 except ValueError as exc:
                     raise BuildError(f"{where}.{_one_line(exc)}") from None
-                todo = todo[_nearest_site_m(dev_x[todo], dev_y[todo], sites, wrap_shifts) < group.min_distance_m]
+                todo = todo[_too_close(dev_x[todo], dev_y[todo], sites, group.min_distance_m, wrap_shifts)]
                 if todo.size == 0:
                     break
             else:
@@ -281,9 +281,12 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         site_arrays = _site_arrays(channel, sites)
         radio_rng = np.random.default_rng(np.random.SeedSequence([int(seed), _FAMILY_RADIO]))
         try:
-            # static devices: the link budget at their exact positions
+            # static devices: the link budget at their exact positions; attach draws for every device
+            # but evaluates only these, so their draws and the radio map's (next) are as if it had all
+            on_map = np.flatnonzero(mob_kind != mob.MOB_STATIC)
+            fixed = np.flatnonzero(mob_kind == mob.MOB_STATIC) if moving else None
             links = network.attach(channel, site_arrays, dev_x, dev_y, dev["height_m"], radio_rng,
-                                   wrap_shifts_m=wrap_shifts)
+                                   wrap_shifts_m=wrap_shifts, rows=fixed)
             if moving:
                 # moving devices: from the radio map, where they will read it at every step
                 from .radio import radiomap
@@ -295,8 +298,8 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
                 _check_map_size(area_t, scenario.mobility.map_resolution_m, n_sites)
                 field = radiomap.radio_field(channel, site_arrays, area_t, scenario.mobility.map_resolution_m,
                                              heights.pop(), radio_rng, wrap_shifts_m=wrap_shifts)
-                on_map = np.flatnonzero(mob_kind != mob.MOB_STATIC)
-                links = _replace_rows(links, on_map, radiomap.links_at(field, dev_x[on_map], dev_y[on_map]))
+                moving_links, known = radiomap._links_at(field, dev_x[on_map], dev_y[on_map])
+                links = _merge_rows(n_dev, fixed, links, on_map, moving_links)
         except network.RadioError as exc:
             raise BuildError(str(exc)) from None
         dev_site = links.site
@@ -320,7 +323,9 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         cell_bias = np.array([sites[s].association_bias_db for s in cell_site], dtype=np.float64)
         if moving:
             rmap = radiomap.radio_map(channel, field, links, rates.interference_load_dl, rates.interference_load_ul,
-                                      k=scenario.mobility.map_candidates)
+                                      k=scenario.mobility.map_candidates, interference_ul_mw=rates.interference_ul_mw,
+                                      known=known)
+            del known
             map_arrays = {
                 "map_grid": np.array([rmap.x0_m, rmap.y0_m, rmap.step_m, rmap.nx, rmap.ny], dtype=np.float64),
                 "map_cell": np.ascontiguousarray(rmap.cell, dtype=np.int32),
@@ -690,28 +695,50 @@ def _check_map_size(area, resolution_m: float, n_sites: int) -> None:
                          f"points x {n_sites} sites (about {gib:.0f} GiB); use a coarser grid")
 
 
-def _replace_rows(links: network.Links, rows: np.ndarray, other: network.Links) -> network.Links:
-    """``links`` with the given device rows taken from ``other`` (same cells; one row per device there)."""
-    out = {}
-    for name, value in links._asdict().items():
-        if name == "cells":
-            out[name] = value
-            continue
-        merged = np.array(value, copy=True)
-        merged[rows] = getattr(other, name)
+def _merge_rows(n: int, rows_a: np.ndarray, a: network.Links, rows_b: np.ndarray, b: network.Links) -> network.Links:
+    """The links of ``n`` devices: rows ``rows_a`` from ``a``, ``rows_b`` from ``b`` (same cells; dtypes of ``a``)."""
+    names = network.Links._fields[1:]
+    if rows_a.shape[0] == 0 and np.array_equal(rows_b, np.arange(n)) and all(
+            getattr(a, name).dtype == getattr(b, name).dtype for name in names):
+        return b
+    out = {"cells": a.cells}
+    for name in names:
+        value = getattr(a, name)
+        merged = np.empty((n, *value.shape[1:]), dtype=value.dtype)
+        merged[rows_a] = value
+        merged[rows_b] = getattr(b, name)
         out[name] = merged
     return network.Links(**out)
 
 
-def _nearest_site_m(x_m: np.ndarray, y_m: np.ndarray, sites, wrap_shifts_m=None) -> np.ndarray:
-    """Each position's 2D distance to the nearest site (or wrapped copy of one), m; in chunks."""
+def _too_close(x_m: np.ndarray, y_m: np.ndarray, sites, distance_m: float, wrap_shifts_m=None) -> np.ndarray:
+    """Whether each position is closer than ``distance_m`` (2D) to a site or a wrapped copy of one; bool.
+
+    The decisions of ``np.hypot(x - x_site, y - y_site) < distance_m`` over every site and
+    copy, evaluated only for the pairs whose x offset can pass: as ``|dx| <= hypot(dx, dy)``,
+    a site copy (sorted by x) counts only within ``distance_m`` of the position's x,
+    widened by far more than the rounding of the subtractions.
+    """
+    out = np.zeros(x_m.shape[0], dtype=bool)
+    if not distance_m > 0:  # no distance is below 0 (or below nan)
+        return out
     shifts = np.zeros((1, 2)) if wrap_shifts_m is None else np.asarray(wrap_shifts_m, dtype=np.float64)
     sx = np.concatenate([np.array([s.x_m for s in sites], dtype=np.float64) + dx for dx, _ in shifts])
     sy = np.concatenate([np.array([s.y_m for s in sites], dtype=np.float64) + dy for _, dy in shifts])
-    out = np.empty(x_m.shape[0])
+    by_x = np.argsort(sx, kind="stable")
+    sx, sy = sx[by_x], sy[by_x]
     for a in range(0, x_m.shape[0], 65536):
-        b = min(a + 65536, x_m.shape[0])
-        out[a:b] = np.min(np.hypot(x_m[a:b, None] - sx[None, :], y_m[a:b, None] - sy[None, :]), axis=1)
+        x, y = x_m[a:a + 65536], y_m[a:a + 65536]
+        span_m = distance_m * (1.0 + 1e-9) + 1e-9 * np.abs(x)
+        with np.errstate(invalid="ignore"):  # inf - inf: a nan bound, sorted last
+            first = np.searchsorted(sx, x - span_m, side="left")
+            count = np.maximum(np.searchsorted(sx, x + span_m, side="right") - first, 0)
+        if not count.any():
+            continue
+        point = np.repeat(np.arange(x.shape[0]), count)  # candidate pairs (position, site copy)
+        copy = np.arange(point.shape[0]) - np.repeat(np.cumsum(count) - count, count) + np.repeat(first, count)
+        close = np.hypot(x[point] - sx[copy], y[point] - sy[copy]) < distance_m
+        out[a + point[close]] = True
     return out
 
 

@@ -83,6 +83,18 @@ def test_sector_gain_wraps_and_follows_boresight():
     assert link.omni_gain_db(phi, 2.0).tolist() == [2.0, 2.0, 2.0]
 
 
+def test_wrap_angle_is_numpys_mod_exactly():
+    # wrap_angle_deg skips np.mod's division when angle + 180 lies in (-360, 720); its values must
+    # still be mod(angle + 180, 360) - 180 bit for bit, at the edges and their neighbours too
+    edges = np.array([0.0, -0.0, 180.0, -180.0, 360.0, -540.0 + 1e-12, 539.9999999999, 1e-300, -1e-300, 1e-14, -1e-14])
+    edges = np.concatenate([edges, np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf)])
+    rng = np.random.default_rng(0)
+    for angles in (edges, rng.uniform(-539.0, 539.0, 100_000), rng.uniform(-1e-12, 1e-12, 1000),
+                   np.array([1000.0, -900.0, 30.0]), np.array([np.nan, 30.0])):
+        np.testing.assert_array_equal(link.wrap_angle_deg(angles), np.mod(angles + 180.0, 360.0) - 180.0)
+    assert link.wrap_angle_deg(190.0) == -170.0
+
+
 def test_sector_boresights():
     np.testing.assert_allclose(sector_boresights_deg(3), [30.0, 150.0, 270.0])
     np.testing.assert_allclose(sector_boresights_deg(6, first_deg=0.0), [0, 60, 120, 180, 240, 300])

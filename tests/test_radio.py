@@ -398,3 +398,121 @@ def test_wraparound_edge_and_centre_devices_are_statistically_alike():
     assert sinr["corner", True] == pytest.approx(sinr["centre", True], abs=0.3)
     assert dist["corner", True] == pytest.approx(dist["centre", True], rel=0.04)
     assert sinr["corner", False] > sinr["centre", False] + 1.0
+
+
+# =============================================================================== fast paths against plain formulas
+# The build evaluates large networks through faster paths (gains per site, powers converted
+# once, draws for devices it does not evaluate); these check them bit for bit against the plain
+# evaluation with the public functions.
+
+
+def _mixed_sites(channel, band_names=None):
+    """Seven 3-sector UMa macros (6 deg downtilt) and two omni UMi small cells."""
+    xy = np.vstack([hex_layout_xy(1, 500.0), [(250.0, 150.0), (-200.0, -250.0)]])
+    return net_sites(channel, xy, sectors=[3] * 7 + [1] * 2, environment=["UMa"] * 7 + ["UMi"] * 2,
+                     band_names=band_names, downtilt_deg=6.0)
+
+
+def test_coupling_loss_is_the_link_budget_of_the_public_antenna_pattern():
+    ch = Channel(model="tr38901")
+    sites = _mixed_sites(ch)
+    rng = np.random.default_rng(2)
+    n = 600
+    x, y = rng.uniform(-900.0, 900.0, n), rng.uniform(-900.0, 900.0, n)
+    radio = network._site_radio(ch, sites)
+    geo = network._geometry(sites, x, y, np.full(n, 1.5), hex_shifts_m(1, 500.0))
+    pl, sf = rng.uniform(60.0, 160.0, geo.d2d_m.shape), rng.normal(0.0, 6.0, geo.d2d_m.shape)
+    cells = radio.cells
+    gain_dbi = np.empty((n, cells.site.shape[0]))
+    for c, s in enumerate(cells.site):
+        gain_dbi[:, c] = radio.cell_bs_gain_dbi[c]
+        if not np.isnan(cells.boresight_deg[c]):  # 3-sector: TR 38.901 Table 7.3-1 towards the device
+            gain_dbi[:, c] += link.sector_gain_db(geo.azimuth_deg[:, s] - cells.boresight_deg[c],
+                                                  geo.zenith_deg[:, s] - sites.downtilt_deg[s], max_gain_dbi=0.0)
+    expected = (pl + sf)[:, cells.site] - gain_dbi - radio.cell_ue_gain_dbi
+    np.testing.assert_array_equal(network._coupling_db(radio, sites, geo, pl, sf), expected)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(model="tr38901"),  # probabilistic LOS, UMa effective-height draws, shadowing
+    dict(model="tr38901", fast_fading="rayleigh", los="nlos"),
+    dict(model="tr38901", fast_fading="rician", shadowing=False),
+    dict(model="tr38901", shadowing_correlated=True),
+    dict(model="power_law"),
+])
+def test_attach_of_some_devices_gives_their_rows_and_leaves_the_generator_alike(kw):
+    ch = Channel(extrapolate=True, **kw)
+    sites = _mixed_sites(ch)
+    rng = np.random.default_rng(4)
+    n = 240
+    x, y, h = rng.uniform(-800.0, 800.0, n), rng.uniform(-800.0, 800.0, n), rng.choice([1.5, 15.0], n)
+    full_rng = np.random.default_rng(9)
+    full = network.attach(ch, sites, x, y, h, full_rng, wrap_shifts_m=hex_shifts_m(1, 500.0))
+    after = full_rng.random(4)
+    for rows in (np.sort(rng.choice(n, 90, replace=False)), rng.permutation(n)[:50], np.arange(0)):
+        part_rng = np.random.default_rng(9)
+        part = network.attach(ch, sites, x, y, h, part_rng, wrap_shifts_m=hex_shifts_m(1, 500.0), rows=rows)
+        for name in network.Links._fields[1:]:
+            np.testing.assert_array_equal(getattr(part, name), getattr(full, name)[rows], err_msg=name)
+        np.testing.assert_array_equal(part_rng.random(4), after)
+
+
+@pytest.mark.parametrize("interference", ["coupled", "full", "none"])
+@pytest.mark.parametrize("bands", ["one", "two"])
+def test_rates_are_the_link_sinrs_at_the_interference_loads(interference, bands):
+    # 1500 devices: more than one block of the coupling iterations' downlink sums
+    ch = Channel(model="tr38901", interference=interference, fast_fading="rayleigh", extrapolate=True)
+    sites = _mixed_sites(ch, None if bands == "one" else ["n78"] * 7 + ["fr3_7ghz"] * 2)
+    rng = np.random.default_rng(6)
+    n = 1500
+    x, y = rng.uniform(-700.0, 700.0, n), rng.uniform(-700.0, 700.0, n)
+    links = network.attach(ch, sites, x, y, np.full(n, 1.5), np.random.default_rng(7))
+    demand = np.full(n, 2e5)
+    r = network.rates(ch, links, demand, demand)
+    if interference == "coupled":
+        assert r.iterations > 1 and np.any((r.load_dl > 0.05) & (r.load_dl < 0.95))
+    sinr_dl, sinr_ul = np.empty(n), np.empty(n)
+    for name in dict.fromkeys(links.cells.band.tolist()):
+        bd = band(name)
+        cells = np.flatnonzero(links.cells.band == name)
+        dev = np.flatnonzero(links.cells.band[links.cell] == name)
+        serving = np.searchsorted(cells, links.cell[dev])
+        block = np.ix_(dev, cells)
+        sinr_dl[dev] = link.sinr_db(links.rx_dl_dbm[block], serving, r.interference_load_dl[cells],
+                                    link.thermal_noise_dbm(bd.bandwidth_hz, bd.ue_noise_figure_db),
+                                    fading_gain=links.fading_dl[block])
+        sinr_ul[dev] = link.uplink_sinr_db(links.rx_ul_dbm[block], serving, r.interference_load_ul[cells],
+                                           np.full(cells.shape[0], link.thermal_noise_dbm(bd.bandwidth_hz,
+                                                                                          bd.bs_noise_figure_db)),
+                                           fading_gain=links.fading_ul[block])
+    np.testing.assert_array_equal(r.sinr_dl_db, sinr_dl)
+    np.testing.assert_array_equal(r.sinr_ul_db, sinr_ul)
+    np.testing.assert_array_equal(r.interference_ul_mw,
+                                  network.uplink_interference_mw(ch, links, r.interference_load_ul))
+
+
+def test_placements_distance_test_decides_as_hypot_to_every_site_copy():
+    # airan.build._too_close looks only at the site copies near each position in x; its decisions
+    # must be those of the distance to the nearest copy, including positions exactly at the limit
+    from types import SimpleNamespace
+
+    from airan.build import _too_close
+
+    xy = hex_layout_xy(2, 500.0)
+    sites = [SimpleNamespace(x_m=float(x), y_m=float(y)) for x, y in xy]
+    shifts = hex_shifts_m(2, 500.0)
+    rng = np.random.default_rng(8)
+    n = 40_000
+    home = rng.integers(0, xy.shape[0], n)
+    r, a = rng.uniform(0.0, 50.0, n), rng.uniform(0.0, 2 * np.pi, n)
+    x = np.concatenate([xy[home, 0] + r * np.cos(a), rng.uniform(-2000, 2000, n), xy[:, 0] + 10.0, xy[:, 0],
+                        [np.nan, np.inf, 0.0]])
+    y = np.concatenate([xy[home, 1] + r * np.sin(a), rng.uniform(-2000, 2000, n), xy[:, 1], xy[:, 1] - 10.0,
+                        [0.0, 0.0, np.nan]])
+    for wrap in (None, shifts):
+        copies = np.zeros((1, 2)) if wrap is None else wrap
+        cx = np.concatenate([xy[:, 0] + dx for dx, _ in copies])
+        cy = np.concatenate([xy[:, 1] + dy for _, dy in copies])
+        nearest_m = np.min(np.hypot(x[:, None] - cx[None, :], y[:, None] - cy[None, :]), axis=1)
+        for limit_m in (0.0, 10.0, np.nextafter(10.0, np.inf), 35.0, 400.0):
+            np.testing.assert_array_equal(_too_close(x, y, sites, limit_m, wrap), nearest_m < limit_m)

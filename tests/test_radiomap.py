@@ -158,6 +158,46 @@ def test_map_entries_equal_the_rates_of_devices_at_grid_points(case):
     np.testing.assert_array_equal(rmap.cell_bias_db, sites.bias_db[links.cells.site])
 
 
+def test_links_at_evaluates_each_grid_point_once_with_the_values_of_every_device():
+    ch = Channel(model="tr38901")
+    sites = make_sites(ch, hex_layout_xy(1, 500.0), sectors=3)
+    field = radiomap.radio_field(ch, sites, (-800, 800, -800, 800), 40.0, 1.5, np.random.default_rng(3),
+                                 wrap_shifts_m=hex_shifts_m(1, 500.0))
+    rng = np.random.default_rng(4)
+    x, y = rng.uniform(-800, 800, 3000), rng.uniform(-800, 800, 3000)  # about 1 600 points, most shared
+    links = radiomap.links_at(field, x, y)
+    # the plain evaluation: one row per device
+    radio = network._site_radio(ch, field.sites, field.where)
+    b = radiomap._budget(ch, field, radio, radiomap.grid_index(field, x, y))
+    each = network._links(ch, radio, b.geo, b.pl, b.sf, b.los, b.coupling, None, None)
+    for name in network.Links._fields[1:-2]:
+        np.testing.assert_array_equal(getattr(links, name), getattr(each, name), err_msg=name)
+    assert np.all(links.fading_dl == 1.0) and np.all(links.fading_ul == 1.0) and links.fading_dl.shape == (3000, 21)
+
+
+@pytest.mark.parametrize("interference", ["coupled", "none"])
+def test_a_map_from_known_points_and_the_rates_uplink_interference_is_the_same(interference, monkeypatch):
+    # 65 x 65 points in chunks of 64 points: the last chunk is a single point, and the known
+    # points leave chunks with no, one and several points to evaluate
+    monkeypatch.setattr(radiomap, "_CHUNK_LINKS", 64 * 49)
+    ch = Channel(model="tr38901", interference=interference)
+    sites = make_sites(ch, hex_layout_xy(1, 500.0), sectors=3)
+    field = radiomap.radio_field(ch, sites, (-640, 640, -640, 640), 20.0, 1.5, np.random.default_rng(3),
+                                 wrap_shifts_m=hex_shifts_m(1, 500.0))
+    assert field.n_points == 65 * 65
+    skip = np.r_[5, 64 + 3, 2 * 64 + 7, 2 * 64 + 40, np.arange(10 * 64, 11 * 64), 65 * 65 - 1]
+    points = np.setdiff1d(np.arange(field.n_points), skip)
+    links, known = radiomap._links_at(field, *radiomap.grid_xy_m(field, points))
+    np.testing.assert_array_equal(known.index, points)
+    demand = np.full(points.shape[0], 1e5)
+    r = network.rates(ch, links, demand, demand)
+    plain = radiomap.radio_map(ch, field, links, r.interference_load_dl, r.interference_load_ul, k=5)
+    fast = radiomap.radio_map(ch, field, links, r.interference_load_dl, r.interference_load_ul, k=5,
+                              interference_ul_mw=r.interference_ul_mw, known=known)
+    for name in radiomap.RadioMap._fields:
+        np.testing.assert_array_equal(getattr(fast, name), getattr(plain, name), err_msg=name)
+
+
 def test_a_point_near_only_one_site_has_that_sites_cell_first_and_short_rows_are_padded():
     ch = Channel(model="tr38901", los="nlos")
     sites = make_sites(ch, [(0.0, 0.0), (3000.0, 0.0), (0.0, 3000.0)])

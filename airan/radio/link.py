@@ -132,6 +132,12 @@ VIENNA_CQI_THRESHOLDS_DB: tuple[float, ...] = (
 
 _SCS_KHZ = (15, 30, 60, 120, 240, 480, 960)
 
+# TR 38.901 Table 7.3-1 sector element: half-power beamwidths φ_3dB = θ_3dB (deg), maximum
+# attenuation A_m and vertical side-lobe attenuation SLA_V (dB); the defaults of :func:`sector_gain_db`.
+_SECTOR_BEAMWIDTH_DEG = 65.0
+_SECTOR_A_M_DB = 30.0
+_SECTOR_SLA_V_DB = 30.0
+
 
 # =============================================================================== helpers
 
@@ -163,8 +169,16 @@ def numerology(scs_khz: float) -> int:
 
 
 def wrap_angle_deg(angle_deg: npt.ArrayLike) -> np.ndarray:
-    """Wrap angles to [−180, 180) degrees."""
-    return np.mod(_f64(angle_deg) + 180.0, 360.0) - 180.0
+    """Wrap angles to [−180, 180) degrees: ``mod(angle + 180, 360) - 180``."""
+    shifted = _f64(angle_deg) + 180.0
+    if shifted.ndim and shifted.size and shifted.min() > -360.0 and shifted.max() < 720.0:
+        # np.mod's values without its division, for x in (-360, 720): x - 360 from [360, 720) is
+        # exact (Sterbenz lemma), as fmod is; x + 360 below 0 rounds as np.mod's own correction does
+        np.subtract(shifted, 360.0, out=shifted, where=shifted >= 360.0)
+        np.add(shifted, 360.0, out=shifted, where=shifted < 0.0)
+    else:
+        shifted = np.mod(shifted, 360.0)
+    return shifted - 180.0
 
 
 # =============================================================================== noise
@@ -212,10 +226,10 @@ def sector_gain_db(
     boresight_deg: float = 0.0,
     max_gain_dbi: float = 8.0,
     downtilt_deg: float = 0.0,
-    h_beamwidth_deg: float = 65.0,
-    v_beamwidth_deg: float = 65.0,
-    front_to_back_db: float = 30.0,
-    sla_v_db: float = 30.0,
+    h_beamwidth_deg: float = _SECTOR_BEAMWIDTH_DEG,
+    v_beamwidth_deg: float = _SECTOR_BEAMWIDTH_DEG,
+    front_to_back_db: float = _SECTOR_A_M_DB,
+    sla_v_db: float = _SECTOR_SLA_V_DB,
 ) -> np.ndarray:
     """Gain of a 3GPP sector antenna element towards (φ, θ), in dBi.
 
@@ -261,10 +275,38 @@ def sector_gain_db(
     3GPP TR 38.901 V17, Table 7.3-1 (radiation power pattern of a single antenna element).
     """
     phi = wrap_angle_deg(_f64(phi_deg) - boresight_deg)
-    theta = _f64(theta_deg)
-    a_h = -np.minimum(12.0 * (phi / h_beamwidth_deg) ** 2, front_to_back_db)
-    a_v = -np.minimum(12.0 * ((theta - 90.0 - downtilt_deg) / v_beamwidth_deg) ** 2, sla_v_db)
-    return max_gain_dbi - np.minimum(-(a_v + a_h), front_to_back_db)
+    a_h = _sector_horizontal_db(phi, h_beamwidth_deg, front_to_back_db)
+    a_v = _sector_vertical_db(_f64(theta_deg), downtilt_deg, v_beamwidth_deg, sla_v_db)
+    return _sector_combined_db(a_v, a_h, max_gain_dbi, front_to_back_db)
+
+
+# The three steps of sector_gain_db, also used by airan.radio.network on large arrays: given
+# ``out`` (an array of the result's shape, which may be an input) they work in place; the
+# operations and their order are the same either way.
+
+
+def _sector_horizontal_db(phi_deg, h_beamwidth_deg: float, front_to_back_db: float, out: np.ndarray | None = None):
+    """A_H = −min(12 (φ''/φ_3dB)², A_m) of TR 38.901 Table 7.3-1, from the wrapped azimuth φ'' in degrees."""
+    a_h = np.divide(phi_deg, h_beamwidth_deg, out=out)
+    step = None if out is None else a_h
+    a_h = np.square(a_h, out=step)
+    a_h = np.multiply(12.0, a_h, out=step)
+    a_h = np.minimum(a_h, front_to_back_db, out=step)
+    return np.negative(a_h, out=step)
+
+
+def _sector_vertical_db(theta_deg, downtilt_deg, v_beamwidth_deg: float, sla_v_db: float):
+    """A_V = −min(12 ((θ − 90° − tilt)/θ_3dB)², SLA_V) of TR 38.901 Table 7.3-1, θ the zenith angle in degrees."""
+    return -np.minimum(12.0 * ((theta_deg - 90.0 - downtilt_deg) / v_beamwidth_deg) ** 2, sla_v_db)
+
+
+def _sector_combined_db(a_v, a_h, max_gain_dbi, front_to_back_db: float, out: np.ndarray | None = None):
+    """G = G_max − min(−(A_V + A_H), A_m) of TR 38.901 Table 7.3-1, dBi."""
+    g = np.add(a_v, a_h, out=out)
+    step = None if out is None else g
+    g = np.negative(g, out=step)
+    g = np.minimum(g, front_to_back_db, out=step)
+    return np.subtract(max_gain_dbi, g, out=step)
 
 
 def omni_gain_db(phi_deg: npt.ArrayLike, gain_dbi: float = 0.0) -> np.ndarray:
@@ -509,11 +551,8 @@ def sinr_db(
     p_mw = _linear_power_mw(p_dbm, fading_gain)  # [n_devices, n_cells] float64, mW
     rows = np.arange(n_devices)
     signal_mw = p_mw[rows, cell]  # [n_devices] float64, mW
-    p_mw *= w  # load-weighted contribution of every cell, in place
-    p_mw[rows, cell] = 0.0  # the serving cell does not interfere with itself
-    interference_mw = p_mw.sum(axis=1)  # [n_devices] float64, mW
-    with np.errstate(divide="ignore"):
-        return 10.0 * np.log10(signal_mw) - 10.0 * np.log10(interference_mw + _db_to_lin(noise))
+    interference_mw = _downlink_interference_mw(p_mw, rows, cell, w, out=p_mw)  # [n_devices] float64, mW
+    return _sinr_db(_power_db(signal_mw), interference_mw, _db_to_lin(noise))
 
 
 def draw_uplink_interferers(serving: npt.ArrayLike, n_cells: int, rng: np.random.Generator) -> np.ndarray:
@@ -614,11 +653,10 @@ def uplink_sinr_db(
 
     p_mw = _linear_power_mw(p_dbm, fading_gain)  # [n_devices, n_cells] float64, mW
     # x_mw[j, c]: power received at cell c from the device scheduled in cell j, mW
-    x_mw = np.zeros((n_cells, n_cells))
     if interferer is None:
-        np.add.at(x_mw, cell, p_mw)
-        x_mw /= np.maximum(np.bincount(cell, minlength=n_cells), 1)[:, None]
+        x_mw = _mean_uplink_power_mw(p_mw, cell, n_cells)
     else:
+        x_mw = np.zeros((n_cells, n_cells))
         k = np.asarray(interferer)
         if k.shape != (n_cells,) or not np.issubdtype(k.dtype, np.integer):
             raise ValueError(f"interferer: must be an integer array of shape ({n_cells},), got {k.dtype} {k.shape}")
@@ -628,13 +666,64 @@ def uplink_sinr_db(
         if np.any(cell[k[active]] != np.flatnonzero(active)):
             raise ValueError("interferer: each cell's scheduled device must be served by that cell")
         x_mw[active] = p_mw[k[active]]
-    x_mw *= w[:, None]
-    np.fill_diagonal(x_mw, 0.0)
-    interference_mw = x_mw.sum(axis=0)  # [n_cells] float64, mW, at each cell's receiver
+    interference_mw = _uplink_interference_mw(x_mw, w)  # [n_cells] float64, mW, at each cell's receiver
 
     signal_mw = p_mw[np.arange(n_devices), cell]
+    return _sinr_db(_power_db(signal_mw), interference_mw[cell], noise_mw[cell])
+
+
+# The pieces of sinr_db and uplink_sinr_db, shared with airan.radio.network.rates: its
+# load-coupling fixed point converts the powers to mW once and reruns only the load-weighted
+# sums, with the same floating-point operations in the same order as the functions above.
+
+
+def _power_db(power_mw: np.ndarray) -> np.ndarray:
+    """10 log10(P) of linear powers (mW -> dBm; -inf for 0), the signal term of the SINRs."""
     with np.errstate(divide="ignore"):
-        return 10.0 * np.log10(signal_mw) - 10.0 * np.log10(interference_mw[cell] + noise_mw[cell])
+        return 10.0 * np.log10(power_mw)
+
+
+def _sinr_db(signal_db: np.ndarray, interference_mw: np.ndarray, noise_mw) -> np.ndarray:
+    """SINR = S / (I + N) in dB, as 10 log10(S) - 10 log10(I + N), from ``signal_db`` = 10 log10(S)."""
+    with np.errstate(divide="ignore"):
+        return signal_db - 10.0 * np.log10(interference_mw + noise_mw)
+
+
+def _downlink_interference_mw(p_mw: np.ndarray, rows: np.ndarray, cell: np.ndarray, load: np.ndarray,
+                              out: np.ndarray) -> np.ndarray:
+    """I_u of :func:`sinr_db`, float64[n_devices] in mW, from the linear powers ``p_mw`` [n_devices, n_cells].
+
+    ``out`` (same shape as ``p_mw``, may be ``p_mw`` itself) receives the load-weighted
+    powers; ``rows`` is ``arange(n_devices)`` and ``load`` float64[n_cells].
+    """
+    np.multiply(p_mw, load, out=out)  # load-weighted contribution of every cell
+    out[rows, cell] = 0.0  # the serving cell does not interfere with itself
+    return out.sum(axis=1)
+
+
+def _mean_uplink_power_mw(p_mw: np.ndarray, cell: np.ndarray, n_cells: int) -> np.ndarray:
+    """X_j(c) of :func:`uplink_sinr_db` with ``interferer=None``, float64[n_cells, n_cells] in mW.
+
+    Row j is the mean over the devices of cell j of their rows of ``p_mw``
+    [n_devices, n_cells] (zero for a cell with no device). ``np.bincount`` adds each
+    column's powers cell by cell in device order, the sums ``np.add.at`` would give.
+    """
+    x_mw = np.empty((n_cells, n_cells))
+    for c in range(p_mw.shape[1]):
+        x_mw[:, c] = np.bincount(cell, weights=p_mw[:, c], minlength=n_cells)
+    x_mw /= np.maximum(np.bincount(cell, minlength=n_cells), 1)[:, None]
+    return x_mw
+
+
+def _uplink_interference_mw(x_mw: np.ndarray, load: np.ndarray) -> np.ndarray:
+    """I at each cell's receiver of :func:`uplink_sinr_db`, float64[n_cells] in mW.
+
+    From ``x_mw`` [n_cells, n_cells] (X_j(c), row j the interferer's cell) and
+    ``load`` float64[n_cells]: the sum over j != c of load_j X_j(c).
+    """
+    x_mw = x_mw * load[:, None]
+    np.fill_diagonal(x_mw, 0.0)
+    return x_mw.sum(axis=0)
 
 
 # =============================================================================== rates

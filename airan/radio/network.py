@@ -125,6 +125,9 @@ class Rates(NamedTuple):
     # coupling tolerance, 1e-9, of load_*). Pass these to radiomap.radio_map.
     interference_load_dl: np.ndarray | None = None
     interference_load_ul: np.ndarray | None = None
+    # float64 [n_cells], mW: the uplink interference at each cell's receiver at interference_load_ul,
+    # exactly uplink_interference_mw(channel, links, interference_load_ul); radiomap.radio_map takes it.
+    interference_ul_mw: np.ndarray | None = None
 
 
 # =============================================================================== per-site parameters
@@ -287,15 +290,16 @@ def _geometry(sites, x_m: np.ndarray, y_m: np.ndarray, h_m: np.ndarray, shifts: 
         rank = np.column_stack((x_m, y_m)) @ (-2.0 * copies) + (copies**2).sum(axis=0)
         nearest = np.argmin(rank.reshape(x_m.shape[0], *copy_x.shape), axis=2)  # ties: the first (unshifted) copy
         del rank
-        site_idx = np.arange(sites.x_m.shape[0])[None, :]
-        dx = x_m[:, None] - copy_x[site_idx, nearest]
-        dy = y_m[:, None] - copy_y[site_idx, nearest]
+        nearest += np.arange(copy_x.shape[0]) * copy_x.shape[1]  # flat index into copy_x, copy_y
+        dx = x_m[:, None] - np.take(copy_x, nearest)
+        dy = y_m[:, None] - np.take(copy_y, nearest)
     d2d = np.hypot(dx, dy)
     h_bs = np.broadcast_to(sites.height_m[None, :], d2d.shape)
     h_ut = np.broadcast_to(h_m[:, None], d2d.shape)
-    d3d = np.sqrt(d2d**2 + (h_bs - h_ut) ** 2)
+    dh = h_bs - h_ut  # m
+    d3d = np.sqrt(d2d**2 + dh**2)
     azimuth = np.degrees(np.arctan2(dy, dx))  # from site to device
-    zenith = 90.0 + np.degrees(np.arctan2(h_bs - h_ut, d2d))  # 90: horizon, > 90: below it
+    zenith = 90.0 + np.degrees(np.arctan2(dh, d2d))  # 90: horizon, > 90: below it
     return _Geometry(d2d, d3d, azimuth, zenith, h_bs, h_ut)
 
 
@@ -351,21 +355,38 @@ def _shadow_std_db(radio: _SiteRadio, geo: _Geometry, los: np.ndarray) -> np.nda
 
 
 def _coupling_db(radio: _SiteRadio, sites, geo: _Geometry, pl: np.ndarray, sf: np.ndarray) -> np.ndarray:
-    """Step 3: PL + SF - antenna gains, per device and cell, float64[n_dev, n_cells], dB."""
+    """Step 3: PL + SF - antenna gains, per device and cell, float64[n_dev, n_cells], dB.
+
+    The BS gain of a 3-sector cell is :func:`airan.radio.link.sector_gain_db` (peak gain
+    ``cell_bs_gain_dbi``) towards the device, the same operations on the same values, with
+    its vertical term computed once per site (it does not depend on the sector).
+    """
     cells = radio.cells
     site_of = cells.site
-    loss_c = (pl + sf)[:, site_of]  # PL + SF per cell (the same sums as gathering first)
-    gain_bs = np.empty(loss_c.shape)
-    gain_bs[:] = radio.cell_bs_gain_dbi
+    # PL + SF per cell (the same sums as gathering first), in C order (np.take; a[:, idx] gives F
+    # order): the rounding of the SINRs' sums over each device's cells depends on the layout
+    coupling = np.take(pl + sf, site_of, axis=1)
     sectored = ~np.isnan(cells.boresight_deg)
     if sectored.any():
-        sector_site = site_of[sectored]
-        phi = geo.azimuth_deg[:, sector_site] - cells.boresight_deg[sectored][None, :]
-        theta = geo.zenith_deg[:, sector_site]
-        tilt = sites.downtilt_deg[site_of][sectored][None, :]
-        gain_bs[:, sectored] = radio.cell_bs_gain_dbi[sectored][None, :] + link.sector_gain_db(
-            phi, theta - tilt, max_gain_dbi=0.0)
-    return loss_c - gain_bs - radio.cell_ue_gain_dbi[None, :]
+        sector_sites, sector_column = np.unique(site_of[sectored], return_inverse=True)
+        # A_V towards each 3-sector site, [n_dev, n_sector_sites]; theta - tilt as per cell
+        a_v = link._sector_vertical_db(geo.zenith_deg[:, sector_sites] - sites.downtilt_deg[sector_sites][None, :],
+                                       0.0, link._SECTOR_BEAMWIDTH_DEG, link._SECTOR_SLA_V_DB)
+        # A_H, then the gain, in place, [n_dev, n_sectored]
+        gain = link.wrap_angle_deg(np.take(geo.azimuth_deg, site_of[sectored], axis=1)
+                                   - cells.boresight_deg[sectored][None, :])
+        link._sector_horizontal_db(gain, link._SECTOR_BEAMWIDTH_DEG, link._SECTOR_A_M_DB, out=gain)
+        link._sector_combined_db(np.take(a_v, sector_column, axis=1), gain, 0.0, link._SECTOR_A_M_DB, out=gain)
+        np.add(radio.cell_bs_gain_dbi[sectored][None, :], gain, out=gain)
+        if sectored.all():
+            coupling -= gain
+        else:
+            coupling[:, sectored] -= gain
+            coupling[:, ~sectored] -= radio.cell_bs_gain_dbi[~sectored][None, :]
+    else:
+        coupling -= radio.cell_bs_gain_dbi[None, :]
+    coupling -= radio.cell_ue_gain_dbi[None, :]
+    return coupling
 
 
 def _association_metric_db(radio: _SiteRadio, rx_dl_dbm: np.ndarray) -> np.ndarray:
@@ -413,7 +434,7 @@ def _links(channel, radio: _SiteRadio, geo: _Geometry, pl, sf, los, coupling, fa
 
 
 def attach(channel, sites, dev_x_m, dev_y_m, dev_h_m, rng: np.random.Generator, *, where: str = "channel",
-           wrap_shifts_m: np.ndarray | None = None) -> Links:
+           wrap_shifts_m: np.ndarray | None = None, rows: np.ndarray | None = None) -> Links:
     """Steps 1-5 of the module docstring: link budgets, association and uplink power.
 
     Parameters
@@ -442,6 +463,13 @@ def attach(channel, sites, dev_x_m, dev_y_m, dev_h_m, rng: np.random.Generator, 
         the six shifts are the 60-degree rotations of ISD * (3 e1 + 2 e2),
         e1 = (1, 0), e2 = (1/2, sqrt(3)/2). Spatially correlated shadowing uses the
         devices' own (unwrapped) positions.
+    rows : ndarray, optional
+        int, distinct indices of the devices whose links to evaluate and return, in that
+        order (default: all). Everything random is still drawn for all devices, so the
+        result is exactly these rows of the result for all devices and ``rng`` is left in
+        the same state (with correlated shadowing, which ties every device's draws to all
+        positions, all devices are evaluated). The path-loss models' range checks see
+        these devices only.
 
     Returns
     -------
@@ -449,6 +477,14 @@ def attach(channel, sites, dev_x_m, dev_y_m, dev_h_m, rng: np.random.Generator, 
     """
     shifts = check_wrap_shifts(wrap_shifts_m, where)
     radio = _site_radio(channel, sites, where)
+    correlated = channel.model == "tr38901" and channel.shadowing and channel.shadowing_correlated
+    if rows is not None and correlated:  # every device's draws depend on all positions (and LOS states)
+        links = attach(channel, sites, dev_x_m, dev_y_m, dev_h_m, rng, where=where, wrap_shifts_m=wrap_shifts_m)
+        return _take_rows(links, np.asarray(rows, dtype=np.intp))
+    if rows is not None:
+        rows = np.asarray(rows, dtype=np.intp)
+        rng = _RowDraws(rng, rows, dev_x_m.shape[0])
+        dev_x_m, dev_y_m, dev_h_m = dev_x_m[rows], dev_y_m[rows], dev_h_m[rows]
     n_dev, n_sites = dev_x_m.shape[0], sites.x_m.shape[0]
     geo = _geometry(sites, dev_x_m, dev_y_m, dev_h_m, shifts)
 
@@ -465,7 +501,7 @@ def attach(channel, sites, dev_x_m, dev_y_m, dev_h_m, rng: np.random.Generator, 
     pl = _pathloss_db(channel, radio, geo, los, rng, where)
     if channel.model == "tr38901" and channel.shadowing:
         std = _shadow_std_db(radio, geo, los)
-        if channel.shadowing_correlated:
+        if correlated:
             positions = np.column_stack((dev_x_m, dev_y_m))  # unwrapped: the device's own surroundings
             for s in range(n_sites):  # correlated among the links of one site
                 decorrelation = float(np.mean(pathloss.decorrelation_distance_m(radio.environment[s], los[:, s])))
@@ -485,6 +521,39 @@ def attach(channel, sites, dev_x_m, dev_y_m, dev_h_m, rng: np.random.Generator, 
 
     # 4-5. association and uplink power
     return _links(channel, radio, geo, pl, sf, los, coupling, fading_dl, fading_ul)
+
+
+class _RowDraws:
+    """Stands in for :func:`attach`'s generator when only the devices ``rows`` are evaluated.
+
+    Every draw of :func:`attach` is an array whose first axis is the device: each is made
+    here for all ``n_devices`` devices, in the same order, and only the rows asked for are
+    handed back. Their values, and the generator's state afterwards, are exactly those of
+    an evaluation of every device.
+    """
+
+    def __init__(self, rng: np.random.Generator, rows: np.ndarray, n_devices: int):
+        self._rng, self._rows, self._n = rng, rows, n_devices
+
+    def _all(self, size) -> tuple:
+        size = tuple(np.atleast_1d(size).tolist())
+        if size[0] != self._rows.shape[0]:
+            raise ValueError(f"draws of shape {size}: the first axis must be the {self._rows.shape[0]} devices")
+        return (self._n, *size[1:])
+
+    def random(self, size) -> np.ndarray:
+        return self._rng.random(self._all(size))[self._rows]
+
+    def standard_normal(self, size) -> np.ndarray:
+        return self._rng.standard_normal(self._all(size))[self._rows]
+
+    def exponential(self, scale=1.0, size=None) -> np.ndarray:
+        return self._rng.exponential(scale, size=self._all(size))[self._rows]
+
+
+def _take_rows(links: Links, rows: np.ndarray) -> Links:
+    """The links of the devices ``rows``."""
+    return Links(links.cells, *(getattr(links, name)[rows] for name in Links._fields[1:]))
 
 
 # =============================================================================== rates
@@ -542,6 +611,66 @@ def spectral_efficiency(channel, sinr_db: np.ndarray) -> np.ndarray:
                                             max_se=channel.max_spectral_efficiency)
 
 
+#: Devices per block of the load-coupling iterations' downlink sums (a 1 MB scratch at 128 cells).
+_SCRATCH_ROWS = 1024
+
+
+class _LinearBlock(NamedTuple):
+    """One band's powers in mW, the parts of the SINRs that do not depend on the cell loads."""
+
+    rows: np.ndarray  # intp[n], arange over the block's devices
+    serving: np.ndarray  # intp[n], serving cell as an index into the block's cells
+    p_dl_mw: np.ndarray  # float64[n, m], downlink received power times fading gain, mW
+    scratch_mw: np.ndarray  # float64[<= _SCRATCH_ROWS, m], room for load-weighted downlink powers, mW
+    signal_dl_db: np.ndarray  # float64[n], 10 log10 of the serving cell's entry of p_dl_mw, dBm
+    noise_dl_mw: np.ndarray  # float64 (0-d), device receiver noise, mW
+    x_ul_mw: np.ndarray  # float64[m, m], power at cell c from cell j's mean device, mW (link.uplink_sinr_db)
+    signal_ul_db: np.ndarray  # float64[n], uplink power at the serving cell times fading gain, in dBm
+    noise_ul_mw: np.ndarray  # float64[n], serving cell's receiver noise, mW
+
+
+def _linear_block(b: _BandBlock, rx_dl_dbm, rx_ul_dbm, fading_dl, fading_ul) -> _LinearBlock:
+    """Validate one band's link powers and convert them to mW, as link.sinr_db and link.uplink_sinr_db do."""
+    n, m = rx_dl_dbm.shape
+    serving = link._check_serving(b.serving, n, m)
+    rows = np.arange(n)
+    p_dl_mw = link._linear_power_mw(link._check_matrix(rx_dl_dbm), fading_dl)
+    p_ul_mw = link._linear_power_mw(link._check_matrix(rx_ul_dbm), fading_ul)
+    noise_ul_mw = link._db_to_lin(np.asarray(b.noise_ul_dbm, dtype=np.float64))
+    return _LinearBlock(
+        rows=rows, serving=serving, p_dl_mw=p_dl_mw,
+        scratch_mw=np.empty((min(n, _SCRATCH_ROWS), m)) if p_dl_mw.flags.c_contiguous else np.empty_like(p_dl_mw),
+        signal_dl_db=link._power_db(p_dl_mw[rows, serving]),
+        noise_dl_mw=link._db_to_lin(np.asarray(b.noise_dl_dbm, dtype=np.float64)),
+        x_ul_mw=link._mean_uplink_power_mw(p_ul_mw, serving, m),
+        signal_ul_db=link._power_db(p_ul_mw[rows, serving]),
+        noise_ul_mw=noise_ul_mw[serving],
+    )
+
+
+def _block_sinr_db(lin: _LinearBlock, load_dl: np.ndarray, load_ul: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Downlink and uplink SINR of one band's devices at the given cell loads, dB, and the uplink interference.
+
+    The values of :func:`airan.radio.link.sinr_db` and :func:`airan.radio.link.uplink_sinr_db`
+    (mean interferer) for the block's powers, with the same operations in the same order;
+    then the interference at each of the band's cells, mW (:func:`uplink_interference_mw`).
+    """
+    m = lin.x_ul_mw.shape[0]
+    w_dl = link._check_load(load_dl, m)
+    if lin.scratch_mw.shape[0] == lin.rows.shape[0]:  # one block, or rows not contiguous: the whole matrix
+        i_dl_mw = link._downlink_interference_mw(lin.p_dl_mw, lin.rows, lin.serving, w_dl, out=lin.scratch_mw)
+    else:  # by blocks of devices that stay in cache; each row is summed as in the whole matrix
+        i_dl_mw = np.empty(lin.rows.shape[0])
+        size = lin.scratch_mw.shape[0]
+        for a in range(0, lin.rows.shape[0], size):
+            b = min(a + size, lin.rows.shape[0])
+            i_dl_mw[a:b] = link._downlink_interference_mw(lin.p_dl_mw[a:b], lin.rows[: b - a], lin.serving[a:b],
+                                                          w_dl, out=lin.scratch_mw[: b - a])
+    i_ul_mw = link._uplink_interference_mw(lin.x_ul_mw, link._check_load(load_ul, m))
+    return (link._sinr_db(lin.signal_dl_db, i_dl_mw, lin.noise_dl_mw),
+            link._sinr_db(lin.signal_ul_db, i_ul_mw[lin.serving], lin.noise_ul_mw), i_ul_mw)
+
+
 def rates(channel, links: Links, demand_ul_bps: np.ndarray, demand_dl_bps: np.ndarray) -> Rates:
     """Steps 6-7 of the module docstring: SINR, full-cell rates and (coupled) cell loads.
 
@@ -560,23 +689,23 @@ def rates(channel, links: Links, demand_ul_bps: np.ndarray, demand_dl_bps: np.nd
     else:
         views = [tuple(a[np.ix_(b.devices, b.cells)] for a in (links.rx_dl_dbm, links.rx_ul_dbm, links.fading_dl,
                                                             links.fading_ul)) for b in blocks]
+    # what does not change between iterations, converted to mW once per band
+    linear = [_linear_block(b, *v) for b, v in zip(blocks, views, strict=True)]
+    del views
 
     def evaluate(load_dl, load_ul):
         if len(blocks) == 1:
-            b, (rx_dl, rx_ul, f_dl, f_ul) = blocks[0], views[0]
-            sinr_dl = link.sinr_db(rx_dl, b.serving, load_dl, b.noise_dl_dbm, fading_gain=f_dl)
-            sinr_ul = link.uplink_sinr_db(rx_ul, b.serving, load_ul, b.noise_ul_dbm, fading_gain=f_ul)
+            sinr_dl, sinr_ul, i_ul_mw = _block_sinr_db(linear[0], load_dl, load_ul)
         else:
-            sinr_dl, sinr_ul = np.empty(n_dev), np.empty(n_dev)
-            for b, (rx_dl, rx_ul, f_dl, f_ul) in zip(blocks, views, strict=True):
-                if b.devices.size == 0:
+            sinr_dl, sinr_ul, i_ul_mw = np.empty(n_dev), np.empty(n_dev), np.zeros(n_cells)
+            for b, lin in zip(blocks, linear, strict=True):
+                if b.devices.size == 0:  # a band without devices: no uplink interference
                     continue
-                sinr_dl[b.devices] = link.sinr_db(rx_dl, b.serving, load_dl[b.cells], b.noise_dl_dbm, fading_gain=f_dl)
-                sinr_ul[b.devices] = link.uplink_sinr_db(rx_ul, b.serving, load_ul[b.cells], b.noise_ul_dbm,
-                                                         fading_gain=f_ul)
+                sinr_dl[b.devices], sinr_ul[b.devices], i_ul_mw[b.cells] = _block_sinr_db(
+                    lin, load_dl[b.cells], load_ul[b.cells])
         r_dl = link.rate_bps(occupied_dev, spectral_efficiency(channel, sinr_dl), channel.dl_overhead)
         r_ul = link.rate_bps(occupied_dev, spectral_efficiency(channel, sinr_ul), channel.ul_overhead)
-        return sinr_dl, sinr_ul, r_dl, r_ul
+        return sinr_dl, sinr_ul, r_dl, r_ul, i_ul_mw
 
     def offered_load(demand, rate):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -587,7 +716,7 @@ def rates(channel, links: Links, demand_ul_bps: np.ndarray, demand_dl_bps: np.nd
         load_dl = load_ul = np.zeros(n_cells)
     else:
         load_dl = load_ul = np.ones(n_cells)
-    sinr_dl, sinr_ul, r_dl, r_ul = evaluate(load_dl, load_ul)
+    sinr_dl, sinr_ul, r_dl, r_ul, i_ul_mw = evaluate(load_dl, load_ul)
     iterations = 0
     if channel.interference == "coupled":
         # Start from full load: more load means more interference, lower rates and so more load,
@@ -598,9 +727,10 @@ def rates(channel, links: Links, demand_ul_bps: np.ndarray, demand_dl_bps: np.nd
             new_dl, new_ul = offered_load(demand_dl_bps, r_dl), offered_load(demand_ul_bps, r_ul)
             change = max(np.max(np.abs(new_dl - load_dl), initial=0.0), np.max(np.abs(new_ul - load_ul), initial=0.0))
             load_dl, load_ul = new_dl, new_ul
-            sinr_dl, sinr_ul, r_dl, r_ul = evaluate(load_dl, load_ul)
+            sinr_dl, sinr_ul, r_dl, r_ul, i_ul_mw = evaluate(load_dl, load_ul)
     return Rates(sinr_dl, sinr_ul, r_dl, r_ul, offered_load(demand_dl_bps, r_dl), offered_load(demand_ul_bps, r_ul),
-                 iterations, np.array(load_dl, dtype=np.float64), np.array(load_ul, dtype=np.float64))
+                 iterations, np.array(load_dl, dtype=np.float64), np.array(load_ul, dtype=np.float64),
+                 np.array(i_ul_mw, dtype=np.float64))
 
 
 def uplink_interference_mw(channel, links: Links, load_ul: np.ndarray) -> np.ndarray:
@@ -624,11 +754,6 @@ def uplink_interference_mw(channel, links: Links, load_ul: np.ndarray) -> np.nda
         m = b.noise_ul_dbm.shape[0]
         w = np.broadcast_to(np.asarray(load_ul, dtype=np.float64)[cells_b], (m,))
         # as in link.uplink_sinr_db: x_mw[j, c], power at cell c from cell j's mean scheduled device, mW
-        p_mw = np.power(10.0, p_dbm / 10.0) * g
-        x_mw = np.zeros((m, m))
-        np.add.at(x_mw, b.serving, p_mw)
-        x_mw /= np.maximum(np.bincount(b.serving, minlength=m), 1)[:, None]
-        x_mw *= w[:, None]
-        np.fill_diagonal(x_mw, 0.0)
-        out[cells_b] = x_mw.sum(axis=0)
+        x_mw = link._mean_uplink_power_mw(link._linear_power_mw(p_dbm, g), b.serving, m)
+        out[cells_b] = link._uplink_interference_mw(x_mw, w)
     return out

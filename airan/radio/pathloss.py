@@ -328,13 +328,15 @@ def _uma_effective_height_m(d2d_m: np.ndarray, h_ut_m: np.ndarray, rng: np.rando
     h_e = np.ones_like(d2d_m)
     if rng is None:
         return h_e
-    # g(d2D) and C(d2D, hUT); np.maximum keeps the fractional power away from negative bases.
-    g = np.where(d2d_m > 18.0, 1.25 * (d2d_m / 100.0) ** 3 * np.exp(-d2d_m / 150.0), 0.0)
-    c = np.where(h_ut_m >= 13.0, (np.maximum(h_ut_m - 13.0, 0.0) / 10.0) ** 1.5 * g, 0.0)
     # One uniform for the choice "1 m or not", one for the member of {12, 15, ..., hUT - 1.5};
     # both are drawn for every link so the stream does not depend on which links need them.
     u_choice = rng.random(d2d_m.shape)
     u_member = rng.random(d2d_m.shape)
+    if not np.any(h_ut_m >= 13.0):  # C = 0: P(h_E = 1 m) = 1, and u_choice < 1 always picks it
+        return h_e
+    # g(d2D) and C(d2D, hUT); np.maximum keeps the fractional power away from negative bases.
+    g = np.where(d2d_m > 18.0, 1.25 * (d2d_m / 100.0) ** 3 * np.exp(-d2d_m / 150.0), 0.0)
+    c = np.where(h_ut_m >= 13.0, (np.maximum(h_ut_m - 13.0, 0.0) / 10.0) ** 1.5 * g, 0.0)
     top_m = h_ut_m - 1.5
     n_members = np.where(top_m >= 12.0, np.floor((top_m - 12.0) / 3.0 + 1e-9) + 1.0, 0.0)
     member_m = 12.0 + 3.0 * np.minimum(np.floor(u_member * n_members), np.maximum(n_members - 1.0, 0.0))

@@ -349,19 +349,68 @@ def _budget(channel, field: RadioField, radio, index: np.ndarray | slice) -> _Bu
     return _Budget(geo, pl, sf, los, coupling)
 
 
+class _KnownCoupling(NamedTuple):
+    """Coupling losses already evaluated at some grid points, as :func:`_budget` gives them."""
+
+    index: np.ndarray  # int64[n], flat grid indices, ascending and distinct
+    coupling_db: np.ndarray  # float64[n, n_cells], PL + SF - antenna gains, dB
+
+
 def links_at(field: RadioField, x_m, y_m) -> network.Links:
     """The link budgets of devices at the grid points nearest to (x_m, y_m), as :func:`network.attach` gives them.
 
-    No fast fading (the fading gains are 1). The result feeds :func:`network.rates`.
+    No fast fading: the fading gains are 1 (read-only arrays of ones). The result feeds
+    :func:`network.rates`.
+    """
+    return _links_at(field, x_m, y_m)[0]
+
+
+def _links_at(field: RadioField, x_m, y_m) -> tuple[network.Links, _KnownCoupling | None]:
+    """:func:`links_at`, and the coupling losses of the grid points it evaluated (None: none reusable).
+
+    Each grid point is evaluated once, however many devices share it. The coupling losses
+    can spare :func:`radio_map` evaluating those points again (``known``).
     """
     index = grid_index(field, x_m, y_m)
     radio = network._site_radio(field.channel, field.sites, field.where)
-    b = _budget(field.channel, field, radio, index)
-    ones = np.ones(b.coupling.shape)
-    return network._links(field.channel, radio, b.geo, b.pl, b.sf, b.los, b.coupling, ones, ones.copy())
+    points, inverse = np.unique(index, return_inverse=True)
+    distinct = points.shape[0] >= 2
+    if not distinct:
+        # one point: evaluated once per device, as before, since a single row would take another
+        # BLAS path in the geometry's matrix product, whose last bits may differ (_coupling_at)
+        points, inverse = index, np.arange(index.shape[0])
+    b = _budget(field.channel, field, radio, points)
+    links = network._links(field.channel, radio, b.geo, b.pl, b.sf, b.los, b.coupling, None, None)
+    ones = np.broadcast_to(np.float64(1.0), (index.shape[0], b.coupling.shape[1]))  # no fading, read-only
+    links = network.Links(links.cells, *(getattr(links, name)[inverse] for name in network.Links._fields[1:-2]),
+                          ones, ones)
+    return links, _KnownCoupling(points, b.coupling) if distinct else None
 
 
 # =============================================================================== the map
+
+
+def _coupling_at(channel, field: RadioField, radio, part: slice, known: _KnownCoupling | None) -> np.ndarray:
+    """Coupling losses at the grid points ``part``, float64[n, n_cells] dB: from ``known`` where it has them.
+
+    Every value is the one ``_budget(..., part)`` gives. The geometry's matrix product
+    gives each point the same bits in any product of two rows or more, but a one-row
+    product takes another BLAS path: a one-point ``part`` is evaluated alone, as before,
+    and a single missing point is evaluated as two rows.
+    """
+    if known is None or part.stop - part.start < 2:
+        return _budget(channel, field, radio, part).coupling
+    flat = np.arange(part.start, part.stop)
+    pos = np.minimum(np.searchsorted(known.index, flat), known.index.shape[0] - 1)
+    hit = known.index[pos] == flat
+    if hit.all():
+        return known.coupling_db[pos]
+    coupling = np.empty((flat.shape[0], known.coupling_db.shape[1]))
+    coupling[hit] = known.coupling_db[pos[hit]]
+    missing = flat[~hit]
+    evaluated = _budget(channel, field, radio, np.repeat(missing, 2) if missing.shape[0] == 1 else missing).coupling
+    coupling[~hit] = evaluated[: missing.shape[0]]
+    return coupling
 
 
 def _best_first(score: np.ndarray, k: int) -> np.ndarray:
@@ -390,7 +439,8 @@ def _cell_loads(channel, load, n_cells: int, name: str) -> np.ndarray:
     return w
 
 
-def radio_map(channel, field: RadioField, device_links: network.Links, load_dl, load_ul, k: int = 8) -> RadioMap:
+def radio_map(channel, field: RadioField, device_links: network.Links, load_dl, load_ul, k: int = 8, *,
+              interference_ul_mw: np.ndarray | None = None, known: _KnownCoupling | None = None) -> RadioMap:
     """Best ``k`` cells of every grid point with their SINR, rates and uplink power (step 3 of the module docstring).
 
     Parameters
@@ -411,6 +461,15 @@ def radio_map(channel, field: RadioField, device_links: network.Links, load_dl, 
         Ignored with interference "none" (loads 0) and "full" (loads 1).
     k : int
         Candidates kept per grid point (>= 1).
+    interference_ul_mw : ndarray, optional
+        float64[n_cells], the uplink interference of ``device_links`` at ``load_ul``, mW:
+        ``interference_ul_mw`` of the same :func:`network.rates` result (whose
+        ``interference_load_ul`` is ``load_ul``). None computes it with
+        :func:`network.uplink_interference_mw`, which gives the same values.
+    known : optional
+        Internal: coupling losses already evaluated at some grid points for this channel
+        and field (the build's ``_links_at`` returns them with the devices' links); those
+        points are not evaluated again. The map is the same with or without them.
 
     Returns
     -------
@@ -442,7 +501,10 @@ def radio_map(channel, field: RadioField, device_links: network.Links, load_dl, 
     noise_dl_mw = np.power(10.0, noise_dl_dbm / 10.0)
     noise_ul_mw = np.power(10.0, noise_ul_dbm / 10.0)
     occupied_hz = np.array([b.occupied_bandwidth_hz for b in bands], dtype=np.float64)
-    interference_ul_mw = network.uplink_interference_mw(channel, device_links, w_ul)
+    if interference_ul_mw is None:
+        interference_ul_mw = network.uplink_interference_mw(channel, device_links, w_ul)
+    elif np.shape(interference_ul_mw) != (n_cells,):
+        raise ValueError(f"interference_ul_mw: must be float64[{n_cells}], got shape {np.shape(interference_ul_mw)}")
     one_band = len(names) == 1
 
     n_points = field.n_points
@@ -461,8 +523,8 @@ def radio_map(channel, field: RadioField, device_links: network.Links, load_dl, 
 
     def fill(part: slice) -> None:
         """Evaluate the grid points ``part`` and write their rows of the outputs."""
-        b = _budget(channel, field, radio, part)
-        rx_dl = radio.cell_tx_power_dbm[None, :] - b.coupling  # [n, n_cells] dBm
+        coupling = _coupling_at(channel, field, radio, part, known)  # [n, n_cells] dB
+        rx_dl = radio.cell_tx_power_dbm[None, :] - coupling  # [n, n_cells] dBm
         score = network._association_metric_db(radio, rx_dl) + radio.cell_bias_db  # as link.associate
         order = _best_first(score, kk)
         rows = np.arange(order.shape[0])
@@ -473,12 +535,19 @@ def radio_map(channel, field: RadioField, device_links: network.Links, load_dl, 
         for slot in range(kk):
             c = order[:, slot]
             # downlink: every other cell of the candidate's band interferes (as link.sinr_db)
-            other = weighted_mw.copy() if one_band else weighted_mw * (band_code[None, :] == band_code[c][:, None])
-            other[rows, c] = 0.0
+            if one_band:  # the candidate's entries zeroed for the sum, then put back
+                own_mw = weighted_mw[rows, c]
+                weighted_mw[rows, c] = 0.0
+                interference_mw = weighted_mw.sum(axis=1)
+                weighted_mw[rows, c] = own_mw
+            else:
+                other = weighted_mw * (band_code[None, :] == band_code[c][:, None])
+                other[rows, c] = 0.0
+                interference_mw = other.sum(axis=1)
             with np.errstate(divide="ignore"):
-                s_dl = 10.0 * np.log10(p_mw[rows, c]) - 10.0 * np.log10(other.sum(axis=1) + noise_dl_mw[c])
+                s_dl = 10.0 * np.log10(p_mw[rows, c]) - 10.0 * np.log10(interference_mw + noise_dl_mw[c])
             # uplink: power control towards the candidate, interference of the initial devices
-            coupling_c = b.coupling[rows, c]
+            coupling_c = coupling[rows, c]
             p_tx = network._uplink_tx_power_dbm(channel, radio, c, coupling_c)
             with np.errstate(divide="ignore"):
                 s_ul = (10.0 * np.log10(np.power(10.0, (p_tx - coupling_c) / 10.0))
