@@ -1256,13 +1256,14 @@ def advance(m, st, until_s, plugin):
     # handed to an inlined function are reference-counted at every call (about a tenth of
     # an event's time when the heap operations took them as arguments)
     def push(time_s, kind, index):
-        n = ints[I_EV_N]
+        # unsigned positions: Numba checks signed indices for negative values at every access
+        n = np.uint64(ints[I_EV_N])
         seq = ints[I_SEQ]
         payload = (np.int64(index) << _KIND_BITS) | kind
         ints[I_SEQ] = seq + 1
-        ints[I_EV_N] = n + 1
+        ints[I_EV_N] += 1
         while n > 0:
-            parent = (n - 1) >> 2
+            parent = (n - np.uint64(1)) >> np.uint64(2)
             tp = ev_time[parent]
             if tp < time_s or (tp == time_s and ev_seq[parent] < seq):
                 break
@@ -1279,24 +1280,27 @@ def advance(m, st, until_s, plugin):
         time_s = ev_time[0]
         payload = ev_payload[0]
         seq0 = ev_seq[0]
-        n = ints[I_EV_N] - 1
-        ints[I_EV_N] = n
+        ints[I_EV_N] -= 1
+        n = np.uint64(ints[I_EV_N])
         if n > 0:
             t_last = ev_time[n]
             q_last = ev_seq[n]
             p_last = ev_payload[n]
-            i = 0
+            i = np.uint64(0)
             while True:
-                first = 4 * i + 1
+                first = np.uint64(4) * i + np.uint64(1)
                 if first >= n:
                     break
                 child = first
                 tc = ev_time[first]
-                for j in range(first + 1, min(first + 4, n)):
+                j = first + np.uint64(1)
+                last = min(first + np.uint64(4), n)
+                while j < last:
                     tj = ev_time[j]
                     if tj < tc or (tj == tc and ev_seq[j] < ev_seq[child]):
                         child = j
                         tc = tj
+                    j += np.uint64(1)
                 if t_last < tc or (t_last == tc and q_last < ev_seq[child]):
                     break
                 ev_time[i] = tc
