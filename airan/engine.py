@@ -1328,8 +1328,9 @@ def advance(m, st, until_s, plugin):
         if (ev_payload[0] & ((1 << _KIND_BITS) - 1)) == EV_MOVE:
             return STATUS_MOVE  # the caller runs mobility_step, then calls again
         now, kind, index, seq = pop()
-        k = index  # task slot (for every kind but arrivals)
-        d = index
+        # task slot (for every kind but arrivals) and device: unsigned, like the heap's positions
+        k = np.uint64(index)
+        d = np.uint64(index)
         direction = 0
         c = 0
         if kind == EV_CELL_END:
@@ -1339,7 +1340,7 @@ def advance(m, st, until_s, plugin):
                 ints[I_STALE] += 1
                 continue  # replaced by a later reschedule of this cell
             # the flow with the smallest virtual finish time ends now
-            k = -1
+            found = -1
             prev = -1
             k_prev = -1
             vbest = np.inf
@@ -1347,14 +1348,15 @@ def advance(m, st, until_s, plugin):
             while j >= 0:
                 if task_vfinish_s[j] < vbest:
                     vbest = task_vfinish_s[j]
-                    k = j
+                    found = j
                     k_prev = prev
                 prev = j
                 j = task_next[j]
+            k = np.uint64(found)
         ints[I_EVENTS] += 1
         timer = kind == EV_BATCH_TIMER
         if kind != EV_ARRIVAL and not timer:
-            d = task_dev[k]
+            d = np.uint64(task_dev[k])
         if moving and not timer:
             _refresh_link(d, mob_map_point, dev_map_slot, map_rate_ul_bps, map_rate_dl_bps, map_tx_w,
                           dev_power_tx_base_w, dev_uplink_bps, dev_downlink_bps, dev_power_tx_next_w)
@@ -1522,7 +1524,7 @@ def advance(m, st, until_s, plugin):
                                        dev_mmpp_off_rate_hz, dev_trace_pos, dev_trace_len, dev_trace_start,
                                        dev_trace_base_s, dev_trace_cycle_s, trace_t_s)
             push(t_next, EV_ARRIVAL, d)
-            k = ints[I_FREE]
+            k = np.uint64(ints[I_FREE])
             ints[I_FREE] = task_next[k]
             task_next[k] = -1
             task_id[k] = ints[I_NEXT_TASK_ID]
