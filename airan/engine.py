@@ -1002,7 +1002,8 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ce
     ny = np.int64(map_grid[4])
     n_cand = map_cell.shape[1]
     n_handovers = 0
-    for d in devices:
+    for jd in range(devices.shape[0]):
+        d = np.uint64(devices[jd])  # unsigned: no negative-index handling at each access
         if depleted[d]:
             continue
         # the nearest grid point, rounded as airan.radio.radiomap.grid_index does

@@ -652,7 +652,7 @@ def move(t_s, dt_s, kind, speed_min_mps, speed_max_mps, pause_s, p_turn, area, n
     y_max = area[3]
     end_s = t_s + dt_s
     for j in range(devices.shape[0]):
-        i = devices[j]
+        i = np.uint64(devices[j])  # unsigned: no negative-index handling at each access
         k = kind[i]
         if k == MOB_WAYPOINT:
             # -- random waypoint ----------------------------------------------------
