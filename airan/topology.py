@@ -725,7 +725,14 @@ def routes(topo: Topology) -> Routes:
     hops = np.zeros((n_sites, n_compute), dtype=np.int32)
     # float64[n_links], bit/s
     capacity = np.array([lk.capacity_bps for lk in topo.links], dtype=np.float64)
-    if n_compute:
+    if n_compute and not topo.links:
+        # no transport links: a site reaches only the nodes co-located with it, 0 s and 0 links away
+        # (what Dijkstra finds; this spares importing networkx for scenarios that list sites only)
+        site_index = {site.name: i for i, site in enumerate(topo.sites)}
+        for j, node in enumerate(topo.compute):
+            if node.site is not None:
+                latency[site_index[node.site], j] = 0.0
+    elif n_compute:
         graph = to_graph(topo)
         for i, site in enumerate(topo.sites):
             dist, paths = _dijkstra(graph, site.name)

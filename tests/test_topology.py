@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -123,6 +125,42 @@ def test_routes_on_a_hand_built_topology():
     assert r.gpu_node.dtype == np.int32 and r.latency_s.dtype == np.float64 and r.bottleneck.dtype == np.int32
     assert tp.route_path(topo, "s0", "s1-box") == ["s0", "agg", "s1", "s1-box"]
     assert topo.links[1].delay_s == pytest.approx(1e-4)
+
+
+def test_routes_without_links_are_the_co_located_nodes_as_dijkstra_finds_them():
+    # no transport links: routing skips the graph (and networkx); the result is the graph's
+    topo = tp.topology_from_dict({
+        "name": "islands",
+        "sites": [{"name": "a", "x_m": 0.0, "y_m": 0.0}, {"name": "b", "x_m": 500.0, "y_m": 0.0},
+                  {"name": "c", "x_m": 0.0, "y_m": 500.0}],
+        "compute": [{"name": "a1", "kind": "site", "site": "a", "gpu": {"servers": 1, "flops_per_s": 1e13}},
+                    {"name": "b1", "kind": "site", "site": "b"},
+                    {"name": "a2", "kind": "site", "site": "a", "gpu": {"servers": 2, "flops_per_s": 1e13}}],
+    }, source="islands")
+    assert not topo.links
+    r = tp.routes(topo)
+    graph = tp.to_graph(topo)
+    expected = np.full((3, 3), np.inf)
+    for i, site in enumerate(topo.sites):
+        for j, node in enumerate(topo.compute):
+            if nx.has_path(graph, site.name, node.name):
+                expected[i, j] = nx.shortest_path_length(graph, site.name, node.name, weight="latency_s")
+    np.testing.assert_array_equal(r.latency_s, expected)
+    np.testing.assert_array_equal(r.hops, np.zeros((3, 3)))
+    np.testing.assert_array_equal(r.bottleneck, np.full((3, 3), -1))
+    np.testing.assert_array_equal(r.gpu_node, [0, -1, -1])  # a: its first GPU node; b's node has no GPU
+
+
+def test_a_scenario_without_transport_links_does_not_import_networkx():
+    raw = {"simulation": {"duration_s": 10.0}, "channel": {"model": "ideal"},
+           "sites": [{"name": "a", "gpu": {"servers": 1, "flops_per_s": 1e12}}],
+           "workloads": [{"name": "w", "flops": 1e9, "input_bytes": 1e3, "output_bytes": 1e2, "deadline_s": 0.1}],
+           "devices": [{"name": "d", "count": 3, "workload": "w", "rate_hz": 1.0, "profile": "smartphone",
+                        "uplink_bps": 1e7, "downlink_bps": 1e7}]}
+    code = ("import sys, airan; from airan.build import build_model; "
+            f"build_model(airan.scenario_from_dict({raw!r}), 1); print('networkx' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize("name", list(tp.BUILTIN_SPECS))
