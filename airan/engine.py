@@ -471,7 +471,12 @@ class State(NamedTuple):
 # unpacks the arrays it needs into local variables once per call, outside the
 # loop, and hands helpers the arrays themselves: the policy code and the arrival
 # processes take them as arguments and are inlined into the loop (Numba IR
-# inlining), like the heap's push and pop; the energy maths takes scalars.
+# inlining); the energy maths takes scalars. Arrays handed to an inlined function
+# are still reference-counted at each call, which matters for the few operations
+# of every event: the heap's push and pop are closures inside the loop, which use
+# its arrays as they are. Indices the loop uses at every event (heap positions,
+# the task slot, the device) are unsigned, which spares Numba's handling of
+# negative indices at each array access.
 # The kernels use Numba's "numpy" error model: a float division by zero gives
 # inf or nan instead of a check and a possible exception at every division (the
 # scenario's validation keeps rates, servers, speeds and capacities positive, and

@@ -48,10 +48,11 @@ c
     and handover check every 1 s, 1 h simulated: as case b but on ``hex37``
     (wrap-around), no GPU energy, 0.05 task/s per device. The speeds are those of
     the ITU-R M.2412 dense-urban evaluation (R): 80 % of the devices at 3 km/h
-    (pedestrians), 20 % at 30 km/h (in cars). Reported
-    besides the common figures: handovers per device-hour, mobility steps,
-    device-steps per wall second. The device count and rate are the module
-    constants ``C_DEVICES_PER_SITE`` and ``C_RATE_HZ``. (quick: 37 x 30 devices, 60 s)
+    (pedestrians), 20 % at 30 km/h (in cars). Reported besides the common figures:
+    the time split into build, mobility steps (``Simulation.mobility_wall_time_s``)
+    and events, the time per device-step and per task, handovers per device-hour.
+    The device count and rate are the module constants ``C_DEVICES_PER_SITE`` and
+    ``C_RATE_HZ``. (quick: 37 x 30 devices, 60 s)
 a_10h
     Case a for 10 h simulated (quick: 600 s, keeping the 1 : 10): the engine's
     memory is bounded by the devices and the tasks in flight, not by the tasks
