@@ -646,23 +646,21 @@ def _data_ptr(typingctx, arr):
 
 
 @njit(inline="always", error_model="numpy")
-def _device_option(d, now, opts, flops, in_bits, out_bits, deadline, c, cell_flows, dev_uplink_bps,
+def _device_option(d, backlog, opts, flops, in_bits, out_bits, deadline, c, cell_flows, dev_uplink_bps,
                    dev_downlink_bps, dev_power_tx_next_w, dev_power_rx_w, dev_tx_j_per_bit, dev_rx_j_per_bit,
-                   dev_cpu_free_s, dev_flops_per_s, dev_power_compute_w):
+                   dev_flops_per_s, dev_power_compute_w):
     """Row 0 of a comparing policy's options (airan.policies O_*): running the task on device ``d``'s CPU.
 
-    Latency: the CPU's backlog plus the task's compute time; energy: compute power x
-    compute time. Returns the radio time and energy every GPU option shares: the
-    uplink and downlink times at the device's full-cell rates divided among the
-    transfers now in its cell ``c`` plus this one (processor sharing), and transmit
-    and receive power over them plus the per-bit energies (the RRC tail, common to
-    every transfer, is left out).
+    Latency: the CPU's ``backlog`` (s) plus the task's compute time; energy: compute
+    power x compute time. Returns what every GPU option shares: the uplink and downlink
+    times at the device's full-cell rates divided among the transfers now in its cell
+    ``c`` plus this one (processor sharing), s, and transmit and receive power over them
+    plus the per-bit energies, J (the RRC tail, common to every transfer, is left out).
     """
     t_ul = in_bits * (cell_flows[UL, c] + 1) / dev_uplink_bps[d]
     t_dl = out_bits * (cell_flows[DL, c] + 1) / dev_downlink_bps[d]
     e_radio = (dev_power_tx_next_w[d] * t_ul + dev_power_rx_w[d] * t_dl
                + in_bits * dev_tx_j_per_bit[d] + out_bits * dev_rx_j_per_bit[d])
-    backlog = max(dev_cpu_free_s[d] - now, 0.0)
     compute = flops / dev_flops_per_s[d]
     opts[0, O_NODE] = -1.0
     opts[0, O_LATENCY_S] = backlog + compute
@@ -676,7 +674,7 @@ def _device_option(d, now, opts, flops, in_bits, out_bits, deadline, c, cell_flo
     opts[0, O_HOPS] = 0.0
     opts[0, O_SERVICE_S] = compute
     opts[0, O_RADIO_S] = 0.0
-    return t_ul + t_dl, e_radio
+    return t_ul, t_dl, e_radio
 
 
 @njit(inline="always", error_model="numpy")
@@ -1562,17 +1560,18 @@ def advance(m, st, until_s, plugin):
                     in_bits = wl_input_bits[w]
                     out_bits = wl_output_bits[w]
                     deadline = wl_deadline_s[w]
-                    t_radio, e_radio = _device_option(
-                        d, now, policy_options, flops, in_bits, out_bits, deadline, dev_cell[d], cell_flows,
+                    c = dev_cell[d]
+                    backlog = max(dev_cpu_free_s[d] - now, 0.0)
+                    t_ul, t_dl, e_radio = _device_option(
+                        d, backlog, policy_options, flops, in_bits, out_bits, deadline, c, cell_flows,
                         dev_uplink_bps, dev_downlink_bps, dev_power_tx_next_w, dev_power_rx_w, dev_tx_j_per_bit,
-                        dev_rx_j_per_bit, dev_cpu_free_s, dev_flops_per_s, dev_power_compute_w)
+                        dev_rx_j_per_bit, dev_flops_per_s, dev_power_compute_w)
                     n_opts = _node_options(
-                        s, w, in_bits, out_bits, deadline, t_radio, e_radio, policy_options, policy_nodes,
+                        s, w, in_bits, out_bits, deadline, t_ul + t_dl, e_radio, policy_options, policy_nodes,
                         max_nodes, max_hops, site_gpu_node, site_gpu_next, node_wl_pool, node_service_s,
                         pool_servers, pool_q_len, pool_busy, route_hops, route_direct, route_latency_s, route_cell,
                         cell_flows, cell_rate_bps)
                     charge = (dev_battery_y1[d] + dev_battery_y2[d]) / dev_capacity_j[d]
-                    backlog = max(dev_cpu_free_s[d] - now, 0.0)
                     if policy == POLICY_PLUGIN:
                         choice, row = _plugin_choice(
                             plugin, now, policy_options, policy_nodes, n_opts, policy_task, policy_params,
@@ -1583,10 +1582,9 @@ def advance(m, st, until_s, plugin):
                             ints[I_POLICY_BAD_N] = n_opts
                             return STATUS_POLICY_ERROR
                     elif policy == POLICY_PARTIAL:
-                        c = dev_cell[d]
                         choice, split = _choose_split(
-                            w, s, policy_options, policy_nodes, n_opts, flops, out_bits, backlog,
-                            out_bits * (cell_flows[DL, c] + 1) / dev_downlink_bps[d], cell_flows[UL, c] + 1,
+                            w, s, policy_options, policy_nodes, n_opts, flops, out_bits, backlog, t_dl,
+                            cell_flows[UL, c] + 1,
                             dev_uplink_bps[d], dev_flops_per_s[d], dev_power_compute_w[d], dev_power_tx_next_w[d],
                             dev_power_rx_w[d], dev_tx_j_per_bit[d], dev_rx_j_per_bit[d], wl_split_n, wl_split_flops,
                             wl_split_bits, node_overhead_s, route_direct, route_latency_s, route_cell, cell_flows,
@@ -1890,7 +1888,7 @@ def advance(m, st, until_s, plugin):
                     push(now + service, EV_GPU_END, j)
                     tokens = wl_output_tokens[pick]
                     dj = task_dev[j]
-                    if moving:
+                    if tokens > 0 and moving:  # the time to first token reads the device's downlink rate
                         _refresh_link(dj, mob_map_point, dev_map_slot, map_rate_ul_bps, map_rate_dl_bps, map_tx_w,
                                       dev_power_tx_base_w, dev_uplink_bps, dev_downlink_bps, dev_power_tx_next_w)
                     if tokens > 0 and (task_flags[j] & F_COUNTED) != 0 and dev_downlink_bps[dj] > 0.0:
