@@ -853,17 +853,41 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     ScenarioError
         With a one-line message naming the file, the field path and what is allowed.
     """
+    return scenario_from_file_data(read_scenario_file(path), path, overrides)
+
+
+def read_scenario_file(path: str | Path) -> dict[str, Any]:
+    """The raw TOML data of a scenario file, not yet validated (:func:`scenario_from_file_data` does that).
+
+    For callers that build many scenarios from one file (a sweep's points), which
+    then parse it once.
+
+    Raises
+    ------
+    ScenarioError
+        If the file is missing, unreadable or not valid TOML.
+    """
     path = Path(path)
-    source = path.name
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ScenarioError(f"{path}: no such scenario file") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
+        raise ScenarioError(f"{path.name}: not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: cannot read: {exc}") from None
-    raw = apply_overrides(raw, overrides, source=source)
+
+
+def scenario_from_file_data(raw: dict[str, Any], path: str | Path,
+                            overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Validate the data :func:`read_scenario_file` read from ``path``, with ``overrides`` applied.
+
+    ``raw`` is not changed. Files the scenario names by relative paths (a topology,
+    arrival traces, a policy plug-in) are resolved next to ``path``.
+    """
+    path = Path(path)
+    source = path.name
+    raw = apply_overrides(raw, overrides, source=source)  # a copy
     # files named by the scenario (a topology, arrival traces) are found next to it, wherever the run starts
     topology = raw.get("topology")
     if isinstance(topology, dict) and isinstance(topology.get("file"), str):

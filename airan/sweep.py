@@ -66,7 +66,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ._version import __version__
 from .results import _atomic_write_text, read_parquet, write_parquet
-from .scenario import Scenario, ScenarioError, _describe, _split_path, dump_scenario, load_scenario
+from .scenario import (
+    Scenario,
+    ScenarioError,
+    _describe,
+    _split_path,
+    dump_scenario,
+    load_scenario,
+    read_scenario_file,
+    scenario_from_file_data,
+)
 
 __all__ = [
     "Sweep",
@@ -498,9 +507,13 @@ def plan_runs(sweep: Sweep) -> list[RunSpec]:
     source = sweep.path.name
     cache: dict[str, bytes] = {}
     specs = []
+    try:
+        base = read_scenario_file(sweep.scenario_path)  # parsed once: every point starts from a copy
+    except ScenarioError as exc:
+        raise SweepError(f"{source}: scenario: {exc}") from None
     for p, values in enumerate(sweep.points):
         try:
-            scenario = load_scenario(sweep.scenario_path, sweep.overrides(p))
+            scenario = scenario_from_file_data(base, sweep.scenario_path, sweep.overrides(p))
         except ScenarioError as exc:
             where = ", ".join(f"{path} = {_toml_value(value)}" for path, value in values.items())
             raise SweepError(f"{source}: point {p} ({where}): {exc}") from None

@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import tomli_w
 from pydantic import ValidationError
 
 import airan
@@ -106,6 +107,25 @@ def test_override_values_are_parsed_as_toml_and_validated_like_the_file():
     assert raw["sites"][0]["gpu"]["servers"] == 1  # the input is not modified
     # a quoted number stays a string and is rejected as one
     assert "must be an integer, got string '4'" in error_of(minimal(), ['sites.0.gpu.servers="4"'])
+
+
+def test_one_parse_of_a_file_serves_many_scenarios_like_loading_each(tmp_path):
+    """A sweep parses its base file once: each point from that data equals loading the file with its overrides."""
+    (tmp_path / "arrivals.csv").write_text("t_s\n0.5\n1.5\n")
+    raw = minimal()
+    raw["devices"][0].update(arrival="trace", trace_file="arrivals.csv")
+    del raw["devices"][0]["rate_hz"]
+    path = tmp_path / "s.toml"
+    path.write_text(tomli_w.dumps(raw))
+    data = airan.scenario.read_scenario_file(path)
+    before = tomllib.loads(path.read_text())
+    for servers in (1, 3):
+        overrides = [f"sites.0.gpu.servers={servers}"]
+        built = airan.scenario.scenario_from_file_data(data, path, overrides)
+        assert built == load_scenario(path, overrides)
+        assert built.sites[0].gpu.servers == servers
+        assert Path(built.devices[0].trace_file) == (tmp_path / "arrivals.csv").resolve()
+    assert data == before  # the parsed data is left as read: the next point starts from the file again
 
 
 def test_override_without_equals_sign_is_an_error():
