@@ -330,10 +330,10 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
                 "map_grid": np.array([rmap.x0_m, rmap.y0_m, rmap.step_m, rmap.nx, rmap.ny], dtype=np.float64),
                 "map_cell": np.ascontiguousarray(rmap.cell, dtype=np.int32),
                 "map_rsrp_dbm": np.ascontiguousarray(rmap.rsrp_dbm, dtype=np.float32),
-                "map_rate_ul_bps": np.ascontiguousarray(np.nan_to_num(rmap.rate_ul_bps), dtype=np.float64),
-                "map_rate_dl_bps": np.ascontiguousarray(np.nan_to_num(rmap.rate_dl_bps), dtype=np.float64),
-                "map_tx_w": np.ascontiguousarray(np.nan_to_num(
-                    10.0 ** (rmap.tx_power_dbm / 10.0) / 1000.0 / channel.ue_pa_efficiency), dtype=np.float64),
+                "map_link": np.ascontiguousarray(np.stack([
+                    np.nan_to_num(rmap.rate_ul_bps), np.nan_to_num(rmap.rate_dl_bps),
+                    np.nan_to_num(10.0 ** (rmap.tx_power_dbm / 10.0) / 1000.0 / channel.ue_pa_efficiency),
+                ], axis=-1), dtype=np.float64),
             }
         radio = {
             "cell": links.cell.astype(np.int64),
@@ -764,9 +764,7 @@ def _no_radio_map() -> dict[str, np.ndarray]:
         "map_grid": np.array([0.0, 0.0, 1.0, 1.0, 1.0]),
         "map_cell": np.full((1, 1), -1, dtype=np.int32),
         "map_rsrp_dbm": np.zeros((1, 1), dtype=np.float32),
-        "map_rate_ul_bps": np.zeros((1, 1)),
-        "map_rate_dl_bps": np.zeros((1, 1)),
-        "map_tx_w": np.zeros((1, 1)),
+        "map_link": np.zeros((1, 1, 3)),
     }
 
 

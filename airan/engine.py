@@ -112,6 +112,10 @@ EV_MOVE = 5  # index: 0; every moving device takes a mobility step, then handove
 EV_BATCH_TIMER = 6  # index: compute node; a waiting task's batching delay has run out
 _KIND_BITS = 3
 
+MAP_RATE_UL = 0  # the columns of Model.map_link
+MAP_RATE_DL = 1
+MAP_TX = 2
+
 UL = 0  # direction rows of the cell and per-device flow arrays
 DL = 1
 
@@ -322,9 +326,9 @@ class Model(NamedTuple):
     map_grid: np.ndarray  # float64[5], x0_m, y0_m, step_m, nx, ny
     map_cell: np.ndarray  # int32, candidate cells, best first (-1: none)
     map_rsrp_dbm: np.ndarray  # float32, received power of each candidate, dBm
-    map_rate_ul_bps: np.ndarray  # float64, full-cell uplink rate served by the candidate, bit/s
-    map_rate_dl_bps: np.ndarray  # float64, full-cell downlink rate, bit/s
-    map_tx_w: np.ndarray  # float64, radiated uplink power over PA efficiency towards the candidate, W
+    # float64[point, candidate, MAP_*]: the candidate's full-cell uplink and downlink rates (bit/s) and
+    # radiated uplink power over PA efficiency (W) side by side, as a moving device reads them together
+    map_link: np.ndarray
     # workloads [n_workloads]
     wl_flops: np.ndarray  # float64, FLOP per task
     wl_input_bits: np.ndarray  # float64, uplink bits per task
@@ -972,6 +976,9 @@ def mobility_step(m, st):
 #: cost a whole step (1 ns, far below any step).
 _TTT_TOLERANCE_S = 1e-9
 
+#: Devices per block of the handover check (see :func:`_handover_check`).
+_HO_BLOCK = 64
+
 
 @njit(error_model="numpy")
 def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, cell_bias_db, cell_site, hysteresis_db,
@@ -1005,67 +1012,92 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ce
     ny = np.int64(map_grid[4])
     n_cand = map_cell.shape[1]
     n_handovers = 0
-    for jd in range(devices.shape[0]):
-        d = np.uint64(devices[jd])  # unsigned: no negative-index handling at each access
-        if depleted[d]:
-            continue
-        # the nearest grid point, rounded as airan.radio.radiomap.grid_index does
-        i = min(max(np.int64(np.rint((x_m[d] - x0) / step)), 0), nx - 1)
-        j = min(max(np.int64(np.rint((y_m[d] - y0) / step)), 0), ny - 1)
-        p = j * nx + i
-        if p == map_point[d] and (ho_target[d] < 0 or now - ho_since_s[d] < ttt_s - _TTT_TOLERANCE_S):
-            continue
-        map_point[d] = p
-        serving = dev_cell[d]
-        slot = -1
-        for q in range(n_cand):
-            if map_cell[p, q] == serving:
-                slot = q
-                break
-        best = map_cell[p, 0]
-        if best >= 0 and best != serving:
-            if slot < 0:
-                go = True  # the serving cell is far below the best: re-establish at once
-            else:
-                level_serving = np.float64(map_rsrp_dbm[p, slot]) + cell_bias_db[serving]
-                level_best = np.float64(map_rsrp_dbm[p, 0]) + cell_bias_db[best]
-                go = False
-                if level_best - hysteresis_db > level_serving:
-                    if ho_target[d] < 0:
-                        ho_since_s[d] = now  # the condition starts to hold: the timer starts
-                    ho_target[d] = best
-                    go = now - ho_since_s[d] >= ttt_s - _TTT_TOLERANCE_S
+    # Devices are checked in blocks: a first pass finds the block's devices that need the map
+    # and their points, a second reads the best candidate of each point (loads independent of
+    # each other, which the processor overlaps: the map outgrows the caches of a city-scale
+    # run, and waiting for its rows one device at a time took most of a step), and the checks
+    # then find the rows in the cache. A device's check reads and writes only its own state,
+    # so the order of the checks is immaterial.
+    block_d = np.empty(_HO_BLOCK, dtype=np.uint64)
+    block_p = np.empty(_HO_BLOCK, dtype=np.int64)
+    block_best = np.empty(_HO_BLOCK, dtype=np.int64)
+    block_rsrp_best = np.empty(_HO_BLOCK, dtype=np.float64)
+    n_devices = devices.shape[0]
+    jd = 0
+    while jd < n_devices:
+        n_block = 0
+        while jd < n_devices and n_block < _HO_BLOCK:
+            d = np.uint64(devices[jd])  # unsigned: no negative-index handling at each access
+            jd += 1
+            if depleted[d]:
+                continue
+            # the nearest grid point, rounded as airan.radio.radiomap.grid_index does
+            i = min(max(np.int64(np.rint((x_m[d] - x0) / step)), 0), nx - 1)
+            j = min(max(np.int64(np.rint((y_m[d] - y0) / step)), 0), ny - 1)
+            p = j * nx + i
+            if p == map_point[d] and (ho_target[d] < 0 or now - ho_since_s[d] < ttt_s - _TTT_TOLERANCE_S):
+                continue
+            block_d[n_block] = d
+            block_p[n_block] = p
+            n_block += 1
+        for r in range(n_block):
+            p = block_p[r]
+            block_best[r] = map_cell[p, 0]
+            block_rsrp_best[r] = map_rsrp_dbm[p, 0]
+        for r in range(n_block):
+            d = block_d[r]
+            p = block_p[r]
+            map_point[d] = p
+            serving = dev_cell[d]
+            slot = -1
+            for q in range(n_cand):
+                if map_cell[p, q] == serving:
+                    slot = q
+                    break
+            best = block_best[r]
+            if best >= 0 and best != serving:
+                if slot < 0:
+                    go = True  # the serving cell is far below the best: re-establish at once
                 else:
+                    level_serving = np.float64(map_rsrp_dbm[p, slot]) + cell_bias_db[serving]
+                    level_best = block_rsrp_best[r] + cell_bias_db[best]
+                    go = False
+                    if level_best - hysteresis_db > level_serving:
+                        if ho_target[d] < 0:
+                            ho_since_s[d] = now  # the condition starts to hold: the timer starts
+                        ho_target[d] = best
+                        go = now - ho_since_s[d] >= ttt_s - _TTT_TOLERANCE_S
+                    else:
+                        ho_target[d] = -1
+                if go:
+                    dev_cell[d] = best
+                    dev_site[d] = cell_site[best]
+                    handovers[d] += 1
+                    n_handovers += 1
                     ho_target[d] = -1
-            if go:
-                dev_cell[d] = best
-                dev_site[d] = cell_site[best]
-                handovers[d] += 1
-                n_handovers += 1
+                    slot = 0
+            else:
                 ho_target[d] = -1
-                slot = 0
-        else:
-            ho_target[d] = -1
-        if slot >= 0:
-            map_slot[d] = slot
+            if slot >= 0:
+                map_slot[d] = slot
     return n_handovers
 
 
 @njit(inline="always", error_model="numpy")
-def _refresh_link(d, map_point, map_slot, map_rate_ul_bps, map_rate_dl_bps, map_tx_w, power_tx_base_w, uplink_bps,
+def _refresh_link(d, map_point, map_slot, map_link, power_tx_base_w, uplink_bps,
                   downlink_bps, power_tx_next_w):
     """A moving device's full-cell rates and uplink power from the radio-map candidate of its last mobility step.
 
     :func:`_handover_check` only notes the candidate (``map_slot``, -1 once taken):
-    reading three map arrays for every device at every step cost more than the rest
-    of the step, while most devices have no event before their next step.
+    reading the map for every device at every step cost more than the rest of the
+    step, while most devices have no event before their next step.
     """
     q = map_slot[d]
     if q >= 0:
         p = map_point[d]
-        uplink_bps[d] = map_rate_ul_bps[p, q]
-        downlink_bps[d] = map_rate_dl_bps[p, q]
-        power_tx_next_w[d] = power_tx_base_w[d] + map_tx_w[p, q]
+        uplink_bps[d] = map_link[p, q, MAP_RATE_UL]
+        downlink_bps[d] = map_link[p, q, MAP_RATE_DL]
+        power_tx_next_w[d] = power_tx_base_w[d] + map_link[p, q, MAP_TX]
         map_slot[d] = -1
 
 
@@ -1217,9 +1249,7 @@ def advance(m, st, until_s, plugin):
     mob_y_m = st.mob_y_m
     mob_map_point = st.mob_map_point
     dev_map_slot = st.dev_map_slot
-    map_rate_ul_bps = m.map_rate_ul_bps
-    map_rate_dl_bps = m.map_rate_dl_bps
-    map_tx_w = m.map_tx_w
+    map_link = m.map_link
     dev_power_tx_base_w = m.dev_power_tx_base_w
     policy_options = st.policy_options
     policy_nodes = st.policy_nodes
@@ -1362,7 +1392,7 @@ def advance(m, st, until_s, plugin):
         if kind != EV_ARRIVAL and not timer:
             d = np.uint64(task_dev[k])
         if moving and not timer:
-            _refresh_link(d, mob_map_point, dev_map_slot, map_rate_ul_bps, map_rate_dl_bps, map_tx_w,
+            _refresh_link(d, mob_map_point, dev_map_slot, map_link,
                           dev_power_tx_base_w, dev_uplink_bps, dev_downlink_bps, dev_power_tx_next_w)
 
         # -- the device's energy up to now; is its battery still alive? -------
@@ -1889,7 +1919,7 @@ def advance(m, st, until_s, plugin):
                     tokens = wl_output_tokens[pick]
                     dj = task_dev[j]
                     if tokens > 0 and moving:  # the time to first token reads the device's downlink rate
-                        _refresh_link(dj, mob_map_point, dev_map_slot, map_rate_ul_bps, map_rate_dl_bps, map_tx_w,
+                        _refresh_link(dj, mob_map_point, dev_map_slot, map_link,
                                       dev_power_tx_base_w, dev_uplink_bps, dev_downlink_bps, dev_power_tx_next_w)
                     if tokens > 0 and (task_flags[j] & F_COUNTED) != 0 and dev_downlink_bps[dj] > 0.0:
                         # the first token: the batch's prefill, the path back and the token's own airtime
