@@ -74,6 +74,7 @@ from .scenario import (
     dump_scenario,
     load_scenario,
     read_scenario_file,
+    scenario_from_dict,
     scenario_from_file_data,
 )
 
@@ -682,13 +683,26 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path, workers: int | None = 
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise SweepError(f"workers: must be an integer >= 1, got {workers!r}")
     out = Path(out)
-    specs = plan_runs(sweep)
-    started = datetime.now(UTC)
-    runs = _prepare_folder(sweep, specs, out, force)
-    existing = _finished_keys(runs)
-    todo = [s for s in specs if existing.get(s.run_id) != s.key]
     scheduler = scheduler if scheduler is not None else sweep.scheduler
     workers = (os.cpu_count() or 1) if workers is None else workers
+    n_runs = len(sweep.points) * sweep.replications
+    pool = None
+    if scheduler is None and workers > 1 and n_runs > 1:
+        # local worker processes start (interpreter, imports, compiled kernels) while this one plans
+        pool, executor = _start_pool(min(workers, n_runs))
+    try:
+        specs = plan_runs(sweep)
+        started = datetime.now(UTC)
+        runs = _prepare_folder(sweep, specs, out, force)
+        existing = _finished_keys(runs)
+        todo = [s for s in specs if existing.get(s.run_id) != s.key]
+        if pool is not None and len(todo) < 2:
+            _stop_pool(pool)
+            pool = None
+    except BaseException:
+        if pool is not None:
+            _stop_pool(pool)
+        raise
     report = SweepReport(out=out, total=len(specs), skipped=len(specs) - len(todo))
 
     from tqdm import tqdm
@@ -715,12 +729,13 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path, workers: int | None = 
             report.executor = "nothing to run"
         elif scheduler is not None:
             _run_dask(todo, scheduler, workers, handle, report)
-        elif workers == 1 or len(todo) == 1:
+        elif pool is None:
             report.executor = "serial (in this process)"
             for spec in todo:
                 handle(execute(spec))
         else:
-            _run_processes(todo, min(workers, len(todo)), handle, report)
+            report.executor = executor
+            _run_processes(todo, pool, handle, report)
     except KeyboardInterrupt:
         report.stopped = "interrupted"
         raise
@@ -732,18 +747,62 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path, workers: int | None = 
     return report
 
 
-def _run_processes(todo: list[RunSpec], n: int, handle, report: SweepReport) -> None:
+def _start_pool(n: int):
+    """``n`` local worker processes, started now (each loads the engine's kernels while the client plans).
+
+    Returns the executor and its description for the report.
+    """
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
+    from concurrent.futures import ProcessPoolExecutor
 
     # forkserver (spawn where there is none): no worker inherits the client's threads (Numba, tqdm)
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     if method == "forkserver":
         context.set_forkserver_preload(["airan.sweep", "airan.simulation"])
-    report.executor = f"local processes ({n}, {method})"
     pool = ProcessPoolExecutor(max_workers=n, mp_context=context, initializer=_ignore_interrupts)
+    for _ in range(n):
+        pool.submit(_warm_worker)  # a worker process is started for each task submitted while none is idle
+    return pool, f"local processes ({n}, {method})"
+
+
+def _warm_worker() -> None:
+    """Load the compiled kernels with a tiny run, so that a worker's first run does not wait for them.
+
+    A failure here is left for the real runs to report.
+    """
+    from .simulation import run
+
+    try:
+        run(scenario_from_dict(_WARM_SCENARIO))
+    except Exception:  # noqa: BLE001, S110 - only a warm-up; a real run reports the same problem
+        pass
+
+
+#: The tiny run of :func:`_warm_worker`: one GPU site, two devices, one second.
+_WARM_SCENARIO = {
+    "simulation": {"duration_s": 1.0},
+    "sites": [{"name": "bs", "gpu": {"servers": 1, "flops_per_s": 1e12}}],
+    "workloads": [{"name": "w", "flops": 1e9, "input_bytes": 1000, "output_bytes": 100, "deadline_s": 0.1}],
+    "devices": [{"name": "d", "count": 2, "workload": "w", "rate_hz": 5.0, "compute_flops_per_s": 1e11,
+                 "power_idle_w": 0.1, "power_compute_w": 2.0, "power_tx_w": 1.0, "power_rx_w": 0.5,
+                 "battery_wh": 10.0, "uplink_bps": 1e7, "downlink_bps": 1e8}],
+}
+
+
+def _stop_pool(pool) -> None:
+    """Stop the workers now rather than after the runs in progress."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    pool.shutdown(wait=True)
+
+
+def _run_processes(todo: list[RunSpec], pool, handle, report: SweepReport) -> None:
+    from concurrent.futures import as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
     try:
         futures = [pool.submit(execute, spec) for spec in todo]
         for future in as_completed(futures):
@@ -752,10 +811,7 @@ def _run_processes(todo: list[RunSpec], n: int, handle, report: SweepReport) -> 
         report.stopped = "a worker process died (killed, or out of memory); run the same command again to resume"
     except BaseException:
         # Ctrl-C or a failure here: stop the workers now rather than after the runs in progress
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            process.terminate()
+        _stop_pool(pool)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

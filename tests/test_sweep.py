@@ -315,6 +315,22 @@ def test_worker_processes_give_the_serial_table(folder):
     assert_same_tables(read_results(folder / "serial"), read_results(folder / "processes"))
 
 
+def test_workers_started_before_planning_are_stopped_when_the_sweep_is_refused(folder):
+    """Worker processes start while the client plans; a refused sweep stops them and runs nothing."""
+    (folder / "taken").mkdir()
+    (folder / "taken" / "notes.txt").write_text("mine")
+    with pytest.raises(SweepError, match="exists and is not a sweep folder"):
+        run_sweep(write(folder, GRID), folder / "taken", workers=2, progress=False)
+    assert sorted(p.name for p in (folder / "taken").iterdir()) == ["notes.txt"]
+    # a point that does not validate is refused in planning, with the workers already started
+    with pytest.raises(SweepError, match=r"point 0 \(.*devices\[0\]\.rate_hz = -1\.0\): .*must be > 0"):
+        run_sweep(write(folder, GRID.replace("values = [1.0, 3.0]", "values = [-1.0, 3.0]")), folder / "bad",
+                  workers=2, progress=False)
+    assert not (folder / "bad").exists()
+    report = run_sweep(write(folder, GRID), folder / "good", workers=2, progress=False)  # and a new sweep still runs
+    assert report.ran == 8 and report.executor.startswith("local processes (2, ")
+
+
 def test_a_dask_cluster_gives_the_serial_table(folder):
     from dask.distributed import LocalCluster
 
