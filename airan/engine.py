@@ -14,8 +14,12 @@ again. Memory is therefore bounded by the number of devices plus the tasks in
 flight, never by the number of tasks simulated.
 
 Event queue
-    A binary min-heap in parallel arrays ordered by (time, sequence number); the
-    sequence number makes ties resolve in scheduling order, deterministically.
+    Two 4-ary min-heaps in parallel arrays, ordered by (time, sequence number),
+    with one counter for the sequence numbers: the devices' next arrivals (one
+    entry per device) and every other event (those of the tasks in flight, and
+    mobility steps). The loop takes the earlier of the two roots, so events come
+    in the order one heap would give; the sequence number makes ties resolve in
+    scheduling order, deterministically.
 
 Task life cycle
     arrival -> local compute -> done, or
@@ -65,7 +69,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 from . import histogram
@@ -200,7 +206,8 @@ I_GPU_ACCEPTED = 26  # counted tasks a GPU node accepted (each at most once)
 I_POLICY_BAD_ROW = 27  # the row a plug-in policy returned that was not an option (STATUS_POLICY_ERROR)
 I_POLICY_BAD_N = 28  # the number of options it had
 I_SPLIT = 29  # counted tasks the policy split between the device and a GPU node
-N_INTS = 30
+I_AH_N = 30  # pending arrivals in the arrival heap
+N_INTS = 31
 
 # per-workload counters: State.wl_counts[workload, ...] (counted tasks)
 WL_GENERATED = 0
@@ -350,6 +357,10 @@ class State(NamedTuple):
     ev_time: np.ndarray  # float64, s
     ev_seq: np.ndarray  # int64, scheduling order (tie-break)
     ev_payload: np.ndarray  # int64, index << _KIND_BITS | kind (index: device or task slot)
+    # arrival heap [n_devices]: each device's next arrival (EV_ARRIVAL events only), ordered like the event heap
+    ah_time: np.ndarray  # float64, s
+    ah_seq: np.ndarray  # int64, scheduling order, from the event heap's counter
+    ah_payload: np.ndarray  # int64, device << _KIND_BITS | EV_ARRIVAL
     # task slots [task_capacity]
     task_id: np.ndarray  # int64, generation order over the run
     task_dev: np.ndarray  # int32, device
@@ -481,6 +492,13 @@ class State(NamedTuple):
 # its arrays as they are. Indices the loop uses at every event (heap positions,
 # the task slot, the device) are unsigned, which spares Numba's handling of
 # negative indices at each array access.
+# With many devices (a city: 10^5) their arrays outgrow the processor's caches, and
+# a task's first event (its arrival) finds its device's data in memory. The
+# arrivals have a heap of their own, so the events of tasks in flight are taken
+# from a small heap that stays in the caches; and at an arrival the loop asks the
+# processor (``_prefetch``, a hint with no effect on results) for the device data
+# that only the task's later events read, whose misses would otherwise be waited
+# for one at a time then.
 # The kernels use Numba's "numpy" error model: a float division by zero gives
 # inf or nan instead of a check and a possible exception at every division (the
 # scenario's validation keeps rates, servers, speeds and capacities positive, and
@@ -494,19 +512,21 @@ class State(NamedTuple):
 
 
 @njit(inline="always", error_model="numpy")
-def _push(ev_time, ev_seq, ev_payload, ints, time_s, kind, index):
+def _push(ev_time, ev_seq, ev_payload, ints, time_s, kind, index, count=I_EV_N):
     """Insert an event; ties in time keep scheduling order. Returns its sequence number.
+
+    ``ints[count]`` holds the heap's size (``I_EV_N``, or ``I_AH_N`` for the arrival heap).
 
     The heap is 4-ary (children of ``i``: ``4i + 1 .. 4i + 4``): half the levels of a
     binary heap, so fewer cache lines per operation on the large heaps of city-scale
     runs. Events are ordered by (time, seq), a total order, so the sequence of events
     does not depend on the heap's shape.
     """
-    n = ints[I_EV_N]
+    n = ints[count]
     seq = ints[I_SEQ]
     payload = (np.int64(index) << _KIND_BITS) | kind
     ints[I_SEQ] = seq + 1
-    ints[I_EV_N] = n + 1
+    ints[count] = n + 1
     while n > 0:
         parent = (n - 1) >> 2
         tp = ev_time[parent]
@@ -523,13 +543,13 @@ def _push(ev_time, ev_seq, ev_payload, ints, time_s, kind, index):
 
 
 @njit(inline="always", error_model="numpy")
-def _pop(ev_time, ev_seq, ev_payload, ints):
-    """Remove the earliest event; returns (time_s, kind, index, seq)."""
+def _pop(ev_time, ev_seq, ev_payload, ints, count=I_EV_N):
+    """Remove the earliest event; returns (time_s, kind, index, seq). ``count`` as in :func:`_push`."""
     time_s = ev_time[0]
     payload = ev_payload[0]
     seq0 = ev_seq[0]
-    n = ints[I_EV_N] - 1
-    ints[I_EV_N] = n
+    n = ints[count] - 1
+    ints[count] = n
     if n > 0:
         # sift the last element down from the root
         t_last = ev_time[n]
@@ -647,6 +667,28 @@ def _data_ptr(typingctx, arr):
 
     return sig, codegen
 
+
+@intrinsic
+def _prefetch(typingctx, arr, i, j):
+    """Ask the processor to bring ``arr[i]`` (1-d; ``j`` ignored) or ``arr[i, j]`` (2-d) into its caches.
+
+    A hint (LLVM's ``llvm.prefetch``: a read, kept in every cache level) with no effect
+    on results; the indices are not checked, so they must be valid.
+    """
+    sig = types.void(arr, i, j)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(arr)(context, builder, args[0])
+        index = [args[1]] if arr.ndim == 1 else [args[1], args[2]]
+        ptr = cgutils.get_item_pointer(context, builder, arr, ary, index, wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @njit(inline="always", error_model="numpy")
@@ -1192,6 +1234,9 @@ def advance(m, st, until_s, plugin):
     ev_time = st.ev_time
     ev_seq = st.ev_seq
     ev_payload = st.ev_payload
+    ah_time = st.ah_time
+    ah_seq = st.ah_seq
+    ah_payload = st.ah_payload
     task_id = st.task_id
     task_dev = st.task_dev
     task_flags = st.task_flags
@@ -1346,11 +1391,65 @@ def advance(m, st, until_s, plugin):
             ev_payload[i] = p_last
         return time_s, payload & ((1 << _KIND_BITS) - 1), payload >> _KIND_BITS, seq0
 
+    def ah_sift(n, time_s, seq, payload):
+        # put (time_s, seq, payload) at the root of the arrival heap of n entries and sift it down
+        i = np.uint64(0)
+        while True:
+            first = np.uint64(4) * i + np.uint64(1)
+            if first >= n:
+                break
+            child = first
+            tc = ah_time[first]
+            j = first + np.uint64(1)
+            last = min(first + np.uint64(4), n)
+            while j < last:
+                tj = ah_time[j]
+                if tj < tc or (tj == tc and ah_seq[j] < ah_seq[child]):
+                    child = j
+                    tc = tj
+                j += np.uint64(1)
+            if time_s < tc or (time_s == tc and seq < ah_seq[child]):
+                break
+            ah_time[i] = tc
+            ah_seq[i] = ah_seq[child]
+            ah_payload[i] = ah_payload[child]
+            i = child
+        ah_time[i] = time_s
+        ah_seq[i] = seq
+        ah_payload[i] = payload
+
+    # -- the arrival heap: each device's next arrival. Kept apart from the event heap, which then
+    # holds only the few events of the tasks in flight (it stays in the fastest caches), while
+    # the devices' arrivals (as many as there are devices) take one sift-down each: the event
+    # being handled stays at the root until the device's next arrival replaces it. The two
+    # heaps are merged by (time, seq) with one counter for seq, so the order of events is the
+    # one a single heap gives.
+    def ah_replace_top(time_s):
+        seq = ints[I_SEQ]
+        ints[I_SEQ] = seq + 1
+        ah_sift(np.uint64(ints[I_AH_N]), time_s, seq, ah_payload[0])
+
+    def ah_pop_top():
+        ints[I_AH_N] -= 1
+        n = np.uint64(ints[I_AH_N])
+        if n > 0:
+            ah_sift(n, ah_time[n], ah_seq[n], ah_payload[n])
+
     # room for the worst case of one event: two pushes, plus the batches one node can start at once
     heap_room = ev_time.shape[0] - 2 - n_workloads * (np.max(node_batch_max) if node_batch_max.shape[0] else 1)
 
-    while ints[I_EV_N] > 0:
-        if ev_time[0] >= until_s:
+    while True:
+        # the next event: the earlier, by (time, seq), of the two heaps' roots
+        if ints[I_AH_N] > 0 and (ints[I_EV_N] == 0 or ah_time[0] < ev_time[0]
+                                 or (ah_time[0] == ev_time[0] and ah_seq[0] < ev_seq[0])):
+            arrival = True
+            if ah_time[0] >= until_s:
+                break
+        elif ints[I_EV_N] > 0:
+            arrival = False
+            if ev_time[0] >= until_s:
+                break
+        else:
             break
         # room for the worst case of one event (see heap_room), one new task, one trace row
         if ints[I_EV_N] > heap_room:
@@ -1359,9 +1458,16 @@ def advance(m, st, until_s, plugin):
             return STATUS_GROW_TASKS
         if trace_capacity > 0 and ints[I_TRACE_N] >= trace_capacity:
             return STATUS_TRACE_FULL
-        if (ev_payload[0] & ((1 << _KIND_BITS) - 1)) == EV_MOVE:
-            return STATUS_MOVE  # the caller runs mobility_step, then calls again
-        now, kind, index, seq = pop()
+        if arrival:
+            # left at the arrival heap's root until the device's next arrival replaces it
+            now = ah_time[0]
+            seq = ah_seq[0]
+            kind = EV_ARRIVAL
+            index = ah_payload[0] >> _KIND_BITS
+        else:
+            if (ev_payload[0] & ((1 << _KIND_BITS) - 1)) == EV_MOVE:
+                return STATUS_MOVE  # the caller runs mobility_step, then calls again
+            now, kind, index, seq = pop()
         # task slot (for every kind but arrivals) and device: unsigned, like the heap's positions
         k = np.uint64(index)
         d = np.uint64(index)
@@ -1546,6 +1652,7 @@ def advance(m, st, until_s, plugin):
         elif kind == EV_ARRIVAL:
             # -- arrival: next arrival, new task, local or uplink -------------
             if not alive:
+                ah_pop_top()
                 continue  # an empty battery generates no more tasks
             process = dev_arrival[d]
             if process == ARR_POISSON:
@@ -1557,7 +1664,18 @@ def advance(m, st, until_s, plugin):
                                        dev_mmpp_on, dev_mmpp_switch_s, dev_mmpp_on_s, dev_mmpp_off_s,
                                        dev_mmpp_off_rate_hz, dev_trace_pos, dev_trace_len, dev_trace_start,
                                        dev_trace_base_s, dev_trace_cycle_s, trace_t_s)
-            push(t_next, EV_ARRIVAL, d)
+            ah_replace_top(t_next)
+            # the device's data that only the task's later events use (transfer ends, completion):
+            # asked for now, while the arrival's own cache misses are waited for, rather than
+            # missed one at a time then (city-scale runs, where device data outgrows the caches)
+            _prefetch(dev_tx_j_per_bit, d, 0)
+            _prefetch(dev_rx_j_per_bit, d, 0)
+            _prefetch(dev_bits, UL, d)
+            _prefetch(dev_bits, DL, d)
+            _prefetch(dev_flow_s, UL, d)
+            _prefetch(dev_flow_s, DL, d)
+            _prefetch(dev_completed, d, 0)
+            _prefetch(dev_latency_sum_s, d, 0)
             k = np.uint64(ints[I_FREE])
             ints[I_FREE] = task_next[k]
             task_next[k] = -1
@@ -2058,7 +2176,7 @@ def schedule_first_arrivals(m, st):
             st.dev_trace_pos[d] = pos
             st.dev_trace_base_s[d] = base
             first = base + m.trace_t_s[start + pos]
-        _push(st.ev_time, st.ev_seq, st.ev_payload, st.ints, first, EV_ARRIVAL, d)
+        _push(st.ah_time, st.ah_seq, st.ah_payload, st.ints, first, EV_ARRIVAL, d, I_AH_N)
     if m.mob_step_s[0] > 0.0 and m.mob_devices.shape[0] > 0:
         _push(st.ev_time, st.ev_seq, st.ev_payload, st.ints, m.mob_step_s[0], EV_MOVE, 0)
 

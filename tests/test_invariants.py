@@ -53,8 +53,9 @@ def queued_slots(state: engine.State) -> np.ndarray:
 
 
 def pending_events(state: engine.State) -> tuple[np.ndarray, np.ndarray]:
-    """(kind, index) of every event in the heap."""
-    payload = state.ev_payload[: int(state.ints[engine.I_EV_N])]
+    """(kind, index) of every event in the event heap and the arrival heap."""
+    payload = np.concatenate((state.ev_payload[: int(state.ints[engine.I_EV_N])],
+                              state.ah_payload[: int(state.ints[engine.I_AH_N])]))
     return payload & ((1 << engine._KIND_BITS) - 1), payload >> engine._KIND_BITS
 
 

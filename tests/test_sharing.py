@@ -32,9 +32,9 @@ def shared_cell_sim(make_scenario, *, n_devices: int, input_bytes: float, uplink
     # one cell now, and our arrivals instead of the random first ones
     regroup_cells(sim, np.zeros(n_devices, dtype=np.int32), proportional_fair=np.array([proportional_fair]))
     st = sim.state
-    st.ints[engine.I_EV_N] = 0
+    st.ints[engine.I_AH_N] = 0
     for d, t in enumerate(start_times_s):
-        engine._push(st.ev_time, st.ev_seq, st.ev_payload, st.ints, float(t), engine.EV_ARRIVAL, d)
+        engine._push(st.ah_time, st.ah_seq, st.ah_payload, st.ints, float(t), engine.EV_ARRIVAL, d, engine.I_AH_N)
     sim.state = st
     return sim
 
