@@ -543,13 +543,13 @@ def _push(ev_time, ev_seq, ev_payload, ints, time_s, kind, index, count=I_EV_N):
 
 
 @njit(inline="always", error_model="numpy")
-def _pop(ev_time, ev_seq, ev_payload, ints, count=I_EV_N):
-    """Remove the earliest event; returns (time_s, kind, index, seq). ``count`` as in :func:`_push`."""
+def _pop(ev_time, ev_seq, ev_payload, ints):
+    """Remove the earliest event of the event heap; returns (time_s, kind, index, seq)."""
     time_s = ev_time[0]
     payload = ev_payload[0]
     seq0 = ev_seq[0]
-    n = ints[count] - 1
-    ints[count] = n
+    n = ints[I_EV_N] - 1
+    ints[I_EV_N] = n
     if n > 0:
         # sift the last element down from the root
         t_last = ev_time[n]

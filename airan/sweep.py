@@ -513,15 +513,15 @@ def plan_runs(sweep: Sweep) -> list[RunSpec]:
     except ScenarioError as exc:
         raise SweepError(f"{source}: scenario: {exc}") from None
     for p, values in enumerate(sweep.points):
+        overrides = sweep.overrides(p)
         try:
-            scenario = scenario_from_file_data(base, sweep.scenario_path, sweep.overrides(p))
+            scenario = scenario_from_file_data(base, sweep.scenario_path, overrides)
         except ScenarioError as exc:
             where = ", ".join(f"{path} = {_toml_value(value)}" for path, value in values.items())
             raise SweepError(f"{source}: point {p} ({where}): {exc}") from None
         files = _bundle(scenario, cache, source)  # one per point: its replications differ in the seed only
         inputs = hashlib.sha256(b"".join(
             name.encode() + b"\0" + str(len(data)).encode() + b"\0" + data for name, data in sorted(files.items())))
-        overrides = sweep.overrides(p)
         for r in range(sweep.replications):
             seed = sweep.seed_for(p, r)
             key = inputs.copy()
