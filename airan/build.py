@@ -97,6 +97,14 @@ def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
 
+def _group_table(first: np.ndarray, per_device: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The model's ``grp_*`` arrays: each per-device array's value at each group's first device.
+
+    :func:`build_model` fills these per-device arrays group by group, one value per group.
+    """
+    return {name: np.ascontiguousarray(values[first]) for name, values in per_device.items()}
+
+
 def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
     """Turn a validated scenario into the kernel's read-only arrays and the result layout."""
     from . import mobility as mob
@@ -151,8 +159,10 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
     placement = np.random.default_rng(np.random.SeedSequence([int(seed), _FAMILY_PLACEMENT]))
 
     i = 0
+    first = np.empty(len(scenario.devices), dtype=np.int64)  # each group's first device
     for g_index, group in enumerate(scenario.devices):
         block = slice(i, i + group.count)
+        first[g_index] = i
         where = f"devices[{g_index}]"
         if group.placement == "disc":
             members = group.sites if group.sites is not None else [s.name for s in sites]
@@ -397,44 +407,16 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         cell_site=np.ascontiguousarray(cell_site, dtype=np.int32),
         cell_bias_db=np.ascontiguousarray(cell_bias, dtype=np.float64),
         dev_site=np.ascontiguousarray(dev_site, dtype=np.int32),
-        dev_workload=dev_workload,
-        dev_arrival=dev_arrival,
-        dev_rate_hz=dev["rate_hz"],
-        dev_jitter_s=dev["jitter_s"],
-        dev_mmpp_on_s=dev["mmpp_on_s"],
-        dev_mmpp_off_s=dev["mmpp_off_s"],
-        dev_mmpp_off_rate_hz=dev["mmpp_off_rate_hz"],
-        dev_trace_start=dev_trace_start,
-        dev_trace_len=dev_trace_len,
-        dev_trace_cycle_s=dev_trace_cycle_s,
         trace_t_s=np.concatenate(traces) if traces else np.zeros(1),
         dev_offload=offload_policy & reachable[dev_site] & np.isfinite(uplink_bps) & np.isfinite(downlink_bps)
         if not moving else offload_policy.copy(),
-        dev_policy=dev_policy,
         policy_max_nodes=np.array([scenario.policy.max_nodes], dtype=np.int64),
         policy_battery_threshold=np.array([scenario.policy.battery_threshold], dtype=np.float64),
         policy_max_hops=np.array([scenario.policy.max_hops if scenario.policy.max_hops is not None else 2**62],
                                  dtype=np.int64),
         policy_params=_plugin_parameters(scenario),
         dev_group=np.ascontiguousarray(dev_group, dtype=np.int32),
-        dev_flops_per_s=dev["flops_per_s"],
-        dev_power_idle_w=dev["power_idle_w"],
-        dev_power_compute_w=dev["power_compute_w"],
         dev_power_tx_w=power_tx_w,
-        dev_power_tx_base_w=dev["power_tx_w"],
-        dev_power_rx_w=dev["power_rx_w"],
-        dev_energy_j=dev["energy_j"],
-        dev_capacity_j=dev["capacity_j"],
-        dev_battery_model=battery_model,
-        dev_battery_a=dev["battery_a"],
-        dev_battery_b=dev["battery_b"],
-        dev_power_tail_w=dev["power_tail_w"],
-        dev_power_inactive_w=dev["power_inactive_w"],
-        dev_rrc_tail_s=dev["rrc_tail_s"],
-        dev_rrc_inactive_s=dev["rrc_inactive_s"],
-        dev_has_tail=(dev["power_tail_w"] * dev["rrc_tail_s"] + dev["power_inactive_w"] * dev["rrc_inactive_s"]) > 0,
-        dev_tx_j_per_bit=dev["tx_j_per_bit"],
-        dev_rx_j_per_bit=dev["rx_j_per_bit"],
         dev_uplink_bps=uplink_bps,
         dev_downlink_bps=downlink_bps,
         dev_cell=np.ascontiguousarray(dev_cell, dtype=np.int32),
@@ -442,6 +424,20 @@ def build_model(scenario: Scenario, seed: int) -> tuple[engine.Model, Layout]:
         dev_y_m=dev_y,
         dev_road_from=road_from,
         dev_road_to=road_to,
+        **_group_table(first, {
+            "grp_workload": dev_workload, "grp_arrival": dev_arrival, "grp_rate_hz": dev["rate_hz"],
+            "grp_jitter_s": dev["jitter_s"], "grp_mmpp_on_s": dev["mmpp_on_s"], "grp_mmpp_off_s": dev["mmpp_off_s"],
+            "grp_mmpp_off_rate_hz": dev["mmpp_off_rate_hz"], "grp_trace_start": dev_trace_start,
+            "grp_trace_len": dev_trace_len, "grp_trace_cycle_s": dev_trace_cycle_s, "grp_policy": dev_policy,
+            "grp_flops_per_s": dev["flops_per_s"], "grp_power_idle_w": dev["power_idle_w"],
+            "grp_power_compute_w": dev["power_compute_w"], "grp_power_tx_base_w": dev["power_tx_w"],
+            "grp_power_rx_w": dev["power_rx_w"], "grp_energy_j": dev["energy_j"], "grp_capacity_j": dev["capacity_j"],
+            "grp_battery_model": battery_model, "grp_battery_a": dev["battery_a"], "grp_battery_b": dev["battery_b"],
+            "grp_power_tail_w": dev["power_tail_w"], "grp_power_inactive_w": dev["power_inactive_w"],
+            "grp_rrc_tail_s": dev["rrc_tail_s"], "grp_rrc_inactive_s": dev["rrc_inactive_s"],
+            "grp_has_tail": (dev["power_tail_w"] * dev["rrc_tail_s"] + dev["power_inactive_w"] * dev["rrc_inactive_s"])
+            > 0,
+            "grp_tx_j_per_bit": dev["tx_j_per_bit"], "grp_rx_j_per_bit": dev["rx_j_per_bit"]}),
         mob_kind=mob_kind,
         mob_speed_min_mps=dev["speed_min_mps"],
         mob_speed_max_mps=dev["speed_max_mps"],
@@ -791,8 +787,8 @@ def initial_state(
     heap_capacity = 2 * n_dev + 64
     task_capacity = 2 * n_dev + 64
     wells = np.array([battery.initial_wells(int(mo), float(e), float(a)) for mo, e, a in zip(
-        model.dev_battery_model, model.dev_energy_j, model.dev_battery_a, strict=True)], dtype=np.float64
-    ).reshape(-1, 2).T.copy()
+        model.grp_battery_model, model.grp_energy_j, model.grp_battery_a, strict=True)], dtype=np.float64
+    ).reshape(-1, 2).T[:, model.dev_group].copy()
     ints = np.zeros(engine.N_INTS, dtype=np.int64)
     ints[engine.I_FREE] = 0
     sums = np.zeros(engine.N_SUMS, dtype=np.float64)

@@ -137,7 +137,7 @@ ON_FULL_DROP = 0
 ON_FULL_LOCAL = 1
 ON_FULL_NEXT = 2
 
-# offloading policies (Model.dev_policy), in the order of airan.scenario.POLICY_NAMES
+# offloading policies (Model.grp_policy), in the order of airan.scenario.POLICY_NAMES
 POLICY_LOCAL = 0
 POLICY_OFFLOAD = 1
 POLICY_MIN_LATENCY = 2
@@ -149,7 +149,7 @@ POLICY_CLOUD_FALLBACK = 7
 POLICY_PARTIAL = 8
 POLICY_PLUGIN = 9  # the scenario's plug-in policy (airan.policies)
 
-# arrival processes (Model.dev_arrival)
+# arrival processes (Model.grp_arrival)
 ARR_POISSON = 0
 ARR_PERIODIC = 1
 ARR_MMPP = 2
@@ -269,44 +269,16 @@ class Model(NamedTuple):
     cell_rate_bps: np.ndarray  # float64, a transport link's capacity per direction (nan: radio cell), bit/s
     cell_site: np.ndarray  # int32[n_radio_cells], site of each radio cell (cells from here on: transport links)
     cell_bias_db: np.ndarray  # float64[n_radio_cells], association bias (the handover cell offset), dB
-    # devices [n_devices]
-    dev_site: np.ndarray  # int32, serving site index at t = 0
-    dev_workload: np.ndarray  # int32, workload index
-    dev_arrival: np.ndarray  # int8, ARR_* arrival process
-    dev_rate_hz: np.ndarray  # float64, arrival rate (periodic: frame rate; MMPP: while on), 1/s
-    dev_jitter_s: np.ndarray  # float64, periodic: frames late by U[0, jitter), s
-    dev_mmpp_on_s: np.ndarray  # float64, MMPP: mean on period, s
-    dev_mmpp_off_s: np.ndarray  # float64, MMPP: mean off period, s
-    dev_mmpp_off_rate_hz: np.ndarray  # float64, MMPP: arrival rate while off, 1/s
-    dev_trace_start: np.ndarray  # int64, trace: first entry of the device's trace in trace_t_s
-    dev_trace_len: np.ndarray  # int64, trace: its number of entries
-    dev_trace_cycle_s: np.ndarray  # float64, trace: the replay period, s
-    trace_t_s: np.ndarray  # float64[n_trace_entries], the arrival traces one after another, s
-    dev_offload: np.ndarray  # bool, the policy may send this device's tasks to a GPU node
-    dev_policy: np.ndarray  # int8, POLICY_*: how each task of the device chooses where it runs
+    # the offloading policy
     policy_max_nodes: np.ndarray  # int64[1], GPU nodes a comparing policy considers
     policy_battery_threshold: np.ndarray  # float64[1], policy battery: the charge fraction it saves energy below
     policy_max_hops: np.ndarray  # int64[1], GPU nodes farther in transport links are not considered
     policy_params: np.ndarray  # float64[n_params], the plug-in policy's parameters
+    # devices [n_devices]
+    dev_site: np.ndarray  # int32, serving site index at t = 0
+    dev_offload: np.ndarray  # bool, the policy may send this device's tasks to a GPU node
     dev_group: np.ndarray  # int32, device group index
-    dev_flops_per_s: np.ndarray  # float64, local compute throughput, FLOP/s
-    dev_power_idle_w: np.ndarray  # float64, baseline power, W
-    dev_power_compute_w: np.ndarray  # float64, extra power while computing, W
     dev_power_tx_w: np.ndarray  # float64, extra power while transmitting at t = 0 (radiated power included), W
-    dev_power_tx_base_w: np.ndarray  # float64, extra power while transmitting, without radiated power, W
-    dev_power_rx_w: np.ndarray  # float64, extra power while receiving, W
-    dev_energy_j: np.ndarray  # float64, battery energy at t = 0, J
-    dev_capacity_j: np.ndarray  # float64, battery capacity, J
-    dev_battery_model: np.ndarray  # int8, airan.battery.BATTERY_* (ideal, Peukert, KiBaM)
-    dev_battery_a: np.ndarray  # float64, Peukert exponent k, or KiBaM c
-    dev_battery_b: np.ndarray  # float64, Peukert reference power (W), or KiBaM k' (1/s)
-    dev_power_tail_w: np.ndarray  # float64, extra power in the RRC connected tail, W
-    dev_power_inactive_w: np.ndarray  # float64, extra power in RRC inactive, W
-    dev_rrc_tail_s: np.ndarray  # float64, connected tail after the last transfer, s
-    dev_rrc_inactive_s: np.ndarray  # float64, time in RRC inactive before idle, s
-    dev_has_tail: np.ndarray  # bool, the device spends energy in RRC tail or inactive states
-    dev_tx_j_per_bit: np.ndarray  # float64, throughput-proportional transmit energy, J/bit
-    dev_rx_j_per_bit: np.ndarray  # float64, throughput-proportional receive energy, J/bit
     dev_uplink_bps: np.ndarray  # float64, uplink rate when alone in its cell at t = 0, bit/s
     dev_downlink_bps: np.ndarray  # float64, downlink rate when alone in its cell at t = 0, bit/s
     dev_cell: np.ndarray  # int32, radio cell at t = 0
@@ -314,6 +286,37 @@ class Model(NamedTuple):
     dev_y_m: np.ndarray  # float64, m
     dev_road_from: np.ndarray  # int32, road node a road-placed device comes from (-1: off road)
     dev_road_to: np.ndarray  # int32, road node it heads to (-1: off road)
+    # device groups [n_groups]: the parameters a group's devices share (indexed by dev_group), one
+    # small table rather than an array per device, which a city-scale run's events would miss
+    grp_workload: np.ndarray  # int32, workload index
+    grp_arrival: np.ndarray  # int8, ARR_* arrival process
+    grp_rate_hz: np.ndarray  # float64, arrival rate (periodic: frame rate; MMPP: while on), 1/s
+    grp_jitter_s: np.ndarray  # float64, periodic: frames late by U[0, jitter), s
+    grp_mmpp_on_s: np.ndarray  # float64, MMPP: mean on period, s
+    grp_mmpp_off_s: np.ndarray  # float64, MMPP: mean off period, s
+    grp_mmpp_off_rate_hz: np.ndarray  # float64, MMPP: arrival rate while off, 1/s
+    grp_trace_start: np.ndarray  # int64, trace: first entry of the group's trace in trace_t_s
+    grp_trace_len: np.ndarray  # int64, trace: its number of entries
+    grp_trace_cycle_s: np.ndarray  # float64, trace: the replay period, s
+    trace_t_s: np.ndarray  # float64[n_trace_entries], the arrival traces one after another, s
+    grp_policy: np.ndarray  # int8, POLICY_*: how each task of the group's devices chooses where it runs
+    grp_flops_per_s: np.ndarray  # float64, local compute throughput, FLOP/s
+    grp_power_idle_w: np.ndarray  # float64, baseline power, W
+    grp_power_compute_w: np.ndarray  # float64, extra power while computing, W
+    grp_power_tx_base_w: np.ndarray  # float64, extra power while transmitting, without radiated power, W
+    grp_power_rx_w: np.ndarray  # float64, extra power while receiving, W
+    grp_energy_j: np.ndarray  # float64, battery energy at t = 0, J
+    grp_capacity_j: np.ndarray  # float64, battery capacity, J
+    grp_battery_model: np.ndarray  # int8, airan.battery.BATTERY_* (ideal, Peukert, KiBaM)
+    grp_battery_a: np.ndarray  # float64, Peukert exponent k, or KiBaM c
+    grp_battery_b: np.ndarray  # float64, Peukert reference power (W), or KiBaM k' (1/s)
+    grp_power_tail_w: np.ndarray  # float64, extra power in the RRC connected tail, W
+    grp_power_inactive_w: np.ndarray  # float64, extra power in RRC inactive, W
+    grp_rrc_tail_s: np.ndarray  # float64, connected tail after the last transfer, s
+    grp_rrc_inactive_s: np.ndarray  # float64, time in RRC inactive before idle, s
+    grp_has_tail: np.ndarray  # bool, the device spends energy in RRC tail or inactive states
+    grp_tx_j_per_bit: np.ndarray  # float64, throughput-proportional transmit energy, J/bit
+    grp_rx_j_per_bit: np.ndarray  # float64, throughput-proportional receive energy, J/bit
     # mobility [n_devices] unless stated (airan.mobility)
     mob_kind: np.ndarray  # int8, airan.mobility.MOB_*
     mob_speed_min_mps: np.ndarray  # float64, m/s
@@ -692,10 +695,12 @@ def _prefetch(typingctx, arr, i, j):
 
 
 @njit(inline="always", error_model="numpy")
-def _device_option(d, backlog, opts, flops, in_bits, out_bits, deadline, c, cell_flows, dev_uplink_bps,
-                   dev_downlink_bps, dev_power_tx_next_w, dev_power_rx_w, dev_tx_j_per_bit, dev_rx_j_per_bit,
-                   dev_flops_per_s, dev_power_compute_w):
+def _device_option(d, g, backlog, opts, flops, in_bits, out_bits, deadline, c, cell_flows, dev_uplink_bps,
+                   dev_downlink_bps, dev_power_tx_next_w, grp_power_rx_w, grp_tx_j_per_bit, grp_rx_j_per_bit,
+                   grp_flops_per_s, grp_power_compute_w):
     """Row 0 of a comparing policy's options (airan.policies O_*): running the task on device ``d``'s CPU.
+
+    ``g`` is the device's group (the ``grp_*`` arrays hold each group's parameters).
 
     Latency: the CPU's ``backlog`` (s) plus the task's compute time; energy: compute
     power x compute time. Returns what every GPU option shares: the uplink and downlink
@@ -705,12 +710,12 @@ def _device_option(d, backlog, opts, flops, in_bits, out_bits, deadline, c, cell
     """
     t_ul = in_bits * (cell_flows[UL, c] + 1) / dev_uplink_bps[d]
     t_dl = out_bits * (cell_flows[DL, c] + 1) / dev_downlink_bps[d]
-    e_radio = (dev_power_tx_next_w[d] * t_ul + dev_power_rx_w[d] * t_dl
-               + in_bits * dev_tx_j_per_bit[d] + out_bits * dev_rx_j_per_bit[d])
-    compute = flops / dev_flops_per_s[d]
+    e_radio = (dev_power_tx_next_w[d] * t_ul + grp_power_rx_w[g] * t_dl
+               + in_bits * grp_tx_j_per_bit[g] + out_bits * grp_rx_j_per_bit[g])
+    compute = flops / grp_flops_per_s[g]
     opts[0, O_NODE] = -1.0
     opts[0, O_LATENCY_S] = backlog + compute
-    opts[0, O_ENERGY_J] = dev_power_compute_w[d] * compute
+    opts[0, O_ENERGY_J] = grp_power_compute_w[g] * compute
     opts[0, O_MEETS_DEADLINE] = 1.0 if backlog + compute <= deadline else 0.0
     opts[0, O_QUEUED] = 0.0
     opts[0, O_BUSY] = 1.0 if backlog > 0.0 else 0.0
@@ -917,10 +922,10 @@ def _path_and_gpu_s(s, nd, w, in_bits, out_bits, route_direct, route_latency_s, 
 
 
 @njit(inline="always", error_model="numpy")
-def _next_arrival(d, now, rng_dev, dev_arrival, dev_rate_hz, dev_jitter_s, dev_next_nominal_s, dev_mmpp_on,
-                  dev_mmpp_switch_s, dev_mmpp_on_s, dev_mmpp_off_s, dev_mmpp_off_rate_hz, dev_trace_pos,
-                  dev_trace_len, dev_trace_start, dev_trace_base_s, dev_trace_cycle_s, trace_t_s):
-    """The next arrival of device ``d`` after one at ``now`` (periodic with jitter, MMPP, trace).
+def _next_arrival(d, g, now, rng_dev, grp_arrival, grp_rate_hz, grp_jitter_s, dev_next_nominal_s, dev_mmpp_on,
+                  dev_mmpp_switch_s, grp_mmpp_on_s, grp_mmpp_off_s, grp_mmpp_off_rate_hz, dev_trace_pos,
+                  grp_trace_len, grp_trace_start, dev_trace_base_s, grp_trace_cycle_s, trace_t_s):
+    """The next arrival of device ``d`` (of group ``g``) after one at ``now`` (periodic with jitter, MMPP, trace).
 
     Periodic with jitter: frame k is due at phase + k / rate and arrives a uniform
     U[0, jitter) later (jitter < period keeps the order). MMPP: a two-state
@@ -933,16 +938,16 @@ def _next_arrival(d, now, rng_dev, dev_arrival, dev_rate_hz, dev_jitter_s, dev_n
     around to the start with the cycle added. (Poisson and periodic without
     jitter are inlined in the event loop.)
     """
-    process = dev_arrival[d]
+    process = grp_arrival[g]
     if process == ARR_PERIODIC:
-        nominal = dev_next_nominal_s[d] + 1.0 / dev_rate_hz[d]
+        nominal = dev_next_nominal_s[d] + 1.0 / grp_rate_hz[g]
         dev_next_nominal_s[d] = nominal
-        return nominal + dev_jitter_s[d] * uniform(rng_dev, d)
+        return nominal + grp_jitter_s[g] * uniform(rng_dev, d)
     if process == ARR_MMPP:
         t = now
         while True:
             on = dev_mmpp_on[d]
-            rate = dev_rate_hz[d] if on else dev_mmpp_off_rate_hz[d]
+            rate = grp_rate_hz[g] if on else grp_mmpp_off_rate_hz[g]
             candidate = t + exponential(rng_dev, d, 1.0 / rate) if rate > 0.0 else np.inf
             switch = dev_mmpp_switch_s[d]
             if candidate < switch:
@@ -951,14 +956,14 @@ def _next_arrival(d, now, rng_dev, dev_arrival, dev_rate_hz, dev_jitter_s, dev_n
             t = switch
             dev_mmpp_on[d] = not on
             dev_mmpp_switch_s[d] = switch + exponential(
-                rng_dev, d, dev_mmpp_off_s[d] if on else dev_mmpp_on_s[d])
+                rng_dev, d, grp_mmpp_off_s[g] if on else grp_mmpp_on_s[g])
     # trace
     pos = dev_trace_pos[d] + 1
-    if pos == dev_trace_len[d]:
+    if pos == grp_trace_len[g]:
         pos = 0
-        dev_trace_base_s[d] += dev_trace_cycle_s[d]
+        dev_trace_base_s[d] += grp_trace_cycle_s[g]
     dev_trace_pos[d] = pos
-    return dev_trace_base_s[d] + trace_t_s[dev_trace_start[d] + pos]
+    return dev_trace_base_s[d] + trace_t_s[grp_trace_start[g] + pos]
 
 
 # ---------------------------------------------------------------------------
@@ -1126,7 +1131,7 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ce
 
 
 @njit(inline="always", error_model="numpy")
-def _refresh_link(d, map_point, map_slot, map_link, power_tx_base_w, uplink_bps,
+def _refresh_link(d, map_point, map_slot, map_link, dev_group, grp_power_tx_base_w, uplink_bps,
                   downlink_bps, power_tx_next_w):
     """A moving device's full-cell rates and uplink power from the radio-map candidate of its last mobility step.
 
@@ -1139,7 +1144,7 @@ def _refresh_link(d, map_point, map_slot, map_link, power_tx_base_w, uplink_bps,
         p = map_point[d]
         uplink_bps[d] = map_link[p, q, MAP_RATE_UL]
         downlink_bps[d] = map_link[p, q, MAP_RATE_DL]
-        power_tx_next_w[d] = power_tx_base_w[d] + map_link[p, q, MAP_TX]
+        power_tx_next_w[d] = grp_power_tx_base_w[dev_group[d]] + map_link[p, q, MAP_TX]
         map_slot[d] = -1
 
 
@@ -1187,40 +1192,40 @@ def advance(m, st, until_s, plugin):
     cell_rate_bps = m.cell_rate_bps
     cell_site = m.cell_site
     n_radio_cells = cell_site.shape[0]
-    dev_workload = m.dev_workload
-    dev_arrival = m.dev_arrival
-    dev_rate_hz = m.dev_rate_hz
+    grp_workload = m.grp_workload
+    grp_arrival = m.grp_arrival
+    grp_rate_hz = m.grp_rate_hz
     dev_offload = m.dev_offload
-    dev_flops_per_s = m.dev_flops_per_s
-    dev_power_idle_w = m.dev_power_idle_w
-    dev_power_compute_w = m.dev_power_compute_w
-    dev_power_rx_w = m.dev_power_rx_w
-    dev_battery_model = m.dev_battery_model
-    dev_battery_a = m.dev_battery_a
-    dev_battery_b = m.dev_battery_b
-    dev_power_tail_w = m.dev_power_tail_w
-    dev_power_inactive_w = m.dev_power_inactive_w
-    dev_rrc_tail_s = m.dev_rrc_tail_s
-    dev_rrc_inactive_s = m.dev_rrc_inactive_s
-    dev_has_tail = m.dev_has_tail
-    dev_tx_j_per_bit = m.dev_tx_j_per_bit
-    dev_rx_j_per_bit = m.dev_rx_j_per_bit
+    grp_flops_per_s = m.grp_flops_per_s
+    grp_power_idle_w = m.grp_power_idle_w
+    grp_power_compute_w = m.grp_power_compute_w
+    grp_power_rx_w = m.grp_power_rx_w
+    grp_battery_model = m.grp_battery_model
+    grp_battery_a = m.grp_battery_a
+    grp_battery_b = m.grp_battery_b
+    grp_power_tail_w = m.grp_power_tail_w
+    grp_power_inactive_w = m.grp_power_inactive_w
+    grp_rrc_tail_s = m.grp_rrc_tail_s
+    grp_rrc_inactive_s = m.grp_rrc_inactive_s
+    grp_has_tail = m.grp_has_tail
+    grp_tx_j_per_bit = m.grp_tx_j_per_bit
+    grp_rx_j_per_bit = m.grp_rx_j_per_bit
     wl_flops = m.wl_flops
     wl_input_bits = m.wl_input_bits
     wl_output_bits = m.wl_output_bits
     wl_deadline_s = m.wl_deadline_s
     warmup_s = m.warmup_s[0]
     pf = m.proportional_fair[0]
-    dev_policy = m.dev_policy
+    grp_policy = m.grp_policy
     dev_group = m.dev_group
-    dev_capacity_j = m.dev_capacity_j
-    dev_jitter_s = m.dev_jitter_s
-    dev_mmpp_on_s = m.dev_mmpp_on_s
-    dev_mmpp_off_s = m.dev_mmpp_off_s
-    dev_mmpp_off_rate_hz = m.dev_mmpp_off_rate_hz
-    dev_trace_start = m.dev_trace_start
-    dev_trace_len = m.dev_trace_len
-    dev_trace_cycle_s = m.dev_trace_cycle_s
+    grp_capacity_j = m.grp_capacity_j
+    grp_jitter_s = m.grp_jitter_s
+    grp_mmpp_on_s = m.grp_mmpp_on_s
+    grp_mmpp_off_s = m.grp_mmpp_off_s
+    grp_mmpp_off_rate_hz = m.grp_mmpp_off_rate_hz
+    grp_trace_start = m.grp_trace_start
+    grp_trace_len = m.grp_trace_len
+    grp_trace_cycle_s = m.grp_trace_cycle_s
     trace_t_s = m.trace_t_s
     wl_split_n = m.wl_split_n
     wl_split_flops = m.wl_split_flops
@@ -1295,7 +1300,7 @@ def advance(m, st, until_s, plugin):
     mob_map_point = st.mob_map_point
     dev_map_slot = st.dev_map_slot
     map_link = m.map_link
-    dev_power_tx_base_w = m.dev_power_tx_base_w
+    grp_power_tx_base_w = m.grp_power_tx_base_w
     policy_options = st.policy_options
     policy_nodes = st.policy_nodes
     policy_task = st.policy_task
@@ -1497,9 +1502,12 @@ def advance(m, st, until_s, plugin):
         timer = kind == EV_BATCH_TIMER
         if kind != EV_ARRIVAL and not timer:
             d = np.uint64(task_dev[k])
+        # the device's group, whose parameters (grp_*) it shares: one small table for them all
+        # rather than a row of each per device (fewer cache lines per event at city scale)
+        g = np.uint64(0) if timer else np.uint64(dev_group[d])
         if moving and not timer:
-            _refresh_link(d, mob_map_point, dev_map_slot, map_link,
-                          dev_power_tx_base_w, dev_uplink_bps, dev_downlink_bps, dev_power_tx_next_w)
+            _refresh_link(d, mob_map_point, dev_map_slot, map_link, dev_group,
+                          grp_power_tx_base_w, dev_uplink_bps, dev_downlink_bps, dev_power_tx_next_w)
 
         # -- the device's energy up to now; is its battery still alive? -------
         alive = timer or not dev_depleted[d]
@@ -1514,36 +1522,36 @@ def advance(m, st, until_s, plugin):
             busy_tail = 0.0
             busy_inactive = 0.0
             e_tail = 0.0
-            if dev_has_tail[d] and not ul_active and not dl_active:
-                tail_end = dev_radio_idle_since_s[d] + dev_rrc_tail_s[d]
+            if grp_has_tail[g] and not ul_active and not dl_active:
+                tail_end = dev_radio_idle_since_s[d] + grp_rrc_tail_s[g]
                 busy_tail = min(max(tail_end - t0, 0.0), dt)
-                busy_inactive = min(max(tail_end + dev_rrc_inactive_s[d] - t0, 0.0), dt) - busy_tail
-                e_tail = dev_power_tail_w[d] * busy_tail + dev_power_inactive_w[d] * busy_inactive
-            p_rx = dev_power_rx_w[d]
+                busy_inactive = min(max(tail_end + grp_rrc_inactive_s[g] - t0, 0.0), dt) - busy_tail
+                e_tail = grp_power_tail_w[g] * busy_tail + grp_power_inactive_w[g] * busy_inactive
+            p_rx = grp_power_rx_w[g]
             if ul_active and dl_active:  # the radio's constant power is counted once
                 p_rx = max(p_rx - dev_power_tx_w[d], 0.0)
-            e_idle = dev_power_idle_w[d] * dt
-            e_compute = dev_power_compute_w[d] * busy_cpu
+            e_idle = grp_power_idle_w[g] * dt
+            e_compute = grp_power_compute_w[g] * busy_cpu
             e_tx = dev_power_tx_w[d] * busy_ul
             e_rx = p_rx * busy_dl
             empty = False
             total = e_idle + e_compute + e_tx + e_rx + e_tail
-            if dev_battery_model[d] == BATTERY_IDEAL and total < dev_battery_y1[d]:
+            if grp_battery_model[g] == BATTERY_IDEAL and total < dev_battery_y1[d]:
                 dev_battery_y1[d] -= total  # the common case inline: the battery outlasts the interval
             else:
                 dt, busy_cpu, busy_ul, busy_dl, busy_tail, busy_inactive, y1, y2, empty = _device_energy(
                     t0, now, dev_cpu_free_s[d], ul_active, dl_active, dev_radio_idle_since_s[d],
-                    dev_power_idle_w[d], dev_power_compute_w[d], dev_power_tx_w[d], p_rx,
-                    dev_power_tail_w[d], dev_power_inactive_w[d], dev_rrc_tail_s[d], dev_rrc_inactive_s[d],
-                    dev_battery_model[d], dev_battery_a[d], dev_battery_b[d], dev_battery_y1[d], dev_battery_y2[d],
+                    grp_power_idle_w[g], grp_power_compute_w[g], dev_power_tx_w[d], p_rx,
+                    grp_power_tail_w[g], grp_power_inactive_w[g], grp_rrc_tail_s[g], grp_rrc_inactive_s[g],
+                    grp_battery_model[g], grp_battery_a[g], grp_battery_b[g], dev_battery_y1[d], dev_battery_y2[d],
                 )
                 dev_battery_y1[d] = y1
                 dev_battery_y2[d] = y2
-                e_idle = dev_power_idle_w[d] * dt
-                e_compute = dev_power_compute_w[d] * busy_cpu
+                e_idle = grp_power_idle_w[g] * dt
+                e_compute = grp_power_compute_w[g] * busy_cpu
                 e_tx = dev_power_tx_w[d] * busy_ul
                 e_rx = p_rx * busy_dl
-                e_tail = dev_power_tail_w[d] * busy_tail + dev_power_inactive_w[d] * busy_inactive
+                e_tail = grp_power_tail_w[g] * busy_tail + grp_power_inactive_w[g] * busy_inactive
             dev_e_idle_j[d] += e_idle
             dev_e_compute_j[d] += e_compute
             dev_e_tx_j[d] += e_tx
@@ -1579,15 +1587,15 @@ def advance(m, st, until_s, plugin):
                 task_next[k_prev] = task_next[k]
             task_next[k] = -1
             cell_flows[direction, c] -= 1
-            bits = wl_input_bits[dev_workload[d]] if direction == UL else wl_output_bits[dev_workload[d]]
+            bits = wl_input_bits[grp_workload[g]] if direction == UL else wl_output_bits[grp_workload[g]]
             if direction == UL and task_flags[k] & F_SPLIT:
-                bits = wl_split_bits[dev_workload[d], task_split[k]]
+                bits = wl_split_bits[grp_workload[g], task_split[k]]
             cell_bits[direction, c] += bits
             if radio:
                 dev_flows[direction, d] -= 1
                 if alive:
                     # throughput-proportional radio energy, drawn when the transfer completes
-                    lump = bits * (dev_tx_j_per_bit[d] if direction == UL else dev_rx_j_per_bit[d])
+                    lump = bits * (grp_tx_j_per_bit[g] if direction == UL else grp_rx_j_per_bit[g])
                     if lump > 0.0:
                         drawn = min(lump, dev_battery_y1[d])  # an emptying battery gives what it has left
                         if direction == UL:
@@ -1595,7 +1603,7 @@ def advance(m, st, until_s, plugin):
                         else:
                             dev_e_rx_j[d] += drawn
                         y1, y2, emptied = battery_draw(
-                            dev_battery_model[d], dev_battery_y1[d], dev_battery_y2[d], lump)
+                            grp_battery_model[g], dev_battery_y1[d], dev_battery_y2[d], lump)
                         dev_battery_y1[d] = y1
                         dev_battery_y2[d] = y2
                         if emptied:
@@ -1654,22 +1662,22 @@ def advance(m, st, until_s, plugin):
             if not alive:
                 ah_pop_top()
                 continue  # an empty battery generates no more tasks
-            process = dev_arrival[d]
+            process = grp_arrival[g]
             if process == ARR_POISSON:
-                t_next = now + exponential(rng_dev, d, 1.0 / dev_rate_hz[d])
-            elif process == ARR_PERIODIC and dev_jitter_s[d] == 0.0:
-                t_next = now + 1.0 / dev_rate_hz[d]
+                t_next = now + exponential(rng_dev, d, 1.0 / grp_rate_hz[g])
+            elif process == ARR_PERIODIC and grp_jitter_s[g] == 0.0:
+                t_next = now + 1.0 / grp_rate_hz[g]
             else:
-                t_next = _next_arrival(d, now, rng_dev, dev_arrival, dev_rate_hz, dev_jitter_s, dev_next_nominal_s,
-                                       dev_mmpp_on, dev_mmpp_switch_s, dev_mmpp_on_s, dev_mmpp_off_s,
-                                       dev_mmpp_off_rate_hz, dev_trace_pos, dev_trace_len, dev_trace_start,
-                                       dev_trace_base_s, dev_trace_cycle_s, trace_t_s)
+                t_next = _next_arrival(d, g, now, rng_dev, grp_arrival, grp_rate_hz, grp_jitter_s, dev_next_nominal_s,
+                                       dev_mmpp_on, dev_mmpp_switch_s, grp_mmpp_on_s, grp_mmpp_off_s,
+                                       grp_mmpp_off_rate_hz, dev_trace_pos, grp_trace_len, grp_trace_start,
+                                       dev_trace_base_s, grp_trace_cycle_s, trace_t_s)
             ah_replace_top(t_next)
             # the device's data that only the task's later events use (transfer ends, completion):
             # asked for now, while the arrival's own cache misses are waited for, rather than
             # missed one at a time then (city-scale runs, where device data outgrows the caches)
-            _prefetch(dev_tx_j_per_bit, d, 0)
-            _prefetch(dev_rx_j_per_bit, d, 0)
+            _prefetch(grp_tx_j_per_bit, d, 0)
+            _prefetch(grp_rx_j_per_bit, d, 0)
             _prefetch(dev_bits, UL, d)
             _prefetch(dev_bits, DL, d)
             _prefetch(dev_flow_s, UL, d)
@@ -1693,17 +1701,17 @@ def advance(m, st, until_s, plugin):
             if now >= warmup_s:
                 flags = F_COUNTED
                 ints[I_GENERATED] += 1
-                wl_counts[dev_workload[d], WL_GENERATED] += 1
+                wl_counts[grp_workload[g], WL_GENERATED] += 1
             s = dev_site[d]
             # offload where the policy says so, a GPU is reachable and the device has a link
             choice = -1  # local
             split = -1  # partial offloading: the split point chosen (-1: none)
             if dev_offload[d] and site_gpu_node[s] >= 0 and dev_uplink_bps[d] > 0.0 and dev_downlink_bps[d] > 0.0:
                 choice = site_gpu_node[s]
-                if dev_policy[d] >= POLICY_MIN_LATENCY:
+                if grp_policy[g] >= POLICY_MIN_LATENCY:
                     # a comparing policy (see the Policy docs): the device's option, then the GPU nodes'
-                    policy = dev_policy[d]
-                    w = dev_workload[d]
+                    policy = grp_policy[g]
+                    w = grp_workload[g]
                     flops = wl_flops[w]
                     in_bits = wl_input_bits[w]
                     out_bits = wl_output_bits[w]
@@ -1711,15 +1719,15 @@ def advance(m, st, until_s, plugin):
                     c = dev_cell[d]
                     backlog = max(dev_cpu_free_s[d] - now, 0.0)
                     t_ul, t_dl, e_radio = _device_option(
-                        d, backlog, policy_options, flops, in_bits, out_bits, deadline, c, cell_flows,
-                        dev_uplink_bps, dev_downlink_bps, dev_power_tx_next_w, dev_power_rx_w, dev_tx_j_per_bit,
-                        dev_rx_j_per_bit, dev_flops_per_s, dev_power_compute_w)
+                        d, g, backlog, policy_options, flops, in_bits, out_bits, deadline, c, cell_flows,
+                        dev_uplink_bps, dev_downlink_bps, dev_power_tx_next_w, grp_power_rx_w, grp_tx_j_per_bit,
+                        grp_rx_j_per_bit, grp_flops_per_s, grp_power_compute_w)
                     n_opts = _node_options(
                         s, w, in_bits, out_bits, deadline, t_ul + t_dl, e_radio, policy_options, policy_nodes,
                         max_nodes, max_hops, site_gpu_node, site_gpu_next, node_wl_pool, node_service_s,
                         pool_servers, pool_q_len, pool_busy, route_hops, route_direct, route_latency_s, route_cell,
                         cell_flows, cell_rate_bps)
-                    charge = (dev_battery_y1[d] + dev_battery_y2[d]) / dev_capacity_j[d]
+                    charge = (dev_battery_y1[d] + dev_battery_y2[d]) / grp_capacity_j[g]
                     if policy == POLICY_PLUGIN:
                         choice, row = _plugin_choice(
                             plugin, now, policy_options, policy_nodes, n_opts, policy_task, policy_params,
@@ -1733,8 +1741,8 @@ def advance(m, st, until_s, plugin):
                         choice, split = _choose_split(
                             w, s, policy_options, policy_nodes, n_opts, flops, out_bits, backlog, t_dl,
                             cell_flows[UL, c] + 1,
-                            dev_uplink_bps[d], dev_flops_per_s[d], dev_power_compute_w[d], dev_power_tx_next_w[d],
-                            dev_power_rx_w[d], dev_tx_j_per_bit[d], dev_rx_j_per_bit[d], wl_split_n, wl_split_flops,
+                            dev_uplink_bps[d], grp_flops_per_s[g], grp_power_compute_w[g], dev_power_tx_next_w[d],
+                            grp_power_rx_w[g], grp_tx_j_per_bit[g], grp_rx_j_per_bit[g], wl_split_n, wl_split_flops,
                             wl_split_bits, node_overhead_s, route_direct, route_latency_s, route_cell, cell_flows,
                             cell_rate_bps, node_wl_pool, node_service_s, pool_q_len, pool_servers)
                     else:
@@ -1755,7 +1763,7 @@ def advance(m, st, until_s, plugin):
                     task_split[k] = split
                     if flags & F_COUNTED:
                         ints[I_SPLIT] += 1
-                        wl_split_counts[dev_workload[d], split] += 1
+                        wl_split_counts[grp_workload[g], split] += 1
                     to_local = True
                 else:
                     flow_direction = UL
@@ -1778,7 +1786,7 @@ def advance(m, st, until_s, plugin):
                 server_left[server] -= 1
                 free = server_left[server] == 0  # the batch's last task: the server is free
             if free:
-                pool = node_wl_pool[nd, dev_workload[d]]
+                pool = node_wl_pool[nd, grp_workload[g]]
                 node_busy[nd] -= 1
                 pool_busy[pool] -= 1
                 node_busy_slices[nd] -= pool_slices[pool]
@@ -1837,7 +1845,7 @@ def advance(m, st, until_s, plugin):
         # -- the task reaches its compute node: FIFO, or a full queue ---------
         if to_gpu:
             nd = task_node[k]
-            w = dev_workload[d]
+            w = grp_workload[g]
             task_t_mark_s[k] = now
             counted = (task_flags[k] & F_COUNTED) != 0
             if counted:
@@ -1919,7 +1927,7 @@ def advance(m, st, until_s, plugin):
 
         # -- a new flow joins a cell: the device's radio cell, or a transport link
         if flow_direction >= 0:
-            w = dev_workload[d]
+            w = grp_workload[g]
             bits = wl_input_bits[w] if flow_direction == UL else wl_output_bits[w]
             if flow_direction == UL and task_flags[k] & F_SPLIT:
                 bits = wl_split_bits[w, task_split[k]]
@@ -2037,8 +2045,8 @@ def advance(m, st, until_s, plugin):
                     tokens = wl_output_tokens[pick]
                     dj = task_dev[j]
                     if tokens > 0 and moving:  # the time to first token reads the device's downlink rate
-                        _refresh_link(dj, mob_map_point, dev_map_slot, map_link,
-                                      dev_power_tx_base_w, dev_uplink_bps, dev_downlink_bps, dev_power_tx_next_w)
+                        _refresh_link(dj, mob_map_point, dev_map_slot, map_link, dev_group,
+                                      grp_power_tx_base_w, dev_uplink_bps, dev_downlink_bps, dev_power_tx_next_w)
                     if tokens > 0 and (task_flags[j] & F_COUNTED) != 0 and dev_downlink_bps[dj] > 0.0:
                         # the first token: the batch's prefill, the path back and the token's own airtime
                         prefill = node_prefill_s[node, pick, size - 1] * service / mean
@@ -2052,12 +2060,12 @@ def advance(m, st, until_s, plugin):
         # -- the task joins its device's CPU queue (FIFO, deterministic) ------
         if to_local:
             start = max(now, dev_cpu_free_s[d])
-            work = wl_flops[dev_workload[d]]
+            work = wl_flops[grp_workload[g]]
             if task_flags[k] & F_SPLIT:
                 # the layers up to the split, or (refused by the GPU) the rest of them
-                part = wl_split_flops[dev_workload[d], task_split[k]]
+                part = wl_split_flops[grp_workload[g], task_split[k]]
                 work = work - part if task_flags[k] & F_FALLBACK else part
-            end = start + work / dev_flops_per_s[d]
+            end = start + work / grp_flops_per_s[g]
             dev_cpu_free_s[d] = end
             task_local_s[k] += end - now
             if (task_flags[k] & F_SPLIT) == 0 or (task_flags[k] & F_FALLBACK) != 0:
@@ -2076,7 +2084,7 @@ def advance(m, st, until_s, plugin):
                     sums[S_LATENCY] += latency
                     sums[S_LATENCY_MIN] = min(sums[S_LATENCY_MIN], latency)
                     sums[S_LATENCY_MAX] = max(sums[S_LATENCY_MAX], latency)
-                    w = dev_workload[d]
+                    w = grp_workload[g]
                     hist[w, histogram.bin_index(latency)] += 1
                     wl_counts[w, WL_COMPLETED] += 1
                     wl_latency_s[w] += latency
@@ -2103,7 +2111,7 @@ def advance(m, st, until_s, plugin):
             else:
                 dev_dropped[d] += 1
                 if flags & F_COUNTED:
-                    wl_counts[dev_workload[d], WL_DROPPED] += 1
+                    wl_counts[grp_workload[g], WL_DROPPED] += 1
                     if outcome == OUT_DROPPED_QUEUE_FULL:
                         ints[I_DROPPED_QUEUE] += 1
                     elif outcome == OUT_DROPPED_RADIO:
@@ -2122,7 +2130,7 @@ def advance(m, st, until_s, plugin):
                 trace_f[n, TF_DOWNLINK] = downlink_s
                 trace_i[n, TI_TASK] = task_id[k]
                 trace_i[n, TI_DEVICE] = d
-                trace_i[n, TI_WORKLOAD] = dev_workload[d]
+                trace_i[n, TI_WORKLOAD] = grp_workload[g]
                 trace_i[n, TI_NODE] = task_node[k] if flags & F_OFFLOADED else -1
                 trace_i[n, TI_SITE] = task_site[k] if flags & F_OFFLOADED else -1
                 trace_i[n, TI_OUTCOME] = outcome
@@ -2144,35 +2152,36 @@ def advance(m, st, until_s, plugin):
 def schedule_first_arrivals(m, st):
     """Put each device's first arrival in the heap (Poisson: exponential gap; periodic: random phase)."""
     for d in range(m.dev_site.shape[0]):
-        process = m.dev_arrival[d]
+        g = m.dev_group[d]
+        process = m.grp_arrival[g]
         if process == ARR_POISSON:
-            first = exponential(st.rng_dev, d, 1.0 / m.dev_rate_hz[d])
+            first = exponential(st.rng_dev, d, 1.0 / m.grp_rate_hz[g])
         elif process == ARR_PERIODIC:
-            first = uniform(st.rng_dev, d) / m.dev_rate_hz[d]  # a uniformly random phase
+            first = uniform(st.rng_dev, d) / m.grp_rate_hz[g]  # a uniformly random phase
             st.dev_next_nominal_s[d] = first
-            if m.dev_jitter_s[d] > 0.0:
-                first += m.dev_jitter_s[d] * uniform(st.rng_dev, d)
+            if m.grp_jitter_s[g] > 0.0:
+                first += m.grp_jitter_s[g] * uniform(st.rng_dev, d)
         elif process == ARR_MMPP:
             # the stationary state: on with probability on / (on + off), a residual period (memoryless)
-            on_s = m.dev_mmpp_on_s[d]
-            off_s = m.dev_mmpp_off_s[d]
+            on_s = m.grp_mmpp_on_s[g]
+            off_s = m.grp_mmpp_off_s[g]
             on = uniform(st.rng_dev, d) < on_s / (on_s + off_s)
             st.dev_mmpp_on[d] = on
             st.dev_mmpp_switch_s[d] = exponential(st.rng_dev, d, on_s if on else off_s)
-            first = _next_arrival(d, 0.0, st.rng_dev, m.dev_arrival, m.dev_rate_hz, m.dev_jitter_s,
-                                  st.dev_next_nominal_s, st.dev_mmpp_on, st.dev_mmpp_switch_s, m.dev_mmpp_on_s,
-                                  m.dev_mmpp_off_s, m.dev_mmpp_off_rate_hz, st.dev_trace_pos, m.dev_trace_len,
-                                  m.dev_trace_start, st.dev_trace_base_s, m.dev_trace_cycle_s, m.trace_t_s)
+            first = _next_arrival(d, g, 0.0, st.rng_dev, m.grp_arrival, m.grp_rate_hz, m.grp_jitter_s,
+                                  st.dev_next_nominal_s, st.dev_mmpp_on, st.dev_mmpp_switch_s, m.grp_mmpp_on_s,
+                                  m.grp_mmpp_off_s, m.grp_mmpp_off_rate_hz, st.dev_trace_pos, m.grp_trace_len,
+                                  m.grp_trace_start, st.dev_trace_base_s, m.grp_trace_cycle_s, m.trace_t_s)
         else:
             # replay from a uniformly random offset into the cycle: arrivals at base + t_i
-            start = m.dev_trace_start[d]
-            n = m.dev_trace_len[d]
-            offset = m.dev_trace_cycle_s[d] * uniform(st.rng_dev, d)
+            start = m.grp_trace_start[g]
+            n = m.grp_trace_len[g]
+            offset = m.grp_trace_cycle_s[g] * uniform(st.rng_dev, d)
             pos = np.searchsorted(m.trace_t_s[start:start + n], offset)
             base = -offset
             if pos == n:
                 pos = 0
-                base += m.dev_trace_cycle_s[d]
+                base += m.grp_trace_cycle_s[g]
             st.dev_trace_pos[d] = pos
             st.dev_trace_base_s[d] = base
             first = base + m.trace_t_s[start + pos]
@@ -2193,26 +2202,27 @@ def settle(m, st, now):
         t0 = st.dev_t_energy_s[d]
         if st.dev_depleted[d] or now <= t0:
             continue
+        g = m.dev_group[d]
         ul_active = st.dev_flows[UL, d] > 0
         dl_active = st.dev_flows[DL, d] > 0
-        p_rx = m.dev_power_rx_w[d]
+        p_rx = m.grp_power_rx_w[g]
         if ul_active and dl_active:  # the radio's constant power is counted once
             p_rx = max(p_rx - st.dev_power_tx_w[d], 0.0)
         dt, busy_cpu, busy_ul, busy_dl, busy_tail, busy_inactive, y1, y2, empty = _device_energy(
             t0, now, st.dev_cpu_free_s[d], ul_active, dl_active,
             st.dev_radio_idle_since_s[d],
-            m.dev_power_idle_w[d], m.dev_power_compute_w[d], st.dev_power_tx_w[d], p_rx,
-            m.dev_power_tail_w[d], m.dev_power_inactive_w[d], m.dev_rrc_tail_s[d], m.dev_rrc_inactive_s[d],
-            m.dev_battery_model[d], m.dev_battery_a[d], m.dev_battery_b[d], st.dev_battery_y1[d],
+            m.grp_power_idle_w[g], m.grp_power_compute_w[g], st.dev_power_tx_w[d], p_rx,
+            m.grp_power_tail_w[g], m.grp_power_inactive_w[g], m.grp_rrc_tail_s[g], m.grp_rrc_inactive_s[g],
+            m.grp_battery_model[g], m.grp_battery_a[g], m.grp_battery_b[g], st.dev_battery_y1[d],
             st.dev_battery_y2[d],
         )
         st.dev_battery_y1[d] = y1
         st.dev_battery_y2[d] = y2
-        st.dev_e_idle_j[d] += m.dev_power_idle_w[d] * dt
-        st.dev_e_compute_j[d] += m.dev_power_compute_w[d] * busy_cpu
+        st.dev_e_idle_j[d] += m.grp_power_idle_w[g] * dt
+        st.dev_e_compute_j[d] += m.grp_power_compute_w[g] * busy_cpu
         st.dev_e_tx_j[d] += st.dev_power_tx_w[d] * busy_ul
         st.dev_e_rx_j[d] += p_rx * busy_dl
-        st.dev_e_tail_j[d] += m.dev_power_tail_w[d] * busy_tail + m.dev_power_inactive_w[d] * busy_inactive
+        st.dev_e_tail_j[d] += m.grp_power_tail_w[g] * busy_tail + m.grp_power_inactive_w[g] * busy_inactive
         st.dev_t_energy_s[d] = t0 + dt
         if empty:
             st.dev_depleted[d] = True

@@ -215,8 +215,9 @@ def summarize(
     alive_s = np.where(st.dev_depleted, st.dev_t_depleted_s, now_s)
     with np.errstate(divide="ignore", invalid="ignore"):
         power_w = np.where(alive_s > 0, e_total / alive_s, 0.0)
-        projected_s = battery.projected_life_array_s(model.dev_battery_model, model.dev_battery_a,
-                                                     model.dev_battery_b, model.dev_energy_j, power_w)
+        g = model.dev_group
+        projected_s = battery.projected_life_array_s(model.grp_battery_model[g], model.grp_battery_a[g],
+                                                     model.grp_battery_b[g], model.grp_energy_j[g], power_w)
         dev_latency_mean = np.where(st.dev_completed > 0, st.dev_latency_sum_s / st.dev_completed, np.nan)
     life_h = np.where(st.dev_depleted, st.dev_t_depleted_s, projected_s) / S_PER_H
     projected_h = projected_s / S_PER_H
@@ -373,7 +374,7 @@ def summarize(
         "handovers": st.dev_handovers.copy(),
         "x_end_m": st.mob_x_m.copy(),
         "y_end_m": st.mob_y_m.copy(),
-        "workload": np.array([layout.workload_names[w] for w in model.dev_workload], dtype=object),
+        "workload": np.array([layout.workload_names[w] for w in model.grp_workload[model.dev_group]], dtype=object),
         "x_m": layout.dev_x_m,
         "y_m": layout.dev_y_m,
         "offloads": model.dev_offload.copy(),

@@ -67,7 +67,7 @@ from airan._rng import FAMILY_DEVICE, FAMILY_SITE, exponential, seed_streams, un
 
 OUTCOMES = ("completed", "dropped_queue_full", "dropped_battery")
 PARTS = ("idle", "compute", "tx", "rx", "tail")  # the five energy components ("tail": RRC tail and inactive)
-BATTERY_MODELS = {0: "ideal", 1: "peukert", 2: "kibam"}  # the Model's dev_battery_model codes
+BATTERY_MODELS = {0: "ideal", 1: "peukert", 2: "kibam"}  # the Model's grp_battery_model codes
 
 
 # ---------------------------------------------------------------------------
@@ -223,8 +223,9 @@ class KineticBattery:
 
 def make_battery(model, d: int):
     """Device ``d``'s battery at t = 0, at rest, from the numbers in ``model``."""
-    kind = BATTERY_MODELS[int(model.dev_battery_model[d])]
-    energy_j, a, b = float(model.dev_energy_j[d]), float(model.dev_battery_a[d]), float(model.dev_battery_b[d])
+    g = model.dev_group[d]
+    kind = BATTERY_MODELS[int(model.grp_battery_model[g])]
+    energy_j, a, b = float(model.grp_energy_j[g]), float(model.grp_battery_a[g]), float(model.grp_battery_b[g])
     if kind == "peukert":
         return PeukertBattery(energy_j, k=a, rated_w=b)
     if kind == "kibam":
@@ -384,16 +385,16 @@ class ReferenceSimulation:
             Device(
                 index=d,
                 battery=make_battery(m, d),
-                p_idle_w=float(m.dev_power_idle_w[d]),
-                p_compute_w=float(m.dev_power_compute_w[d]),
+                p_idle_w=float(m.grp_power_idle_w[m.dev_group[d]]),
+                p_compute_w=float(m.grp_power_compute_w[m.dev_group[d]]),
                 p_tx_w=float(m.dev_power_tx_w[d]),
-                p_rx_w=float(m.dev_power_rx_w[d]),
-                p_tail_w=float(m.dev_power_tail_w[d]),
-                p_inactive_w=float(m.dev_power_inactive_w[d]),
-                rrc_tail_s=float(m.dev_rrc_tail_s[d]),
-                rrc_inactive_s=float(m.dev_rrc_inactive_s[d]),
-                tx_j_per_bit=float(m.dev_tx_j_per_bit[d]),
-                rx_j_per_bit=float(m.dev_rx_j_per_bit[d]),
+                p_rx_w=float(m.grp_power_rx_w[m.dev_group[d]]),
+                p_tail_w=float(m.grp_power_tail_w[m.dev_group[d]]),
+                p_inactive_w=float(m.grp_power_inactive_w[m.dev_group[d]]),
+                rrc_tail_s=float(m.grp_rrc_tail_s[m.dev_group[d]]),
+                rrc_inactive_s=float(m.grp_rrc_inactive_s[m.dev_group[d]]),
+                tx_j_per_bit=float(m.grp_tx_j_per_bit[m.dev_group[d]]),
+                rx_j_per_bit=float(m.grp_rx_j_per_bit[m.dev_group[d]]),
             )
             for d in range(n_dev)
         ]
@@ -401,8 +402,8 @@ class ReferenceSimulation:
         self.links = {(c, direction): Link(direction) for c in range(n_cells) for direction in ("ul", "dl")}
 
         for d in range(n_dev):
-            period_s = 1.0 / float(m.dev_rate_hz[d])
-            if m.dev_arrival[d] == engine.ARR_PERIODIC:
+            period_s = 1.0 / float(m.grp_rate_hz[m.dev_group[d]])
+            if m.grp_arrival[m.dev_group[d]] == engine.ARR_PERIODIC:
                 first_s = period_s * uniform(self.rng_dev, d)  # a uniformly random phase
             else:
                 first_s = exponential(self.rng_dev, d, period_s)
@@ -500,8 +501,8 @@ class ReferenceSimulation:
         dev = self.devices[d]
         if dev.depleted:
             return  # an empty device generates no more tasks
-        rate_hz = float(self.m.dev_rate_hz[d])
-        periodic = self.m.dev_arrival[d] == engine.ARR_PERIODIC
+        rate_hz = float(self.m.grp_rate_hz[self.m.dev_group[d]])
+        periodic = self.m.grp_arrival[self.m.dev_group[d]] == engine.ARR_PERIODIC
         gap_s = 1.0 / rate_hz if periodic else exponential(self.rng_dev, d, 1.0 / rate_hz)
         self.schedule(now + gap_s, self.on_arrival, d)
 
@@ -532,7 +533,8 @@ class ReferenceSimulation:
             dev.cpu_task = task
 
         self.change_activity(dev, now, begin)
-        compute_s = self.m.wl_flops[self.m.dev_workload[dev.index]] / self.m.dev_flops_per_s[dev.index]
+        g = self.m.dev_group[dev.index]
+        compute_s = self.m.wl_flops[self.m.grp_workload[g]] / self.m.grp_flops_per_s[g]
         self.schedule(now + compute_s, self.on_local_end, task)
 
     def on_local_end(self, now: float, task: Task) -> None:
@@ -575,7 +577,7 @@ class ReferenceSimulation:
 
     def start_flow(self, task: Task, direction: str, now: float) -> None:
         d = task.device
-        w = self.m.dev_workload[d]
+        w = self.m.grp_workload[self.m.dev_group[d]]
         if direction == "ul":
             bits = float(self.m.wl_input_bits[w])
             airtime_s = bits / float(self.m.dev_uplink_bps[d])
@@ -674,7 +676,7 @@ class ReferenceSimulation:
         site.busy += 1
         site.served += 1
         task.gpu_wait_s = now - task.t_phase_s
-        mean_s = self.m.wl_flops[self.m.dev_workload[task.device]] / site.flops_per_s
+        mean_s = self.m.wl_flops[self.m.grp_workload[self.m.dev_group[task.device]]] / site.flops_per_s
         task.gpu_service_s = exponential(self.rng_site, s, mean_s) if site.exponential else mean_s
         self.schedule(now + task.gpu_service_s, self.on_gpu_end, s, task)
 
@@ -757,7 +759,7 @@ class ReferenceSimulation:
         gpu_total_j = sum(gpu_j[s] for s in gpu_known) if gpu_known else None
         site_total_j = sum(x for x in site_j if not math.isnan(x)) if any(not math.isnan(x) for x in site_j) else None
         network_j = device_j + (gpu_total_j or 0.0) + (site_total_j or 0.0)
-        late = sum(1 for t in done if t.t_end_s - t.t_gen_s > deadline[self.m.dev_workload[t.device]])
+        late = sum(1 for t in done if t.t_end_s - t.t_gen_s > deadline[self.m.grp_workload[self.m.dev_group[t.device]]])
         summary = {
             "tasks_generated": len(counted),
             "tasks_completed": len(done),

@@ -138,7 +138,8 @@ def random_raw(rng: np.random.Generator, energy_rng: np.random.Generator | None 
     for i, site in enumerate(sites):
         attached = model.dev_site == i
         if "gpu" in site and attached.any():
-            demand_flops_per_s = np.sum(model.dev_rate_hz[attached] * model.wl_flops[model.dev_workload[attached]])
+            g = model.dev_group[attached]
+            demand_flops_per_s = np.sum(model.grp_rate_hz[g] * model.wl_flops[model.grp_workload[g]])
             load = rng.uniform(0.3, 1.6)  # offered load per server
             site["gpu"]["flops_per_s"] = float(demand_flops_per_s / (load * site["gpu"]["servers"]))
     if energy_rng is not None:
@@ -332,8 +333,12 @@ def test_the_model_carries_the_scenario_energy_numbers(case):
     m = sim.model
     groups = [raw["devices"][g] for g in sim.layout.dev_group]
     codes = {"ideal": 0, "peukert": 1, "kibam": 2}
-    np.testing.assert_array_equal(m.dev_battery_model, [codes[g["battery_model"]] for g in groups])
-    assert_close(m.dev_energy_j, [g["battery_wh"] * 3600.0 * g["initial_charge"] for g in groups], "energy_j")
+    def per_device(name):  # a group parameter of the model, device by device
+        return getattr(m, "grp_" + name)[m.dev_group]
+
+    np.testing.assert_array_equal(per_device("battery_model"), [codes[g["battery_model"]] for g in groups])
+    assert_close(per_device("energy_j"), [g["battery_wh"] * 3600.0 * g["initial_charge"] for g in groups], "energy_j")
+    battery_a, battery_b = per_device("battery_a"), per_device("battery_b")
     for d, g in enumerate(groups):
         if g["battery_model"] == "peukert":
             # Peukert's reference power: the rated energy over the rated time (the H-hour rate)
@@ -341,12 +346,10 @@ def test_the_model_carries_the_scenario_energy_numbers(case):
         elif g["battery_model"] == "kibam":
             expected_ab = (g["kibam_c"], g["kibam_k_prime_per_s"])
         else:
-            expected_ab = (m.dev_battery_a[d], m.dev_battery_b[d])  # unused
-        assert_close([m.dev_battery_a[d], m.dev_battery_b[d]], expected_ab, f"device {d} battery parameters")
-    for field, array in (("rrc_tail_s", m.dev_rrc_tail_s), ("power_tail_w", m.dev_power_tail_w),
-                         ("rrc_inactive_s", m.dev_rrc_inactive_s), ("power_inactive_w", m.dev_power_inactive_w),
-                         ("tx_j_per_bit", m.dev_tx_j_per_bit), ("rx_j_per_bit", m.dev_rx_j_per_bit)):
-        np.testing.assert_array_equal(array, [g.get(field, 0.0) for g in groups], err_msg=field)
+            expected_ab = (battery_a[d], battery_b[d])  # unused
+        assert_close([battery_a[d], battery_b[d]], expected_ab, f"device {d} battery parameters")
+    for field in ("rrc_tail_s", "power_tail_w", "rrc_inactive_s", "power_inactive_w", "tx_j_per_bit", "rx_j_per_bit"):
+        np.testing.assert_array_equal(per_device(field), [g.get(field, 0.0) for g in groups], err_msg=field)
     st = initial_state(m, sim.seed)
     rest = [make_battery(m, d) for d in range(len(groups))]
     assert_close(st.dev_battery_y1, [b.available_j() for b in rest], "initial y1")
