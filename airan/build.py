@@ -764,6 +764,19 @@ def _no_radio_map() -> dict[str, np.ndarray]:
     }
 
 
+def aligned_rows(n_rows: int, n_columns: int, like: np.ndarray | None = None) -> np.ndarray:
+    """A C-contiguous float64 ``[n_rows, n_columns]`` array of zeros (or a copy of ``like``) starting on a
+    64-byte boundary, a cache line of x86-64 and Arm processors (the arrival heap's layout relies on it).
+    """
+    line = 64
+    buf = np.zeros(n_rows * n_columns + line // 8, dtype=np.float64)
+    skip = (-buf.ctypes.data % line) // 8
+    out = buf[skip:skip + n_rows * n_columns].reshape(n_rows, n_columns)
+    if like is not None:
+        out[...] = like
+    return out
+
+
 def initial_state(
     model: engine.Model, seed: int, *, trace_capacity: int = 0, n_cells: int | None = None
 ) -> engine.State:
@@ -798,9 +811,8 @@ def initial_state(
         ev_time=np.zeros(heap_capacity, dtype=np.float64),
         ev_seq=np.zeros(heap_capacity, dtype=np.int64),
         ev_payload=np.zeros(heap_capacity, dtype=np.int64),
-        ah_time=np.zeros(max(n_dev, 1), dtype=np.float64),
-        ah_seq=np.zeros(max(n_dev, 1), dtype=np.int64),
-        ah_payload=np.zeros(max(n_dev, 1), dtype=np.int64),
+        ah_entry=aligned_rows(engine.AH_ROOT + max(n_dev, 1), 2),
+        dev_arrival_seq=np.zeros(max(n_dev, 1), dtype=np.int64),
         **_task_arrays(task_capacity, first_slot=0),
         node_busy=np.zeros(n_nodes, dtype=np.int32),
         node_q_head=np.full((n_nodes, n_wl), -1, dtype=np.int32),

@@ -117,6 +117,11 @@ EV_HOP_END = 4  # index: task slot; the propagation delay of a transport path ha
 EV_MOVE = 5  # index: 0; every moving device takes a mobility step, then handover checks
 EV_BATCH_TIMER = 6  # index: compute node; a waiting task's batching delay has run out
 _KIND_BITS = 3
+#: The arrival heap's root row in ``State.ah_entry``: the 4 children of a node then share a 64-byte
+#: cache line (rows of 16 bytes) when the array starts on one (see airan.build.aligned_rows).
+AH_ROOT = 3
+AH_TIME = 0  # ah_entry column: arrival time, s
+AH_DEVICE = 1  # ah_entry column: the device (an integer in a float64, exact below 2**53)
 
 MAP_RATE_UL = 0  # the columns of Model.map_link
 MAP_RATE_DL = 1
@@ -360,10 +365,9 @@ class State(NamedTuple):
     ev_time: np.ndarray  # float64, s
     ev_seq: np.ndarray  # int64, scheduling order (tie-break)
     ev_payload: np.ndarray  # int64, index << _KIND_BITS | kind (index: device or task slot)
-    # arrival heap [n_devices]: each device's next arrival (EV_ARRIVAL events only), ordered like the event heap
-    ah_time: np.ndarray  # float64, s
-    ah_seq: np.ndarray  # int64, scheduling order, from the event heap's counter
-    ah_payload: np.ndarray  # int64, device << _KIND_BITS | EV_ARRIVAL
+    # arrival heap: each device's next arrival (EV_ARRIVAL events only), ordered like the event heap
+    ah_entry: np.ndarray  # float64[AH_ROOT + n_devices, 2], rows from AH_ROOT: (time s, device), see _ah_push
+    dev_arrival_seq: np.ndarray  # int64[n_devices], scheduling order of the device's entry (event heap's counter)
     # task slots [task_capacity]
     task_id: np.ndarray  # int64, generation order over the run
     task_dev: np.ndarray  # int32, device
@@ -515,21 +519,19 @@ class State(NamedTuple):
 
 
 @njit(inline="always", error_model="numpy")
-def _push(ev_time, ev_seq, ev_payload, ints, time_s, kind, index, count=I_EV_N):
+def _push(ev_time, ev_seq, ev_payload, ints, time_s, kind, index):
     """Insert an event; ties in time keep scheduling order. Returns its sequence number.
-
-    ``ints[count]`` holds the heap's size (``I_EV_N``, or ``I_AH_N`` for the arrival heap).
 
     The heap is 4-ary (children of ``i``: ``4i + 1 .. 4i + 4``): half the levels of a
     binary heap, so fewer cache lines per operation on the large heaps of city-scale
     runs. Events are ordered by (time, seq), a total order, so the sequence of events
     does not depend on the heap's shape.
     """
-    n = ints[count]
+    n = ints[I_EV_N]
     seq = ints[I_SEQ]
     payload = (np.int64(index) << _KIND_BITS) | kind
     ints[I_SEQ] = seq + 1
-    ints[count] = n + 1
+    ints[I_EV_N] = n + 1
     while n > 0:
         parent = (n - 1) >> 2
         tp = ev_time[parent]
@@ -580,6 +582,36 @@ def _pop(ev_time, ev_seq, ev_payload, ints):
         ev_seq[i] = q_last
         ev_payload[i] = p_last
     return time_s, payload & ((1 << _KIND_BITS) - 1), payload >> _KIND_BITS, seq0
+
+
+@njit(inline="always", error_model="numpy")
+def _ah_push(ah_entry, dev_arrival_seq, ints, time_s, d):
+    """Insert device ``d``'s next arrival into the arrival heap (it has none there); returns its seq.
+
+    The arrival heap is ordered like the event heap, by (time, seq), with seq from the
+    same counter, so that merging the two roots gives the order one heap would. It holds
+    one entry per device, so it is large in a city-scale run, and an entry is kept to
+    16 bytes, (time, device), in one array: a node's four children (logical ``4i + 1 ..
+    4i + 4``, at rows ``AH_ROOT +`` those) fill one cache line. The seq of each device's
+    entry is kept per device and read only when two times are equal.
+    """
+    n = np.int64(ints[I_AH_N])
+    seq = ints[I_SEQ]
+    ints[I_SEQ] = seq + 1
+    ints[I_AH_N] = n + 1
+    dev_arrival_seq[d] = seq
+    while n > 0:
+        parent = (n - 1) >> 2
+        tp = ah_entry[AH_ROOT + parent, AH_TIME]
+        parent_seq = dev_arrival_seq[np.int64(ah_entry[AH_ROOT + parent, AH_DEVICE])] if tp == time_s else 0
+        if tp < time_s or (tp == time_s and parent_seq < seq):
+            break
+        ah_entry[AH_ROOT + n, AH_TIME] = tp
+        ah_entry[AH_ROOT + n, AH_DEVICE] = ah_entry[AH_ROOT + parent, AH_DEVICE]
+        n = parent
+    ah_entry[AH_ROOT + n, AH_TIME] = time_s
+    ah_entry[AH_ROOT + n, AH_DEVICE] = np.float64(d)
+    return seq
 
 
 # ---------------------------------------------------------------------------
@@ -1239,9 +1271,8 @@ def advance(m, st, until_s, plugin):
     ev_time = st.ev_time
     ev_seq = st.ev_seq
     ev_payload = st.ev_payload
-    ah_time = st.ah_time
-    ah_seq = st.ah_seq
-    ah_payload = st.ah_payload
+    ah_entry = st.ah_entry
+    dev_arrival_seq = st.dev_arrival_seq
     task_id = st.task_id
     task_dev = st.task_dev
     task_flags = st.task_flags
@@ -1396,59 +1427,64 @@ def advance(m, st, until_s, plugin):
             ev_payload[i] = p_last
         return time_s, payload & ((1 << _KIND_BITS) - 1), payload >> _KIND_BITS, seq0
 
-    def ah_sift(n, time_s, seq, payload):
-        # put (time_s, seq, payload) at the root of the arrival heap of n entries and sift it down
+    # -- the arrival heap (see _ah_push): each device's next arrival. Kept apart from the event
+    # heap, which then holds only the few events of the tasks in flight (it stays in the fastest
+    # caches), while the devices' arrivals (as many as there are devices) take one sift-down
+    # each: the event being handled stays at the root until the device's next arrival replaces
+    # it. The two heaps are merged by (time, seq) with one counter for seq, so the order of
+    # events is the one a single heap gives. Positions are logical; row = position + AH_ROOT.
+    root = np.uint64(AH_ROOT)
+
+    def ah_seq_at(i):
+        return dev_arrival_seq[np.uint64(np.int64(ah_entry[i + root, AH_DEVICE]))]
+
+    def ah_sift(n, time_s, seq, dev):
+        # put (time_s, dev) of sequence number seq at the root of the heap of n entries; sift it down
         i = np.uint64(0)
         while True:
             first = np.uint64(4) * i + np.uint64(1)
             if first >= n:
                 break
             child = first
-            tc = ah_time[first]
+            tc = ah_entry[first + root, AH_TIME]
             j = first + np.uint64(1)
             last = min(first + np.uint64(4), n)
             while j < last:
-                tj = ah_time[j]
-                if tj < tc or (tj == tc and ah_seq[j] < ah_seq[child]):
+                tj = ah_entry[j + root, AH_TIME]
+                if tj < tc or (tj == tc and ah_seq_at(j) < ah_seq_at(child)):
                     child = j
                     tc = tj
                 j += np.uint64(1)
-            if time_s < tc or (time_s == tc and seq < ah_seq[child]):
+            if time_s < tc or (time_s == tc and seq < ah_seq_at(child)):
                 break
-            ah_time[i] = tc
-            ah_seq[i] = ah_seq[child]
-            ah_payload[i] = ah_payload[child]
+            ah_entry[i + root, AH_TIME] = tc
+            ah_entry[i + root, AH_DEVICE] = ah_entry[child + root, AH_DEVICE]
             i = child
-        ah_time[i] = time_s
-        ah_seq[i] = seq
-        ah_payload[i] = payload
+        ah_entry[i + root, AH_TIME] = time_s
+        ah_entry[i + root, AH_DEVICE] = dev
 
-    # -- the arrival heap: each device's next arrival. Kept apart from the event heap, which then
-    # holds only the few events of the tasks in flight (it stays in the fastest caches), while
-    # the devices' arrivals (as many as there are devices) take one sift-down each: the event
-    # being handled stays at the root until the device's next arrival replaces it. The two
-    # heaps are merged by (time, seq) with one counter for seq, so the order of events is the
-    # one a single heap gives.
-    def ah_replace_top(time_s):
+    def ah_replace_top(time_s, d):
+        # the root's device d (the arrival being handled) gets its next arrival
         seq = ints[I_SEQ]
         ints[I_SEQ] = seq + 1
-        ah_sift(np.uint64(ints[I_AH_N]), time_s, seq, ah_payload[0])
+        dev_arrival_seq[d] = seq
+        ah_sift(np.uint64(ints[I_AH_N]), time_s, seq, ah_entry[root, AH_DEVICE])
 
     def ah_pop_top():
         ints[I_AH_N] -= 1
         n = np.uint64(ints[I_AH_N])
         if n > 0:
-            ah_sift(n, ah_time[n], ah_seq[n], ah_payload[n])
+            ah_sift(n, ah_entry[n + root, AH_TIME], ah_seq_at(n), ah_entry[n + root, AH_DEVICE])
 
     # room for the worst case of one event: two pushes, plus the batches one node can start at once
     heap_room = ev_time.shape[0] - 2 - n_workloads * (np.max(node_batch_max) if node_batch_max.shape[0] else 1)
 
     while True:
         # the next event: the earlier, by (time, seq), of the two heaps' roots
-        if ints[I_AH_N] > 0 and (ints[I_EV_N] == 0 or ah_time[0] < ev_time[0]
-                                 or (ah_time[0] == ev_time[0] and ah_seq[0] < ev_seq[0])):
+        if ints[I_AH_N] > 0 and (ints[I_EV_N] == 0 or ah_entry[root, AH_TIME] < ev_time[0]
+                                 or (ah_entry[root, AH_TIME] == ev_time[0] and ah_seq_at(np.uint64(0)) < ev_seq[0])):
             arrival = True
-            if ah_time[0] >= until_s:
+            if ah_entry[root, AH_TIME] >= until_s:
                 break
         elif ints[I_EV_N] > 0:
             arrival = False
@@ -1465,10 +1501,10 @@ def advance(m, st, until_s, plugin):
             return STATUS_TRACE_FULL
         if arrival:
             # left at the arrival heap's root until the device's next arrival replaces it
-            now = ah_time[0]
-            seq = ah_seq[0]
+            now = ah_entry[root, AH_TIME]
+            index = np.int64(ah_entry[root, AH_DEVICE])
+            seq = dev_arrival_seq[index]
             kind = EV_ARRIVAL
-            index = ah_payload[0] >> _KIND_BITS
         else:
             if (ev_payload[0] & ((1 << _KIND_BITS) - 1)) == EV_MOVE:
                 return STATUS_MOVE  # the caller runs mobility_step, then calls again
@@ -1672,7 +1708,7 @@ def advance(m, st, until_s, plugin):
                                        dev_mmpp_on, dev_mmpp_switch_s, grp_mmpp_on_s, grp_mmpp_off_s,
                                        grp_mmpp_off_rate_hz, dev_trace_pos, grp_trace_len, grp_trace_start,
                                        dev_trace_base_s, grp_trace_cycle_s, trace_t_s)
-            ah_replace_top(t_next)
+            ah_replace_top(t_next, d)
             # the device's data that only the task's later events use (transfer ends, completion):
             # asked for now, while the arrival's own cache misses are waited for, rather than
             # missed one at a time then (city-scale runs, where device data outgrows the caches)
@@ -2185,7 +2221,7 @@ def schedule_first_arrivals(m, st):
             st.dev_trace_pos[d] = pos
             st.dev_trace_base_s[d] = base
             first = base + m.trace_t_s[start + pos]
-        _push(st.ah_time, st.ah_seq, st.ah_payload, st.ints, first, EV_ARRIVAL, d, I_AH_N)
+        _ah_push(st.ah_entry, st.dev_arrival_seq, st.ints, first, d)
     if m.mob_step_s[0] > 0.0 and m.mob_devices.shape[0] > 0:
         _push(st.ev_time, st.ev_seq, st.ev_payload, st.ints, m.mob_step_s[0], EV_MOVE, 0)
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import engine, policies
 from ._version import __version__
-from .build import build_model, grow_heap, grow_tasks, initial_state, plugin_name
+from .build import aligned_rows, build_model, grow_heap, grow_tasks, initial_state, plugin_name
 from .results import Result, summarize
 from .scenario import Scenario, dump_scenario, scenario_from_dict
 
@@ -241,6 +241,7 @@ class Simulation:
                 raise ValueError(f"{Path(path).name}: a checkpoint of another airan version "
                                  f"({meta.get('airan')}); resume it with that version")
             state = sim.state._replace(**{k: v for k, v in saved.items() if not k.startswith("trace_")})
+            state = state._replace(ah_entry=aligned_rows(*saved["ah_entry"].shape, like=saved["ah_entry"]))
             sim.state = state._replace(trace_f=sim.state.trace_f, trace_i=sim.state.trace_i)
             sim.state.ints[engine.I_TRACE_N] = 0
             if "samples.t" in data.files:

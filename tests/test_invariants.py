@@ -54,9 +54,11 @@ def queued_slots(state: engine.State) -> np.ndarray:
 
 def pending_events(state: engine.State) -> tuple[np.ndarray, np.ndarray]:
     """(kind, index) of every event in the event heap and the arrival heap."""
-    payload = np.concatenate((state.ev_payload[: int(state.ints[engine.I_EV_N])],
-                              state.ah_payload[: int(state.ints[engine.I_AH_N])]))
-    return payload & ((1 << engine._KIND_BITS) - 1), payload >> engine._KIND_BITS
+    payload = state.ev_payload[: int(state.ints[engine.I_EV_N])]
+    rows = state.ah_entry[engine.AH_ROOT: engine.AH_ROOT + int(state.ints[engine.I_AH_N])]
+    arrivals = rows[:, engine.AH_DEVICE].astype(np.int64)
+    return (np.concatenate((payload & ((1 << engine._KIND_BITS) - 1), np.full(arrivals.size, engine.EV_ARRIVAL))),
+            np.concatenate((payload >> engine._KIND_BITS, arrivals)))
 
 
 def without_wall_time(summary: dict) -> dict:
@@ -640,3 +642,35 @@ def test_per_workload_statistics_add_up_and_match_their_workload():
     total_latency = small["latency_mean_s"] * small["tasks_completed"] + large["latency_mean_s"] * large[
         "tasks_completed"]
     assert total_latency == pytest.approx(s["latency_mean_s"] * s["tasks_completed"], rel=1e-12)
+
+
+def test_arrivals_at_equal_times_come_in_scheduling_order(make_scenario):
+    """The arrival heap breaks ties in time by scheduling order (seq), as the event heap does: 300
+    arrivals at three instants, scheduled in a shuffled order, generate their tasks sorted by
+    (time, order scheduled); the heap holds its (time, seq) order at every parent-child pair."""
+    n = 300
+    scenario = make_scenario(
+        simulation={"duration_s": 10.0},
+        gpu={"servers": n, "flops_per_s": 1e15, "service": "deterministic"},
+        workload={"input_bytes": 100.0, "output_bytes": 0.0, "flops": 1.0},
+        device={"count": n, "rate_hz": 1e-6, "uplink_bps": 1e9, "downlink_bps": 1e9, "arrival": "periodic"},
+    )
+    sim = airan.Simulation(scenario, trace=True)
+    st = sim.state
+    rng = np.random.default_rng(11)
+    order = rng.permutation(n)
+    times_s = rng.choice([1.0, 2.0, 3.0], n)
+    st.ints[engine.I_AH_N] = 0
+    for d in order:
+        engine._ah_push(st.ah_entry, st.dev_arrival_seq, st.ints, float(times_s[d]), int(d))
+    rows = st.ah_entry[engine.AH_ROOT: engine.AH_ROOT + n]
+    key = [(t, st.dev_arrival_seq[int(dev)]) for t, dev in rows]
+    assert all(key[(i - 1) // 4] < key[i] for i in range(1, n))
+    assert st.ah_entry.ctypes.data % 64 == 0  # a node's four children on one cache line
+    sim.advance(5.0)
+    trace = sim.result().trace
+    generated = trace["device"][np.argsort(trace["task"])]
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    expected = sorted(range(n), key=lambda d: (times_s[d], position[d]))
+    np.testing.assert_array_equal(generated, expected)

@@ -34,7 +34,7 @@ def shared_cell_sim(make_scenario, *, n_devices: int, input_bytes: float, uplink
     st = sim.state
     st.ints[engine.I_AH_N] = 0
     for d, t in enumerate(start_times_s):
-        engine._push(st.ah_time, st.ah_seq, st.ah_payload, st.ints, float(t), engine.EV_ARRIVAL, d, engine.I_AH_N)
+        engine._ah_push(st.ah_entry, st.dev_arrival_seq, st.ints, float(t), d)
     sim.state = st
     return sim
 
