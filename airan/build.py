@@ -764,17 +764,33 @@ def _no_radio_map() -> dict[str, np.ndarray]:
     }
 
 
-def aligned_rows(n_rows: int, n_columns: int, like: np.ndarray | None = None) -> np.ndarray:
-    """A C-contiguous float64 ``[n_rows, n_columns]`` array of zeros (or a copy of ``like``) starting on a
-    64-byte boundary, a cache line of x86-64 and Arm processors (the arrival heap's layout relies on it).
+def aligned_rows(n_rows: int, n_columns: int, like: np.ndarray | None = None, dtype=np.float64) -> np.ndarray:
+    """A C-contiguous ``[n_rows, n_columns]`` array of zeros (or a copy of ``like``) starting on a 64-byte
+    boundary, a cache line of x86-64 and Arm processors (the arrival heap's and the device records'
+    layouts rely on it).
     """
     line = 64
-    buf = np.zeros(n_rows * n_columns + line // 8, dtype=np.float64)
-    skip = (-buf.ctypes.data % line) // 8
+    size = np.dtype(dtype).itemsize
+    buf = np.zeros(n_rows * n_columns + line // size, dtype=dtype)
+    skip = (-buf.ctypes.data % line) // size
     out = buf[skip:skip + n_rows * n_columns].reshape(n_rows, n_columns)
     if like is not None:
         out[...] = like
     return out
+
+
+def device_records(n_dev: int, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The State's per-device records (``dev_f``, ``dev_i8``, ``dev_i4``) holding ``columns``
+    (every name of :data:`airan.engine.DEVICE_COLUMNS`, as [n_dev] or [2, n_dev] arrays)."""
+    dtypes = {"dev_f": np.float64, "dev_i8": np.int64, "dev_i4": np.int32}
+    widths = {"dev_f": engine.DF_WIDTH, "dev_i8": engine.DI8_WIDTH, "dev_i4": engine.DI4_WIDTH}
+    records = {name: aligned_rows(n_dev, widths[name], dtype=dtype) for name, dtype in dtypes.items()}
+    for name, (record, column, rows, _) in engine.DEVICE_COLUMNS.items():
+        if rows:
+            records[record][:, column:column + rows] = columns[name].T
+        else:
+            records[record][:, column] = columns[name]
+    return records
 
 
 def initial_state(
@@ -807,12 +823,12 @@ def initial_state(
     sums = np.zeros(engine.N_SUMS, dtype=np.float64)
     sums[engine.S_LATENCY_MIN] = np.inf
     sums[engine.S_LATENCY_MAX] = -np.inf
-    state = engine.State(
+    fields = dict(
         ev_time=np.zeros(heap_capacity, dtype=np.float64),
         ev_seq=np.zeros(heap_capacity, dtype=np.int64),
         ev_payload=np.zeros(heap_capacity, dtype=np.int64),
         ah_entry=aligned_rows(engine.AH_ROOT + max(n_dev, 1), 2),
-        dev_arrival_seq=np.zeros(max(n_dev, 1), dtype=np.int64),
+        dev_arrival_seq=np.zeros(n_dev, dtype=np.int64),
         **_task_arrays(task_capacity, first_slot=0),
         node_busy=np.zeros(n_nodes, dtype=np.int32),
         node_q_head=np.full((n_nodes, n_wl), -1, dtype=np.int32),
@@ -901,6 +917,8 @@ def initial_state(
         trace_f=np.zeros((trace_capacity, engine.N_TF), dtype=np.float64),
         trace_i=np.zeros((trace_capacity, engine.N_TI), dtype=np.int64),
     )
+    records = device_records(n_dev, {name: fields.pop(name) for name in engine.DEVICE_COLUMNS})
+    state = engine.State(**fields, **records)
     engine.schedule_first_arrivals(model, state)
     return state
 

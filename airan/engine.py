@@ -358,8 +358,90 @@ class Model(NamedTuple):
     proportional_fair: np.ndarray  # bool[1], cells share by proportional fair (else equal airtime)
 
 
+
+# ---------------------------------------------------------------------------
+# Per-device records
+# ---------------------------------------------------------------------------
+
+# A task's events read and write some twenty values of its device. Kept in one array each, they
+# are as many cache lines, which a city-scale run (whose device data outgrows the caches) misses at
+# every event; kept in a row per device (State.dev_f, dev_i8, dev_i4; 64-byte aligned, rows a
+# multiple of 32 bytes) they share a few. The kernel takes each column as a strided view by the
+# name it had as an array of its own, and Python code reads them as State properties.
+
+DF_T_ENERGY_S = 0
+DF_CPU_FREE_S = 1
+DF_RADIO_IDLE_SINCE_S = 2
+DF_POWER_TX_W = 3
+DF_BATTERY_Y1 = 4
+DF_BATTERY_Y2 = 5
+DF_E_IDLE_J = 6
+DF_E_COMPUTE_J = 7
+DF_E_TX_J = 8
+DF_E_RX_J = 9
+DF_E_TAIL_J = 10
+DF_UPLINK_BPS = 11
+DF_DOWNLINK_BPS = 12
+DF_POWER_TX_NEXT_W = 13
+DF_LATENCY_SUM_S = 14
+DF_BITS = 15
+DF_FLOW_S = 17
+DF_WIDTH = 20  # columns, 19 used
+
+DI8_ARRIVAL_SEQ = 0
+DI8_GENERATED = 1
+DI8_COMPLETED = 2
+DI8_OFFLOADED = 3
+DI8_WIDTH = 4  # columns, 4 used
+
+DI4_CELL = 0
+DI4_SITE = 1
+DI4_MAP_SLOT = 2
+DI4_FLOWS = 3
+DI4_WIDTH = 8  # columns, 5 used
+
+#: State property name -> (record, first column, rows: 0 for [n_devices], 2 for [2, n_devices]); docs
+DEVICE_COLUMNS = {
+    "dev_t_energy_s": ("dev_f", DF_T_ENERGY_S, 0, "float64, energy integrated up to this time, s"),
+    "dev_cpu_free_s": ("dev_f", DF_CPU_FREE_S, 0, "float64, CPU busy until, s"),
+    "dev_radio_idle_since_s": ("dev_f", DF_RADIO_IDLE_SINCE_S, 0,
+                               "float64, end of the last transfer (-inf: none yet), s"),
+    "dev_power_tx_w": ("dev_f", DF_POWER_TX_W, 0,
+                       "float64, extra power while transmitting (set when an uplink starts), W"),
+    "dev_battery_y1": ("dev_f", DF_BATTERY_Y1, 0, "float64, available energy (KiBaM available well), J"),
+    "dev_battery_y2": ("dev_f", DF_BATTERY_Y2, 0, "float64, KiBaM bound well (0 for the other models), J"),
+    "dev_e_idle_j": ("dev_f", DF_E_IDLE_J, 0, "float64, baseline energy, J"),
+    "dev_e_compute_j": ("dev_f", DF_E_COMPUTE_J, 0, "float64, local compute energy, J"),
+    "dev_e_tx_j": ("dev_f", DF_E_TX_J, 0, "float64, transmit energy, J"),
+    "dev_e_rx_j": ("dev_f", DF_E_RX_J, 0, "float64, receive energy, J"),
+    "dev_e_tail_j": ("dev_f", DF_E_TAIL_J, 0, "float64, RRC tail and inactive energy, J"),
+    "dev_uplink_bps": ("dev_f", DF_UPLINK_BPS, 0,
+                       "float64, uplink rate alone in the serving cell (nan or 0: none), bit/s"),
+    "dev_downlink_bps": ("dev_f", DF_DOWNLINK_BPS, 0, "float64, downlink rate alone in the serving cell, bit/s"),
+    "dev_power_tx_next_w": ("dev_f", DF_POWER_TX_NEXT_W, 0, "float64, the value the next uplink will use, W"),
+    "dev_latency_sum_s": ("dev_f", DF_LATENCY_SUM_S, 0, "float64, summed latency of completed tasks (all), s"),
+    "dev_bits": ("dev_f", DF_BITS, 2, "float64[2, n_devices], bits sent / received, bit"),
+    "dev_flow_s": ("dev_f", DF_FLOW_S, 2, "float64[2, n_devices], summed duration of finished flows, s"),
+    "dev_arrival_seq": ("dev_i8", DI8_ARRIVAL_SEQ, 0,
+                        "int64, scheduling order of the device's arrival heap entry (event heap's counter)"),
+    "dev_generated": ("dev_i8", DI8_GENERATED, 0, "int64, tasks generated (all)"),
+    "dev_completed": ("dev_i8", DI8_COMPLETED, 0, "int64, tasks completed (all)"),
+    "dev_offloaded": ("dev_i8", DI8_OFFLOADED, 0, "int64, tasks sent over the uplink (all)"),
+    "dev_cell": ("dev_i4", DI4_CELL, 0, "int32, serving radio cell"),
+    "dev_site": ("dev_i4", DI4_SITE, 0, "int32, serving site"),
+    "dev_map_slot": ("dev_i4", DI4_MAP_SLOT, 0,
+                     "int32, candidate at mob_map_point whose rates the device takes at its next event "
+                     "(-1: dev_uplink_bps, dev_downlink_bps and dev_power_tx_next_w are current; see _refresh_link)"),
+    "dev_flows": ("dev_i4", DI4_FLOWS, 2, "int32[2, n_devices], active uplink / downlink flows"),
+}
+
+
 class State(NamedTuple):
-    """Everything that changes during a run. Shapes in brackets."""
+    """Everything that changes during a run. Shapes in brackets.
+
+    The per-device values of ``DEVICE_COLUMNS`` live in the records ``dev_f``, ``dev_i8`` and
+    ``dev_i4``; each is also a property (a writable view) by its own name, e.g. ``dev_cell``.
+    """
 
     # event heap [heap_capacity], ordered by (time, seq)
     ev_time: np.ndarray  # float64, s
@@ -367,7 +449,11 @@ class State(NamedTuple):
     ev_payload: np.ndarray  # int64, index << _KIND_BITS | kind (index: device or task slot)
     # arrival heap: each device's next arrival (EV_ARRIVAL events only), ordered like the event heap
     ah_entry: np.ndarray  # float64[AH_ROOT + n_devices, 2], rows from AH_ROOT: (time s, device), see _ah_push
-    dev_arrival_seq: np.ndarray  # int64[n_devices], scheduling order of the device's entry (event heap's counter)
+    # per-device records [n_devices, columns]: the per-device values that a task's events use, one
+    # row per device (see DEVICE_COLUMNS; the arrays are State properties by their own names)
+    dev_f: np.ndarray  # float64, columns DF_*
+    dev_i8: np.ndarray  # int64, columns DI8_*
+    dev_i4: np.ndarray  # int32, columns DI4_*
     # task slots [task_capacity]
     task_id: np.ndarray  # int64, generation order over the run
     task_dev: np.ndarray  # int32, device
@@ -412,12 +498,6 @@ class State(NamedTuple):
     cell_busy_s: np.ndarray  # float64, time with at least one active flow, s
     cell_bits: np.ndarray  # float64, bits carried, bit
     # devices [n_devices]
-    dev_cell: np.ndarray  # int32, serving radio cell
-    dev_site: np.ndarray  # int32, serving site
-    dev_uplink_bps: np.ndarray  # float64, uplink rate alone in the serving cell (nan or 0: none), bit/s
-    dev_downlink_bps: np.ndarray  # float64, downlink rate alone in the serving cell, bit/s
-    dev_power_tx_w: np.ndarray  # float64, extra power while transmitting (set when an uplink starts), W
-    dev_power_tx_next_w: np.ndarray  # float64, the value the next uplink will use, W
     dev_handovers: np.ndarray  # int64, handovers
     dev_ho_target: np.ndarray  # int32, neighbour cell meeting the A3 condition (-1: none)
     dev_ho_since_s: np.ndarray  # float64, since when it has, s
@@ -430,34 +510,15 @@ class State(NamedTuple):
     mob_speed_mps: np.ndarray  # float64, current speed, m/s
     mob_pause_until_s: np.ndarray  # float64, end of a waypoint pause, s
     mob_map_point: np.ndarray  # int64, radio-map grid point of the last handover check (-1: none yet)
-    dev_map_slot: np.ndarray  # int32, candidate at mob_map_point whose rates the device takes at its next event
-    # (-1: dev_uplink_bps, dev_downlink_bps and dev_power_tx_next_w are current; see _refresh_link)
     dev_next_nominal_s: np.ndarray  # float64, periodic: the next frame's nominal time, s
     dev_mmpp_on: np.ndarray  # bool, MMPP: in an on period
     dev_mmpp_switch_s: np.ndarray  # float64, MMPP: when the current period ends, s
     dev_trace_pos: np.ndarray  # int64, trace: entry of the next arrival
     dev_trace_base_s: np.ndarray  # float64, trace: start time of the current replay cycle, s
-    dev_cpu_free_s: np.ndarray  # float64, CPU busy until, s
-    dev_flows: np.ndarray  # int32[2, n_devices], active uplink / downlink flows
-    dev_bits: np.ndarray  # float64[2, n_devices], bits sent / received, bit
-    dev_flow_s: np.ndarray  # float64[2, n_devices], summed duration of finished flows, s
-    dev_t_energy_s: np.ndarray  # float64, energy integrated up to this time, s
-    dev_e_idle_j: np.ndarray  # float64, baseline energy, J
-    dev_e_compute_j: np.ndarray  # float64, local compute energy, J
-    dev_e_tx_j: np.ndarray  # float64, transmit energy, J
-    dev_e_rx_j: np.ndarray  # float64, receive energy, J
-    dev_e_tail_j: np.ndarray  # float64, RRC tail and inactive energy, J
-    dev_battery_y1: np.ndarray  # float64, available energy (KiBaM available well), J
-    dev_battery_y2: np.ndarray  # float64, KiBaM bound well (0 for the other models), J
-    dev_radio_idle_since_s: np.ndarray  # float64, end of the last transfer (-inf: none yet), s
     dev_depleted: np.ndarray  # bool, battery empty
     dev_t_depleted_s: np.ndarray  # float64, time the battery emptied (inf: not), s
-    dev_generated: np.ndarray  # int64, tasks generated (all)
-    dev_completed: np.ndarray  # int64, tasks completed (all)
     dev_dropped: np.ndarray  # int64, tasks dropped (all)
     dev_ran_local: np.ndarray  # int64, tasks run on the device's CPU, fallbacks included (all)
-    dev_offloaded: np.ndarray  # int64, tasks sent over the uplink (all)
-    dev_latency_sum_s: np.ndarray  # float64, summed latency of completed tasks (all), s
     # random streams
     rng_dev: np.ndarray  # uint64[n_devices, 4], one stream per device (arrivals)
     rng_node: np.ndarray  # uint64[n_nodes, 4], one stream per compute node (service times)
@@ -480,6 +541,17 @@ class State(NamedTuple):
     # per-task trace buffer (size 0 when tracing is off)
     trace_f: np.ndarray  # float64[trace_capacity, N_TF], times in s
     trace_i: np.ndarray  # int64[trace_capacity, N_TI]
+
+
+def _column(record: str, column: int, rows: int, doc: str) -> property:
+    """A State property: one column of a per-device record as a view, or ``rows`` columns as rows."""
+    if rows:
+        return property(lambda st: getattr(st, record)[:, column:column + rows].T, doc=doc)
+    return property(lambda st: getattr(st, record)[:, column], doc=doc)
+
+
+for _name, (_record, _column_index, _rows, _doc) in DEVICE_COLUMNS.items():
+    setattr(State, _name, _column(_record, _column_index, _rows, _doc))
 
 
 # ---------------------------------------------------------------------------
@@ -1046,8 +1118,9 @@ def mobility_step(m, st):
          m.mob_devices)
     st.ints[I_HANDOVERS] += _handover_check(
         now, m.mob_devices, st.mob_x_m, st.mob_y_m, m.map_grid, m.map_cell, m.map_rsrp_dbm, m.cell_bias_db,
-        m.cell_site, m.ho_hysteresis_db[0], m.ho_ttt_s[0], st.dev_depleted, st.dev_cell, st.dev_site,
-        st.dev_handovers, st.dev_ho_target, st.dev_ho_since_s, st.mob_map_point, st.dev_map_slot)
+        m.cell_site, m.ho_hysteresis_db[0], m.ho_ttt_s[0], st.dev_depleted, st.dev_i4[:, DI4_CELL],
+        st.dev_i4[:, DI4_SITE], st.dev_handovers, st.dev_ho_target, st.dev_ho_since_s, st.mob_map_point,
+        st.dev_i4[:, DI4_MAP_SLOT])
     _push(st.ev_time, st.ev_seq, st.ev_payload, st.ints, now + step, EV_MOVE, 0)
 
 
@@ -1272,7 +1345,7 @@ def advance(m, st, until_s, plugin):
     ev_seq = st.ev_seq
     ev_payload = st.ev_payload
     ah_entry = st.ah_entry
-    dev_arrival_seq = st.dev_arrival_seq
+    dev_arrival_seq = st.dev_i8[:, DI8_ARRIVAL_SEQ]
     task_id = st.task_id
     task_dev = st.task_dev
     task_flags = st.task_flags
@@ -1314,13 +1387,13 @@ def advance(m, st, until_s, plugin):
     cell_event_seq = st.cell_event_seq
     cell_busy_s = st.cell_busy_s
     cell_bits = st.cell_bits
-    dev_cell = st.dev_cell
-    dev_site = st.dev_site
-    dev_uplink_bps = st.dev_uplink_bps
-    dev_downlink_bps = st.dev_downlink_bps
-    dev_power_tx_w = st.dev_power_tx_w
-    dev_power_tx_next_w = st.dev_power_tx_next_w
-    dev_cpu_free_s = st.dev_cpu_free_s
+    dev_cell = st.dev_i4[:, DI4_CELL]
+    dev_site = st.dev_i4[:, DI4_SITE]
+    dev_uplink_bps = st.dev_f[:, DF_UPLINK_BPS]
+    dev_downlink_bps = st.dev_f[:, DF_DOWNLINK_BPS]
+    dev_power_tx_w = st.dev_f[:, DF_POWER_TX_W]
+    dev_power_tx_next_w = st.dev_f[:, DF_POWER_TX_NEXT_W]
+    dev_cpu_free_s = st.dev_f[:, DF_CPU_FREE_S]
     dev_next_nominal_s = st.dev_next_nominal_s
     dev_mmpp_on = st.dev_mmpp_on
     dev_mmpp_switch_s = st.dev_mmpp_switch_s
@@ -1329,33 +1402,33 @@ def advance(m, st, until_s, plugin):
     mob_x_m = st.mob_x_m
     mob_y_m = st.mob_y_m
     mob_map_point = st.mob_map_point
-    dev_map_slot = st.dev_map_slot
+    dev_map_slot = st.dev_i4[:, DI4_MAP_SLOT]
     map_link = m.map_link
     grp_power_tx_base_w = m.grp_power_tx_base_w
     policy_options = st.policy_options
     policy_nodes = st.policy_nodes
     policy_task = st.policy_task
     policy_params = st.policy_params
-    dev_flows = st.dev_flows
-    dev_bits = st.dev_bits
-    dev_flow_s = st.dev_flow_s
-    dev_t_energy_s = st.dev_t_energy_s
-    dev_e_idle_j = st.dev_e_idle_j
-    dev_e_compute_j = st.dev_e_compute_j
-    dev_e_tx_j = st.dev_e_tx_j
-    dev_e_rx_j = st.dev_e_rx_j
-    dev_e_tail_j = st.dev_e_tail_j
-    dev_battery_y1 = st.dev_battery_y1
-    dev_battery_y2 = st.dev_battery_y2
-    dev_radio_idle_since_s = st.dev_radio_idle_since_s
+    dev_flows = st.dev_i4[:, DI4_FLOWS:DI4_FLOWS + 2].T
+    dev_bits = st.dev_f[:, DF_BITS:DF_BITS + 2].T
+    dev_flow_s = st.dev_f[:, DF_FLOW_S:DF_FLOW_S + 2].T
+    dev_t_energy_s = st.dev_f[:, DF_T_ENERGY_S]
+    dev_e_idle_j = st.dev_f[:, DF_E_IDLE_J]
+    dev_e_compute_j = st.dev_f[:, DF_E_COMPUTE_J]
+    dev_e_tx_j = st.dev_f[:, DF_E_TX_J]
+    dev_e_rx_j = st.dev_f[:, DF_E_RX_J]
+    dev_e_tail_j = st.dev_f[:, DF_E_TAIL_J]
+    dev_battery_y1 = st.dev_f[:, DF_BATTERY_Y1]
+    dev_battery_y2 = st.dev_f[:, DF_BATTERY_Y2]
+    dev_radio_idle_since_s = st.dev_f[:, DF_RADIO_IDLE_SINCE_S]
     dev_depleted = st.dev_depleted
     dev_t_depleted_s = st.dev_t_depleted_s
-    dev_generated = st.dev_generated
-    dev_completed = st.dev_completed
+    dev_generated = st.dev_i8[:, DI8_GENERATED]
+    dev_completed = st.dev_i8[:, DI8_COMPLETED]
     dev_dropped = st.dev_dropped
     dev_ran_local = st.dev_ran_local
-    dev_offloaded = st.dev_offloaded
-    dev_latency_sum_s = st.dev_latency_sum_s
+    dev_offloaded = st.dev_i8[:, DI8_OFFLOADED]
+    dev_latency_sum_s = st.dev_f[:, DF_LATENCY_SUM_S]
     rng_dev = st.rng_dev
     rng_node = st.rng_node
     ints = st.ints
@@ -2221,7 +2294,7 @@ def schedule_first_arrivals(m, st):
             st.dev_trace_pos[d] = pos
             st.dev_trace_base_s[d] = base
             first = base + m.trace_t_s[start + pos]
-        _ah_push(st.ah_entry, st.dev_arrival_seq, st.ints, first, d)
+        _ah_push(st.ah_entry, st.dev_i8[:, DI8_ARRIVAL_SEQ], st.ints, first, d)
     if m.mob_step_s[0] > 0.0 and m.mob_devices.shape[0] > 0:
         _push(st.ev_time, st.ev_seq, st.ev_payload, st.ints, m.mob_step_s[0], EV_MOVE, 0)
 
@@ -2234,32 +2307,44 @@ def settle(m, st, now):
     case); it runs on a copy of the state, so results never depend on when it ran.
     """
     now = np.float64(now)
+    dev_battery_y1 = st.dev_f[:, DF_BATTERY_Y1]
+    dev_battery_y2 = st.dev_f[:, DF_BATTERY_Y2]
+    dev_cpu_free_s = st.dev_f[:, DF_CPU_FREE_S]
+    dev_e_compute_j = st.dev_f[:, DF_E_COMPUTE_J]
+    dev_e_idle_j = st.dev_f[:, DF_E_IDLE_J]
+    dev_e_rx_j = st.dev_f[:, DF_E_RX_J]
+    dev_e_tail_j = st.dev_f[:, DF_E_TAIL_J]
+    dev_e_tx_j = st.dev_f[:, DF_E_TX_J]
+    dev_flows = st.dev_i4[:, DI4_FLOWS:DI4_FLOWS + 2].T
+    dev_power_tx_w = st.dev_f[:, DF_POWER_TX_W]
+    dev_radio_idle_since_s = st.dev_f[:, DF_RADIO_IDLE_SINCE_S]
+    dev_t_energy_s = st.dev_f[:, DF_T_ENERGY_S]
     for d in range(m.dev_site.shape[0]):
-        t0 = st.dev_t_energy_s[d]
+        t0 = dev_t_energy_s[d]
         if st.dev_depleted[d] or now <= t0:
             continue
         g = m.dev_group[d]
-        ul_active = st.dev_flows[UL, d] > 0
-        dl_active = st.dev_flows[DL, d] > 0
+        ul_active = dev_flows[UL, d] > 0
+        dl_active = dev_flows[DL, d] > 0
         p_rx = m.grp_power_rx_w[g]
         if ul_active and dl_active:  # the radio's constant power is counted once
-            p_rx = max(p_rx - st.dev_power_tx_w[d], 0.0)
+            p_rx = max(p_rx - dev_power_tx_w[d], 0.0)
         dt, busy_cpu, busy_ul, busy_dl, busy_tail, busy_inactive, y1, y2, empty = _device_energy(
-            t0, now, st.dev_cpu_free_s[d], ul_active, dl_active,
-            st.dev_radio_idle_since_s[d],
-            m.grp_power_idle_w[g], m.grp_power_compute_w[g], st.dev_power_tx_w[d], p_rx,
+            t0, now, dev_cpu_free_s[d], ul_active, dl_active,
+            dev_radio_idle_since_s[d],
+            m.grp_power_idle_w[g], m.grp_power_compute_w[g], dev_power_tx_w[d], p_rx,
             m.grp_power_tail_w[g], m.grp_power_inactive_w[g], m.grp_rrc_tail_s[g], m.grp_rrc_inactive_s[g],
-            m.grp_battery_model[g], m.grp_battery_a[g], m.grp_battery_b[g], st.dev_battery_y1[d],
-            st.dev_battery_y2[d],
+            m.grp_battery_model[g], m.grp_battery_a[g], m.grp_battery_b[g], dev_battery_y1[d],
+            dev_battery_y2[d],
         )
-        st.dev_battery_y1[d] = y1
-        st.dev_battery_y2[d] = y2
-        st.dev_e_idle_j[d] += m.grp_power_idle_w[g] * dt
-        st.dev_e_compute_j[d] += m.grp_power_compute_w[g] * busy_cpu
-        st.dev_e_tx_j[d] += st.dev_power_tx_w[d] * busy_ul
-        st.dev_e_rx_j[d] += p_rx * busy_dl
-        st.dev_e_tail_j[d] += m.grp_power_tail_w[g] * busy_tail + m.grp_power_inactive_w[g] * busy_inactive
-        st.dev_t_energy_s[d] = t0 + dt
+        dev_battery_y1[d] = y1
+        dev_battery_y2[d] = y2
+        dev_e_idle_j[d] += m.grp_power_idle_w[g] * dt
+        dev_e_compute_j[d] += m.grp_power_compute_w[g] * busy_cpu
+        dev_e_tx_j[d] += dev_power_tx_w[d] * busy_ul
+        dev_e_rx_j[d] += p_rx * busy_dl
+        dev_e_tail_j[d] += m.grp_power_tail_w[g] * busy_tail + m.grp_power_inactive_w[g] * busy_inactive
+        dev_t_energy_s[d] = t0 + dt
         if empty:
             st.dev_depleted[d] = True
             st.dev_t_depleted_s[d] = t0 + dt

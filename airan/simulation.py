@@ -241,7 +241,8 @@ class Simulation:
                 raise ValueError(f"{Path(path).name}: a checkpoint of another airan version "
                                  f"({meta.get('airan')}); resume it with that version")
             state = sim.state._replace(**{k: v for k, v in saved.items() if not k.startswith("trace_")})
-            state = state._replace(ah_entry=aligned_rows(*saved["ah_entry"].shape, like=saved["ah_entry"]))
+            state = state._replace(**{name: aligned_rows(*saved[name].shape, like=saved[name], dtype=saved[name].dtype)
+                                      for name in ("ah_entry", "dev_f", "dev_i8", "dev_i4")})
             sim.state = state._replace(trace_f=sim.state.trace_f, trace_i=sim.state.trace_i)
             sim.state.ints[engine.I_TRACE_N] = 0
             if "samples.t" in data.files:
