@@ -1165,10 +1165,10 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ce
     n_cand = map_cell.shape[1]
     n_handovers = 0
     # Devices are checked in blocks: a first pass finds the block's devices that need the map
-    # and their points, a second reads the best candidate of each point (loads independent of
-    # each other, which the processor overlaps: the map outgrows the caches of a city-scale
-    # run, and waiting for its rows one device at a time took most of a step), and the checks
-    # then find the rows in the cache. A device's check reads and writes only its own state,
+    # and their points and asks for the points' rows (a prefetch), a second reads the best
+    # candidate of each point (loads independent of each other, which the processor overlaps:
+    # the map outgrows the caches of a city-scale run, and waiting for its rows one device at
+    # a time took most of a step), and the checks then find the rows in the cache. A device's check reads and writes only its own state,
     # so the order of the checks is immaterial.
     block_d = np.empty(_HO_BLOCK, dtype=np.uint64)
     block_p = np.empty(_HO_BLOCK, dtype=np.int64)
@@ -1189,6 +1189,8 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ce
             p = j * nx + i
             if p == map_point[d] and (ho_target[d] < 0 or now - ho_since_s[d] < ttt_s - _TTT_TOLERANCE_S):
                 continue
+            _prefetch(map_cell, p, 0)
+            _prefetch(map_rsrp_dbm, p, 0)
             block_d[n_block] = d
             block_p[n_block] = p
             n_block += 1
