@@ -431,7 +431,8 @@ DEVICE_COLUMNS = {
     "dev_site": ("dev_i4", DI4_SITE, 0, "int32, serving site"),
     "dev_map_slot": ("dev_i4", DI4_MAP_SLOT, 0,
                      "int32, candidate at mob_map_point whose rates the device takes at its next event "
-                     "(-1: dev_uplink_bps, dev_downlink_bps and dev_power_tx_next_w are current; see _refresh_link)"),
+                     "(-1: dev_uplink_bps, dev_downlink_bps and dev_power_tx_next_w are current; "
+                     "see refresh_link in advance)"),
     "dev_flows": ("dev_i4", DI4_FLOWS, 2, "int32[2, n_devices], active uplink / downlink flows"),
 }
 
@@ -1150,7 +1151,7 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ce
     re-establishment on the best cell, counted as a handover). The serving
     cell's rates and uplink power follow the device at every step: the step notes
     the map point and candidate in ``map_point`` and ``map_slot``, and the device's
-    link arrays take them at its next event (:func:`_refresh_link`; the same values,
+    link arrays take them at its next event (``refresh_link`` in :func:`advance`; the same values,
     read only for the devices that use them); a transfer already running finishes
     in its cell at the rate it started with.
     A device still at the grid point of its last check reads nothing again unless
@@ -1168,8 +1169,8 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ce
     # and their points and asks for the points' rows (a prefetch), a second reads the best
     # candidate of each point (loads independent of each other, which the processor overlaps:
     # the map outgrows the caches of a city-scale run, and waiting for its rows one device at
-    # a time took most of a step), and the checks then find the rows in the cache. A device's check reads and writes only its own state,
-    # so the order of the checks is immaterial.
+    # a time took most of a step), and the checks then find the rows in the cache. A device's
+    # check reads and writes only its own state, so the order of the checks is immaterial.
     block_d = np.empty(_HO_BLOCK, dtype=np.uint64)
     block_p = np.empty(_HO_BLOCK, dtype=np.int64)
     block_best = np.empty(_HO_BLOCK, dtype=np.int64)
@@ -1235,24 +1236,6 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ce
             if slot >= 0:
                 map_slot[d] = slot
     return n_handovers
-
-
-@njit(inline="always", error_model="numpy")
-def _refresh_link(d, map_point, map_slot, map_link, dev_group, grp_power_tx_base_w, uplink_bps,
-                  downlink_bps, power_tx_next_w):
-    """A moving device's full-cell rates and uplink power from the radio-map candidate of its last mobility step.
-
-    :func:`_handover_check` only notes the candidate (``map_slot``, -1 once taken):
-    reading the map for every device at every step cost more than the rest of the
-    step, while most devices have no event before their next step.
-    """
-    q = map_slot[d]
-    if q >= 0:
-        p = map_point[d]
-        uplink_bps[d] = map_link[p, q, MAP_RATE_UL]
-        downlink_bps[d] = map_link[p, q, MAP_RATE_DL]
-        power_tx_next_w[d] = grp_power_tx_base_w[dev_group[d]] + map_link[p, q, MAP_TX]
-        map_slot[d] = -1
 
 
 # ---------------------------------------------------------------------------
@@ -1551,6 +1534,20 @@ def advance(m, st, until_s, plugin):
         if n > 0:
             ah_sift(n, ah_entry[n + root, AH_TIME], ah_seq_at(n), ah_entry[n + root, AH_DEVICE])
 
+    # -- a moving device's full-cell rates and uplink power from the radio-map candidate of its
+    # last mobility step: _handover_check only notes the candidate (dev_map_slot, -1 once taken),
+    # as reading the map for every device at every step cost more than the rest of the step,
+    # while most devices have no event before their next step. (A closure, like push and pop:
+    # arrays handed to a function are reference-counted at every call.)
+    def refresh_link(d):
+        q = dev_map_slot[d]
+        if q >= 0:
+            p = mob_map_point[d]
+            dev_uplink_bps[d] = map_link[p, q, MAP_RATE_UL]
+            dev_downlink_bps[d] = map_link[p, q, MAP_RATE_DL]
+            dev_power_tx_next_w[d] = grp_power_tx_base_w[dev_group[d]] + map_link[p, q, MAP_TX]
+            dev_map_slot[d] = -1
+
     # room for the worst case of one event: two pushes, plus the batches one node can start at once
     heap_room = ev_time.shape[0] - 2 - n_workloads * (np.max(node_batch_max) if node_batch_max.shape[0] else 1)
 
@@ -1617,8 +1614,7 @@ def advance(m, st, until_s, plugin):
         # rather than a row of each per device (fewer cache lines per event at city scale)
         g = np.uint64(0) if timer else np.uint64(dev_group[d])
         if moving and not timer:
-            _refresh_link(d, mob_map_point, dev_map_slot, map_link, dev_group,
-                          grp_power_tx_base_w, dev_uplink_bps, dev_downlink_bps, dev_power_tx_next_w)
+            refresh_link(d)
 
         # -- the device's energy up to now; is its battery still alive? -------
         alive = timer or not dev_depleted[d]
@@ -2156,8 +2152,7 @@ def advance(m, st, until_s, plugin):
                     tokens = wl_output_tokens[pick]
                     dj = task_dev[j]
                     if tokens > 0 and moving:  # the time to first token reads the device's downlink rate
-                        _refresh_link(dj, mob_map_point, dev_map_slot, map_link, dev_group,
-                                      grp_power_tx_base_w, dev_uplink_bps, dev_downlink_bps, dev_power_tx_next_w)
+                        refresh_link(dj)
                     if tokens > 0 and (task_flags[j] & F_COUNTED) != 0 and dev_downlink_bps[dj] > 0.0:
                         # the first token: the batch's prefill, the path back and the token's own airtime
                         prefill = node_prefill_s[node, pick, size - 1] * service / mean
