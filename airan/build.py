@@ -829,6 +829,7 @@ def initial_state(
         ev_payload=np.zeros(heap_capacity, dtype=np.int64),
         ah_entry=aligned_rows(engine.AH_ROOT + max(n_dev, 1), 2),
         dev_arrival_seq=np.zeros(n_dev, dtype=np.int64),
+        dev_group=model.dev_group.copy(),
         **_task_arrays(task_capacity, first_slot=0),
         node_busy=np.zeros(n_nodes, dtype=np.int32),
         node_q_head=np.full((n_nodes, n_wl), -1, dtype=np.int32),

@@ -398,7 +398,8 @@ DI4_CELL = 0
 DI4_SITE = 1
 DI4_MAP_SLOT = 2
 DI4_FLOWS = 3
-DI4_WIDTH = 8  # columns, 5 used
+DI4_GROUP = 5
+DI4_WIDTH = 8  # columns, 6 used
 
 #: State property name -> (record, first column, rows: 0 for [n_devices], 2 for [2, n_devices]); docs
 DEVICE_COLUMNS = {
@@ -434,6 +435,7 @@ DEVICE_COLUMNS = {
                      "(-1: dev_uplink_bps, dev_downlink_bps and dev_power_tx_next_w are current; "
                      "see refresh_link in advance)"),
     "dev_flows": ("dev_i4", DI4_FLOWS, 2, "int32[2, n_devices], active uplink / downlink flows"),
+    "dev_group": ("dev_i4", DI4_GROUP, 0, "int32, the device's group (Model.dev_group, kept beside its state)"),
 }
 
 
@@ -1307,7 +1309,7 @@ def advance(m, st, until_s, plugin):
     warmup_s = m.warmup_s[0]
     pf = m.proportional_fair[0]
     grp_policy = m.grp_policy
-    dev_group = m.dev_group
+    dev_group = st.dev_i4[:, DI4_GROUP]  # Model.dev_group, in the device's record
     grp_capacity_j = m.grp_capacity_j
     grp_jitter_s = m.grp_jitter_s
     grp_mmpp_on_s = m.grp_mmpp_on_s
