@@ -1782,11 +1782,10 @@ def advance(m, st, until_s, plugin):
                                        grp_mmpp_off_rate_hz, dev_trace_pos, grp_trace_len, grp_trace_start,
                                        dev_trace_base_s, grp_trace_cycle_s, trace_t_s)
             ah_replace_top(t_next, d)
-            # the device's data that only the task's later events use (transfer ends, completion):
-            # asked for now, while the arrival's own cache misses are waited for, rather than
-            # missed one at a time then (city-scale runs, where device data outgrows the caches)
-            _prefetch(grp_tx_j_per_bit, d, 0)
-            _prefetch(grp_rx_j_per_bit, d, 0)
+            # the device's data that only the task's later events use (transfer ends, completion;
+            # the rest of its record): asked for now, while the arrival's own cache misses are
+            # waited for, rather than missed one at a time then (city-scale runs, where device
+            # data outgrows the caches)
             _prefetch(dev_bits, UL, d)
             _prefetch(dev_bits, DL, d)
             _prefetch(dev_flow_s, UL, d)
