@@ -358,7 +358,6 @@ class Model(NamedTuple):
     proportional_fair: np.ndarray  # bool[1], cells share by proportional fair (else equal airtime)
 
 
-
 # ---------------------------------------------------------------------------
 # Per-device records
 # ---------------------------------------------------------------------------
@@ -1168,15 +1167,12 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ce
     n_cand = map_cell.shape[1]
     n_handovers = 0
     # Devices are checked in blocks: a first pass finds the block's devices that need the map
-    # and their points and asks for the points' rows (a prefetch), a second reads the best
-    # candidate of each point (loads independent of each other, which the processor overlaps:
-    # the map outgrows the caches of a city-scale run, and waiting for its rows one device at
-    # a time took most of a step), and the checks then find the rows in the cache. A device's
-    # check reads and writes only its own state, so the order of the checks is immaterial.
+    # and their points and asks for the points' rows (a prefetch: the processor overlaps the
+    # loads, where the map outgrows the caches of a city-scale run and waiting for its rows one
+    # device at a time took most of a step), and the checks then find the rows in the cache. A
+    # device's check reads and writes only its own state, so the order of the checks is immaterial.
     block_d = np.empty(_HO_BLOCK, dtype=np.uint64)
     block_p = np.empty(_HO_BLOCK, dtype=np.int64)
-    block_best = np.empty(_HO_BLOCK, dtype=np.int64)
-    block_rsrp_best = np.empty(_HO_BLOCK, dtype=np.float64)
     n_devices = devices.shape[0]
     jd = 0
     while jd < n_devices:
@@ -1198,10 +1194,6 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ce
             block_p[n_block] = p
             n_block += 1
         for r in range(n_block):
-            p = block_p[r]
-            block_best[r] = map_cell[p, 0]
-            block_rsrp_best[r] = map_rsrp_dbm[p, 0]
-        for r in range(n_block):
             d = block_d[r]
             p = block_p[r]
             map_point[d] = p
@@ -1211,13 +1203,13 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ce
                 if map_cell[p, q] == serving:
                     slot = q
                     break
-            best = block_best[r]
+            best = map_cell[p, 0]
             if best >= 0 and best != serving:
                 if slot < 0:
                     go = True  # the serving cell is far below the best: re-establish at once
                 else:
                     level_serving = np.float64(map_rsrp_dbm[p, slot]) + cell_bias_db[serving]
-                    level_best = block_rsrp_best[r] + cell_bias_db[best]
+                    level_best = np.float64(map_rsrp_dbm[p, 0]) + cell_bias_db[best]
                     go = False
                     if level_best - hysteresis_db > level_serving:
                         if ho_target[d] < 0:
