@@ -385,18 +385,18 @@ class ReferenceSimulation:
             Device(
                 index=d,
                 battery=make_battery(m, d),
-                p_idle_w=float(m.grp_power_idle_w[m.dev_group[d]]),
-                p_compute_w=float(m.grp_power_compute_w[m.dev_group[d]]),
+                p_idle_w=float(m.grp_power_idle_w[g]),
+                p_compute_w=float(m.grp_power_compute_w[g]),
                 p_tx_w=float(m.dev_power_tx_w[d]),
-                p_rx_w=float(m.grp_power_rx_w[m.dev_group[d]]),
-                p_tail_w=float(m.grp_power_tail_w[m.dev_group[d]]),
-                p_inactive_w=float(m.grp_power_inactive_w[m.dev_group[d]]),
-                rrc_tail_s=float(m.grp_rrc_tail_s[m.dev_group[d]]),
-                rrc_inactive_s=float(m.grp_rrc_inactive_s[m.dev_group[d]]),
-                tx_j_per_bit=float(m.grp_tx_j_per_bit[m.dev_group[d]]),
-                rx_j_per_bit=float(m.grp_rx_j_per_bit[m.dev_group[d]]),
+                p_rx_w=float(m.grp_power_rx_w[g]),
+                p_tail_w=float(m.grp_power_tail_w[g]),
+                p_inactive_w=float(m.grp_power_inactive_w[g]),
+                rrc_tail_s=float(m.grp_rrc_tail_s[g]),
+                rrc_inactive_s=float(m.grp_rrc_inactive_s[g]),
+                tx_j_per_bit=float(m.grp_tx_j_per_bit[g]),
+                rx_j_per_bit=float(m.grp_rx_j_per_bit[g]),
             )
-            for d in range(n_dev)
+            for d, g in enumerate(m.dev_group)
         ]
         n_cells = int(max(m.dev_cell)) + 1 if n_dev else 0
         self.links = {(c, direction): Link(direction) for c in range(n_cells) for direction in ("ul", "dl")}
