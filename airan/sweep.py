@@ -53,8 +53,10 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import tomllib
 import traceback
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -635,6 +637,7 @@ class SweepReport:
     total: int  # runs in the sweep
     skipped: int = 0  # already done before this call
     ran: int = 0  # done by this call
+    ran_here: int = 0  # runs this process did itself (finished or failed; with local workers, while they started)
     failed: int = 0  # raised (recorded as DIR/runs/<run>.error.json)
     not_done: int = 0  # neither done nor failed (interrupted, or the worker pool broke)
     executor: str = ""
@@ -688,8 +691,8 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path, workers: int | None = 
     n_runs = len(sweep.points) * sweep.replications
     pool = None
     if scheduler is None and workers > 1 and n_runs > 1:
-        # local worker processes start (interpreter, imports, compiled kernels) while this one plans
-        pool, executor = _start_pool(min(workers, n_runs))
+        # local worker processes start (interpreter, imports, compiled kernels) while this one plans and runs
+        pool = _LocalPool(min(workers, n_runs))
     try:
         specs = plan_runs(sweep)
         started = datetime.now(UTC)
@@ -697,11 +700,11 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path, workers: int | None = 
         existing = _finished_keys(runs)
         todo = [s for s in specs if existing.get(s.run_id) != s.key]
         if pool is not None and len(todo) < 2:
-            _stop_pool(pool)
+            pool.close()
             pool = None
     except BaseException:
         if pool is not None:
-            _stop_pool(pool)
+            pool.close()
         raise
     report = SweepReport(out=out, total=len(specs), skipped=len(specs) - len(todo))
 
@@ -733,9 +736,9 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path, workers: int | None = 
             report.executor = "serial (in this process)"
             for spec in todo:
                 handle(execute(spec))
+                report.ran_here += 1
         else:
-            report.executor = executor
-            _run_processes(todo, pool, handle, report)
+            pool.run(todo, handle, report)
     except KeyboardInterrupt:
         report.stopped = "interrupted"
         raise
@@ -747,27 +750,122 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path, workers: int | None = 
     return report
 
 
-def _start_pool(n: int):
-    """``n`` local worker processes, started now (each loads the engine's kernels while the client plans).
+class _LocalPool:
+    """``n`` local worker processes, started in a thread while the client plans and runs.
 
-    Returns the executor and its description for the report.
+    Starting them takes about a second and a half (the forkserver imports airan,
+    Numba and pyarrow and loads the compiled kernels, :mod:`airan._sweep_worker`;
+    each worker then confirms it started with a tiny run). Meanwhile the client
+    runs the sweep's first runs itself (:meth:`run`); the moment every worker has
+    started, the runs nobody has begun go to the workers, and the client's run in
+    progress finishes beside them (so for the length of that one run, ``n + 1``
+    runs share the cores and the memory). If the workers cannot start, the client
+    runs everything itself and the report says why.
     """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
-    # forkserver (spawn where there is none): no worker inherits the client's threads (Numba, tqdm)
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    if method == "forkserver":
-        context.set_forkserver_preload(["airan.sweep", "airan.simulation"])
-    pool = ProcessPoolExecutor(max_workers=n, mp_context=context, initializer=_ignore_interrupts)
-    for _ in range(n):
-        pool.submit(_warm_worker)  # a worker process is started for each task submitted while none is idle
-    return pool, f"local processes ({n}, {method})"
+    def __init__(self, n: int):
+        # imported here: in the starting thread, the imports would wait for the client's planning
+        import concurrent.futures.process  # noqa: F401
+        import multiprocessing
+
+        # forkserver (spawn where there is none): no worker inherits the client's threads (Numba, tqdm, this one)
+        self.method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        self.n = n
+        self.pool = None
+        self.error: BaseException | None = None  # why the workers did not start
+        self._lock = threading.Lock()
+        self._up = False  # every worker started (under _lock)
+        self._todo: deque[RunSpec] | None = None  # runs nobody has begun, once run() is called (under _lock)
+        self._futures: list = []  # the runs handed to the workers (under _lock)
+        self._cancel = threading.Event()
+        self.settled = threading.Event()  # the starting thread is done: workers up, failed or cancelled
+        self._thread = threading.Thread(target=self._start, name="airan-sweep-workers", daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        import multiprocessing
+        from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+        try:
+            context = multiprocessing.get_context(self.method)
+            if self.method == "forkserver":
+                context.set_forkserver_preload(["airan._sweep_worker"])  # the workers fork with the kernels loaded
+            self.pool = ProcessPoolExecutor(max_workers=self.n, mp_context=context, initializer=_ignore_interrupts)
+            # a worker process is started for each task submitted while none is idle
+            warm = [self.pool.submit(_warm_worker) for _ in range(self.n)]
+            while not self._cancel.is_set() and wait(warm, timeout=0.05, return_when=FIRST_EXCEPTION).not_done:
+                pass
+            for future in warm:
+                if future.done():
+                    future.result()  # a worker that died while starting: BrokenProcessPool
+            with self._lock:
+                if not self._cancel.is_set():
+                    self._up = True
+                    self._hand_over()
+        except BaseException as exc:  # noqa: BLE001 - reported by run(), which then runs the rest itself
+            self.error = exc
+        finally:
+            self.settled.set()
+
+    def _hand_over(self) -> None:
+        """Give the workers every run nobody has begun (under ``_lock``, once they are up)."""
+        while self._todo:
+            self._futures.append(self.pool.submit(execute, self._todo[0]))  # a broken pool raises: the run stays
+            self._todo.popleft()
+
+    def run(self, todo: list[RunSpec], handle, report: SweepReport) -> None:
+        """Run ``todo``: in this process until the workers are up, then on them."""
+        from concurrent.futures import as_completed
+        from concurrent.futures.process import BrokenProcessPool
+
+        report.executor = f"local processes ({self.n}, {self.method})"
+        try:
+            try:
+                with self._lock:
+                    self._todo = deque(todo)
+                    if self._up:
+                        self._hand_over()
+            except BrokenProcessPool as exc:  # a worker died after starting: the rest is run here
+                self.error = exc
+            while True:
+                with self._lock:
+                    if not self._todo:  # all handed over, or all begun here
+                        break
+                    spec = self._todo.popleft()
+                handle(self._execute_here(spec))
+                report.ran_here += 1
+            if not self._futures:
+                if self.error is not None:
+                    report.executor = (f"serial (in this process: the worker processes did not start: "
+                                       f"{type(self.error).__name__}: {self.error})")
+                else:
+                    report.executor = "serial (in this process, before the worker processes had started)"
+                return
+            report.executor += f"; {report.ran_here} in this process while they started"
+            try:
+                for future in as_completed(self._futures):
+                    handle(future.result())
+            except BrokenProcessPool:
+                report.stopped = ("a worker process died (killed, or out of memory); "
+                                  "run the same command again to resume")
+        finally:
+            self.close()
+
+    def _execute_here(self, spec: RunSpec) -> RunOutput:
+        """One run in the client's process (a method, so that tests can hold it until the workers are up)."""
+        return execute(spec)
+
+    def close(self) -> None:
+        """Stop the workers now (runs in progress included) and wait for the starting thread."""
+        self._cancel.set()
+        self._thread.join()
+        if self.pool is not None:
+            _stop_pool(self.pool)
+            self.pool = None
 
 
 def _warm_worker() -> None:
-    """Load the compiled kernels with a tiny run, so that a worker's first run does not wait for them.
+    """A tiny run: loads the compiled kernels where they are not loaded yet (a spawned worker, the forkserver).
 
     A failure here is left for the real runs to report.
     """
@@ -797,24 +895,11 @@ def _stop_pool(pool) -> None:
     for process in processes:
         process.terminate()
     pool.shutdown(wait=True)
-
-
-def _run_processes(todo: list[RunSpec], pool, handle, report: SweepReport) -> None:
-    from concurrent.futures import as_completed
-    from concurrent.futures.process import BrokenProcessPool
-
-    try:
-        futures = [pool.submit(execute, spec) for spec in todo]
-        for future in as_completed(futures):
-            handle(future.result())
-    except BrokenProcessPool:
-        report.stopped = "a worker process died (killed, or out of memory); run the same command again to resume"
-    except BaseException:
-        # Ctrl-C or a failure here: stop the workers now rather than after the runs in progress
-        _stop_pool(pool)
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    for process in processes:  # gone when this returns
+        process.join(5)
+        if process.exitcode is None:
+            process.kill()
+            process.join()
 
 
 def _run_dask(todo: list[RunSpec], scheduler: str, workers: int, handle, report: SweepReport) -> None:

@@ -307,15 +307,78 @@ def test_each_run_folder_holds_its_result_and_the_tables_hold_every_run(folder):
     assert provenance["sweep_hash"] == json.loads((out / "sweep.json").read_text())["hash"]
 
 
-def test_worker_processes_give_the_serial_table(folder):
+@pytest.fixture
+def client_waits_for_workers(monkeypatch):
+    """The client's own run waits until the workers are up: it begins one run, the workers take the rest."""
+    execute_here = sweep_module._LocalPool._execute_here
+
+    def wait_then_run(pool, spec):
+        assert pool.settled.wait(120), "the worker processes did not start within 120 s"
+        return execute_here(pool, spec)
+
+    monkeypatch.setattr(sweep_module._LocalPool, "_execute_here", wait_then_run)
+
+
+def test_worker_processes_give_the_serial_table(folder, client_waits_for_workers):
     path = write(folder, GRID)
     run_sweep(path, folder / "serial", workers=1, progress=False)
     report = run_sweep(path, folder / "processes", workers=2, progress=False)
-    assert report.executor.startswith("local processes (2, ") and report.ran == 8
+    assert report.executor.startswith("local processes (2, ") and report.executor.endswith(
+        "; 1 in this process while they started")
+    assert (report.ran, report.ran_here, report.failed) == (8, 1, 0)
     assert_same_tables(read_results(folder / "serial"), read_results(folder / "processes"))
 
 
-def test_workers_started_before_planning_are_stopped_when_the_sweep_is_refused(folder):
+def test_the_client_runs_the_sweep_itself_while_the_workers_start(folder):
+    """Tiny runs: the client usually finishes some (here often all) before the workers are up; same table."""
+    path = write(folder, GRID)
+    run_sweep(path, folder / "serial", workers=1, progress=False)
+    report = run_sweep(path, folder / "mixed", workers=2, progress=False)
+    assert report.ran == 8 and 1 <= report.ran_here <= 8
+    if report.ran_here < 8:
+        assert report.executor.endswith(f"; {report.ran_here} in this process while they started")
+    else:
+        assert report.executor == "serial (in this process, before the worker processes had started)"
+    assert_same_tables(read_results(folder / "serial"), read_results(folder / "mixed"))
+
+
+def test_workers_that_cannot_start_leave_the_runs_to_the_client(folder, monkeypatch):
+    import concurrent.futures
+
+    class NoProcesses:
+        def __init__(self, *args, **kwargs):
+            raise OSError("cannot fork: resource temporarily unavailable")
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", NoProcesses)
+    path = write(folder, GRID)
+    report = run_sweep(path, folder / "here", workers=2, progress=False)
+    assert (report.ran, report.ran_here, report.failed, report.stopped) == (8, 8, 0, None)
+    assert report.executor == ("serial (in this process: the worker processes did not start: "
+                               "OSError: cannot fork: resource temporarily unavailable)")
+    monkeypatch.undo()
+    run_sweep(path, folder / "serial", workers=1, progress=False)
+    assert_same_tables(read_results(folder / "serial"), read_results(folder / "here"))
+
+
+def test_an_interrupt_stops_the_workers(folder, monkeypatch):
+    """Ctrl-C during the client's run, with the workers up and running the rest: every process is stopped."""
+    import multiprocessing
+
+    def wait_then_interrupt(pool, spec):
+        assert pool.settled.wait(120) and pool.error is None
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep_module._LocalPool, "_execute_here", wait_then_interrupt)
+    out = folder / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(write(folder, GRID), out, workers=2, progress=False)
+    assert multiprocessing.active_children() == []
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["stopped"] == "interrupted" and provenance["runs"]["done"] == 0
+    assert provenance["executor"].startswith("local processes (2, ")
+
+
+def test_workers_started_before_planning_are_stopped_when_the_sweep_is_refused(folder, client_waits_for_workers):
     """Worker processes start while the client plans; a refused sweep stops them and runs nothing."""
     (folder / "taken").mkdir()
     (folder / "taken" / "notes.txt").write_text("mine")
