@@ -94,8 +94,9 @@ differ). Peak memory is ``getrusage(RUSAGE_SELF).ru_maxrss`` at the end of the
 subprocess (interpreter, numpy, Numba and the run together); the peak before the
 case starts is reported too, so the case's own share can be read. Case d's
 workers also run with ``NUMBA_NUM_THREADS=1``, one single-threaded process per
-CPU; its serial sweep and each of its workers load the compiled kernels once,
-inside the timed call.
+CPU. Both sweeps load the compiled kernels inside their timed call: the serial
+one in its first run, the parallel one in the workers' forkserver (the workers
+fork from it with the kernels loaded; meanwhile the client runs runs itself).
 
 Targets (judged by the full benchmark only)
 -------------------------------------------
