@@ -800,276 +800,31 @@ def _prefetch(typingctx, arr, i, j):
     return sig, codegen
 
 
-@njit(inline="always", error_model="numpy")
-def _device_option(d, g, backlog, opts, flops, in_bits, out_bits, deadline, c, cell_flows, dev_uplink_bps,
-                   dev_downlink_bps, dev_power_tx_next_w, grp_power_rx_w, grp_tx_j_per_bit, grp_rx_j_per_bit,
-                   grp_flops_per_s, grp_power_compute_w):
-    """Row 0 of a comparing policy's options (airan.policies O_*): running the task on device ``d``'s CPU.
-
-    ``g`` is the device's group (the ``grp_*`` arrays hold each group's parameters).
-
-    Latency: the CPU's ``backlog`` (s) plus the task's compute time; energy: compute
-    power x compute time. Returns what every GPU option shares: the uplink and downlink
-    times at the device's full-cell rates divided among the transfers now in its cell
-    ``c`` plus this one (processor sharing), s, and transmit and receive power over them
-    plus the per-bit energies, J (the RRC tail, common to every transfer, is left out).
-    """
-    t_ul = in_bits * (cell_flows[UL, c] + 1) / dev_uplink_bps[d]
-    t_dl = out_bits * (cell_flows[DL, c] + 1) / dev_downlink_bps[d]
-    e_radio = (dev_power_tx_next_w[d] * t_ul + grp_power_rx_w[g] * t_dl
-               + in_bits * grp_tx_j_per_bit[g] + out_bits * grp_rx_j_per_bit[g])
-    compute = flops / grp_flops_per_s[g]
-    opts[0, O_NODE] = -1.0
-    opts[0, O_LATENCY_S] = backlog + compute
-    opts[0, O_ENERGY_J] = grp_power_compute_w[g] * compute
-    opts[0, O_MEETS_DEADLINE] = 1.0 if backlog + compute <= deadline else 0.0
-    opts[0, O_QUEUED] = 0.0
-    opts[0, O_BUSY] = 1.0 if backlog > 0.0 else 0.0
-    opts[0, O_SERVERS] = 1.0
-    opts[0, O_LOAD] = opts[0, O_BUSY]
-    opts[0, O_PATH_LATENCY_S] = 0.0
-    opts[0, O_HOPS] = 0.0
-    opts[0, O_SERVICE_S] = compute
-    opts[0, O_RADIO_S] = 0.0
-    return t_ul, t_dl, e_radio
-
-
-@njit(inline="always", error_model="numpy")
-def _node_options(s, w, in_bits, out_bits, deadline, t_radio, e_radio, opts, nodes, max_nodes, max_hops,
-                  site_gpu_node, site_gpu_next, node_wl_pool, node_service_s, pool_servers, pool_q_len, pool_busy,
-                  route_hops, route_direct, route_latency_s, route_cell, cell_flows, cell_rate_bps):
-    """Rows 1, 2, ... of a comparing policy's options: the GPU nodes for a task of workload ``w`` at site ``s``.
-
-    The nodes nearest the site by latency (``site_gpu_node`` then ``site_gpu_next``)
-    that serve the workload, at most ``max_nodes`` of them and only those within
-    ``max_hops`` transport links; a node's queue, busy and servers are those of the
-    pool serving the workload (the whole node, or its partition). Latency: the radio
-    time of :func:`_device_option`, then :func:`_path_and_gpu_s`. Each row's node is
-    kept in ``nodes`` (``nodes[0] = -1``, the device), which a plug-in policy never
-    sees. Returns the number of rows, the device's included.
-    """
-    n = 1
-    nd = site_gpu_node[s]
-    nodes[0] = -1
-    while nd >= 0 and n <= max_nodes:
-        pool = node_wl_pool[nd, w]
-        if route_hops[s, nd] <= max_hops and pool >= 0:
-            t = t_radio + _path_and_gpu_s(s, nd, w, in_bits, out_bits, route_direct, route_latency_s, route_cell,
-                                          cell_flows, cell_rate_bps, node_wl_pool, node_service_s, pool_q_len,
-                                          pool_servers)
-            servers = pool_servers[pool]
-            nodes[n] = nd
-            opts[n, O_NODE] = nd
-            opts[n, O_LATENCY_S] = t
-            opts[n, O_ENERGY_J] = e_radio
-            opts[n, O_MEETS_DEADLINE] = 1.0 if t <= deadline else 0.0
-            opts[n, O_QUEUED] = pool_q_len[pool]
-            opts[n, O_BUSY] = pool_busy[pool]
-            opts[n, O_SERVERS] = servers
-            opts[n, O_LOAD] = (pool_q_len[pool] + pool_busy[pool]) / servers
-            opts[n, O_PATH_LATENCY_S] = 0.0 if route_direct[s, nd] else route_latency_s[s, nd]
-            opts[n, O_HOPS] = route_hops[s, nd]
-            opts[n, O_SERVICE_S] = node_service_s[nd, w, 0]
-            opts[n, O_RADIO_S] = t_radio
-            n += 1
-        nd = site_gpu_next[s, nd]
-    return n
-
-
-@njit(inline="always", error_model="numpy")
-def _compare(policy, opts, nodes, n):
-    """The row a built-in comparing policy picks among ``n`` options; returns its node (-1: the device).
-
-    ``min_latency`` takes the fastest; ``min_energy`` the least energy (ties: the
-    faster); ``deadline`` the least energy among those expected within the
-    workload's deadline, else the fastest; ``least_loaded`` the node with the fewest
-    tasks per server (queued and in service; ties: the nearer); ``cloud_fallback`` the
-    nearest node unless it is expected to miss the deadline, else the farthest one
-    considered. Ties go to the earlier row (the device, then the nearer node).
-    """
-    choice = -1
-    if policy == POLICY_LEAST_LOADED:
-        best = 1
-        for r in range(2, n):
-            if opts[r, O_LOAD] < opts[best, O_LOAD]:
-                best = r
-        if n > 1:
-            choice = nodes[best]
-    elif policy == POLICY_CLOUD_FALLBACK:
-        if n > 1:
-            choice = nodes[1] if opts[1, O_MEETS_DEADLINE] > 0.0 else nodes[n - 1]
-    else:
-        best = 0
-        for r in range(1, n):
-            t = opts[r, O_LATENCY_S]
-            e = opts[r, O_ENERGY_J]
-            meets = opts[r, O_MEETS_DEADLINE] > 0.0
-            best_t = opts[best, O_LATENCY_S]
-            best_e = opts[best, O_ENERGY_J]
-            best_meets = opts[best, O_MEETS_DEADLINE] > 0.0
-            if policy == POLICY_MIN_LATENCY:
-                better = t < best_t
-            elif policy == POLICY_MIN_ENERGY:
-                better = e < best_e or (e == best_e and t < best_t)
-            else:  # deadline: meeting it first, then the least energy; if none meets it, the fastest
-                if meets and not best_meets:
-                    better = True
-                elif meets == best_meets and meets:
-                    better = e < best_e or (e == best_e and t < best_t)
-                elif meets == best_meets:
-                    better = t < best_t
-                else:
-                    better = False
-            if better:
-                best = r
-        choice = nodes[best]
-    return choice
-
-
-@njit(inline="always", error_model="numpy")
-def _plugin_choice(plugin, now, opts, nodes, n, task, params, model_params, d, group, w, s, charge, deadline,
-                   flops, in_bits, out_bits, backlog, x_m, y_m):
-    """Call the scenario's plug-in policy (airan.policies) on the options; its node, or -2 with a bad row.
-
-    Fills ``task`` (T_*) and a fresh copy of the parameters (what the policy writes
-    there is lost); the row it returns must be one of the ``n`` options.
-    """
-    task[T_DEVICE] = d
-    task[T_GROUP] = group
-    task[T_WORKLOAD] = w
-    task[T_SITE] = s
-    task[T_CHARGE] = charge
-    task[T_DEADLINE_S] = deadline
-    task[T_FLOPS] = flops
-    task[T_INPUT_BITS] = in_bits
-    task[T_OUTPUT_BITS] = out_bits
-    task[T_CPU_BACKLOG_S] = backlog
-    task[T_X_M] = x_m
-    task[T_Y_M] = y_m
-    params[:] = model_params
-    row = plugin(now, _data_ptr(task), _data_ptr(opts), n, _data_ptr(params), params.shape[0])
-    if row < 0 or row >= n:
-        return -2, row
-    return nodes[row], row
-
-
-@njit(inline="always", error_model="numpy")
-def _choose_split(w, s, opts, nodes, n, flops, out_bits, backlog, t_dl, ul_sharers, uplink_bps, flops_per_s,
-                  p_compute_w, p_tx_w, p_rx_w, tx_j_per_bit, rx_j_per_bit, wl_split_n, wl_split_flops,
-                  wl_split_bits, node_overhead_s, route_direct, route_latency_s, route_cell, cell_flows,
-                  cell_rate_bps, node_wl_pool, node_service_s, pool_q_len, pool_servers):
-    """Partial offloading: the fastest of running locally, offloading whole, or splitting at a layer.
-
-    For each considered node (the rows of the options) and each split point ``j``
-    of the workload's layer profile, the expected latency of computing the first
-    ``f_j`` FLOP on the device (after its ``backlog``), sending the ``b_j``-bit tensor up
-    (shared with the ``ul_sharers`` transfers its cell would then have, as the input
-    would be), crossing the path, queueing, and serving the rest, a batch-of-one time
-    whose FLOPs part is scaled by ``1 - f_j / F``, then the result down (``t_dl``); the
-    device's energy is its compute power over its part plus the radio's for ``b_j``
-    bits (Y. Kang et al., "Neurosurgeon: collaborative intelligence between the cloud
-    and mobile edge", ASPLOS 2017, choose the split the same way, from per-layer
-    latency and data size). Takes the least latency (ties: the less energy, then the
-    earlier option). Returns (node, split point); node -1 is the device, split -1 none.
-    """
-    best = 0
-    best_t = opts[0, O_LATENCY_S]
-    best_e = opts[0, O_ENERGY_J]
-    best_split = -1
-    for r in range(1, n):
-        t = opts[r, O_LATENCY_S]
-        e = opts[r, O_ENERGY_J]
-        if t < best_t or (t == best_t and e < best_e):
-            best, best_t, best_e, best_split = r, t, e, -1
-    n_split = wl_split_n[w]
-    if n_split > 0 and n > 1:
-        for j in range(n_split):
-            f = wl_split_flops[w, j]
-            bits = wl_split_bits[w, j]
-            t_dev = f / flops_per_s
-            t_ul = bits * ul_sharers / uplink_bps
-            e = (p_compute_w * t_dev + p_tx_w * t_ul + p_rx_w * t_dl
-                 + bits * tx_j_per_bit + out_bits * rx_j_per_bit)
-            for r in range(1, n):
-                nd = nodes[r]
-                one_s = opts[r, O_SERVICE_S]
-                flops_s = one_s - node_overhead_s[nd, w]  # the part of a batch of one that scales with FLOPs
-                t = (backlog + t_dev + t_ul + t_dl
-                     + _path_and_gpu_s(s, nd, w, bits, out_bits, route_direct, route_latency_s, route_cell,
-                                       cell_flows, cell_rate_bps, node_wl_pool, node_service_s, pool_q_len,
-                                       pool_servers)
-                     - flops_s * f / flops)
-                if t < best_t or (t == best_t and e < best_e):
-                    best, best_t, best_e, best_split = r, t, e, j
-    return nodes[best], best_split
-
-
-@njit(inline="always", error_model="numpy")
-def _path_and_gpu_s(s, nd, w, in_bits, out_bits, route_direct, route_latency_s, route_cell, cell_flows,
-                    cell_rate_bps, node_wl_pool, node_service_s, pool_q_len, pool_servers):
-    """Expected time on the transport path (both ways) and at GPU node ``nd`` for a task of workload ``w``."""
-    path_s = 0.0
-    if not route_direct[s, nd]:
-        path_s = 2.0 * route_latency_s[s, nd]
-        bc = route_cell[s, nd]
-        if bc >= 0:
-            path_s += (in_bits * (cell_flows[UL, bc] + 1) + out_bits * (cell_flows[DL, bc] + 1)) \
-                / cell_rate_bps[bc]
-    pool = node_wl_pool[nd, w]
-    if pool < 0:
-        return np.inf  # the node does not serve this workload
-    one_s = node_service_s[nd, w, 0]
-    return path_s + pool_q_len[pool] * one_s / pool_servers[pool] + one_s
-
-
 # ---------------------------------------------------------------------------
 # Arrival processes
 # ---------------------------------------------------------------------------
 
 
 @njit(inline="always", error_model="numpy")
-def _next_arrival(d, g, now, rng_dev, grp_arrival, grp_rate_hz, grp_jitter_s, dev_next_nominal_s, dev_mmpp_on,
-                  dev_mmpp_switch_s, grp_mmpp_on_s, grp_mmpp_off_s, grp_mmpp_off_rate_hz, dev_trace_pos,
-                  grp_trace_len, grp_trace_start, dev_trace_base_s, grp_trace_cycle_s, trace_t_s):
-    """The next arrival of device ``d`` (of group ``g``) after one at ``now`` (periodic with jitter, MMPP, trace).
+def _mmpp_next(t, on, switch_s, rate_on_hz, rate_off_hz, mean_on_s, mean_off_s, rng_dev, d):
+    """Device ``d``'s next MMPP arrival after time ``t``; returns (arrival, on, switch_s) for it.
 
-    Periodic with jitter: frame k is due at phase + k / rate and arrives a uniform
-    U[0, jitter) later (jitter < period keeps the order). MMPP: a two-state
-    Markov-modulated Poisson process (W. Fischer and K. Meier-Hellstern, "The
-    Markov-modulated Poisson process (MMPP) cookbook", Performance Evaluation
-    18(2), 1993): Poisson at ``rate_hz`` while on and ``mmpp_off_rate_hz`` while off,
-    on and off periods exponential with the given means; simulated exactly, by
+    A two-state Markov-modulated Poisson process (W. Fischer and K. Meier-Hellstern,
+    "The Markov-modulated Poisson process (MMPP) cookbook", Performance Evaluation
+    18(2), 1993): Poisson at ``rate_on_hz`` while on and ``rate_off_hz`` while off, on
+    and off periods exponential with means ``mean_on_s`` and ``mean_off_s``; ``on`` is
+    the state at ``t`` and ``switch_s`` the end of its period. Simulated exactly, by
     drawing the next arrival in the current state and switching state where the
-    period ends first. Trace: the next entry of the device's trace, wrapping
-    around to the start with the cycle added. (Poisson and periodic without
-    jitter are inlined in the event loop.)
+    period ends first (memoryless: the new state's draws start at the switch).
     """
-    process = grp_arrival[g]
-    if process == ARR_PERIODIC:
-        nominal = dev_next_nominal_s[d] + 1.0 / grp_rate_hz[g]
-        dev_next_nominal_s[d] = nominal
-        return nominal + grp_jitter_s[g] * uniform(rng_dev, d)
-    if process == ARR_MMPP:
-        t = now
-        while True:
-            on = dev_mmpp_on[d]
-            rate = grp_rate_hz[g] if on else grp_mmpp_off_rate_hz[g]
-            candidate = t + exponential(rng_dev, d, 1.0 / rate) if rate > 0.0 else np.inf
-            switch = dev_mmpp_switch_s[d]
-            if candidate < switch:
-                return candidate
-            # the period ends first: the other state, from its start (memoryless)
-            t = switch
-            dev_mmpp_on[d] = not on
-            dev_mmpp_switch_s[d] = switch + exponential(
-                rng_dev, d, grp_mmpp_off_s[g] if on else grp_mmpp_on_s[g])
-    # trace
-    pos = dev_trace_pos[d] + 1
-    if pos == grp_trace_len[g]:
-        pos = 0
-        dev_trace_base_s[d] += grp_trace_cycle_s[g]
-    dev_trace_pos[d] = pos
-    return dev_trace_base_s[d] + trace_t_s[grp_trace_start[g] + pos]
+    while True:
+        rate = rate_on_hz if on else rate_off_hz
+        candidate = t + exponential(rng_dev, d, 1.0 / rate) if rate > 0.0 else np.inf
+        if candidate < switch_s:
+            return candidate, on, switch_s
+        t = switch_s
+        switch_s = switch_s + exponential(rng_dev, d, mean_off_s if on else mean_on_s)
+        on = not on
 
 
 # ---------------------------------------------------------------------------
@@ -1103,7 +858,7 @@ def share_per_flow(n_flows, proportional_fair):
 # ---------------------------------------------------------------------------
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def mobility_step(m, st):
     """Process the mobility-step event at the top of the heap: move, check handovers, plan the next.
 
@@ -1237,7 +992,7 @@ def _handover_check(now, devices, x_m, y_m, map_grid, map_cell, map_rsrp_dbm, ce
 # ---------------------------------------------------------------------------
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def advance(m, st, until_s, plugin):
     """Process every event with time < ``until_s``; return a STATUS_* code.
 
@@ -1542,6 +1297,231 @@ def advance(m, st, until_s, plugin):
             dev_power_tx_next_w[d] = grp_power_tx_base_w[dev_group[d]] + map_link[p, q, MAP_TX]
             dev_map_slot[d] = -1
 
+    # -- the non-Poisson arrivals and the comparing policies: closures, like push and pop (arrays
+    # handed to an inlined function are reference-counted at every call: a quarter of the time of
+    # a run under min_energy went to that)
+
+    def next_arrival(d, g, now):
+        # device d's next arrival after one at now: periodic with jitter (frame k is due at phase
+        # + k / rate and arrives a uniform U[0, jitter) later; jitter < period keeps the order),
+        # MMPP (_mmpp_next) or trace (the next entry of the device's trace, wrapping around to the
+        # start with the cycle added). Poisson and periodic without jitter are inlined in the loop.
+        process = grp_arrival[g]
+        if process == ARR_PERIODIC:
+            nominal = dev_next_nominal_s[d] + 1.0 / grp_rate_hz[g]
+            dev_next_nominal_s[d] = nominal
+            return nominal + grp_jitter_s[g] * uniform(rng_dev, d)
+        if process == ARR_MMPP:
+            t, on, switch_s = _mmpp_next(now, dev_mmpp_on[d], dev_mmpp_switch_s[d], grp_rate_hz[g],
+                                         grp_mmpp_off_rate_hz[g], grp_mmpp_on_s[g], grp_mmpp_off_s[g], rng_dev, d)
+            dev_mmpp_on[d] = on
+            dev_mmpp_switch_s[d] = switch_s
+            return t
+        pos = dev_trace_pos[d] + 1
+        if pos == grp_trace_len[g]:
+            pos = 0
+            dev_trace_base_s[d] += grp_trace_cycle_s[g]
+        dev_trace_pos[d] = pos
+        return dev_trace_base_s[d] + trace_t_s[grp_trace_start[g] + pos]
+
+    def path_and_gpu_s(s, nd, w, in_bits, out_bits):
+        # expected time on the transport path (both ways) and at GPU node nd for a task of workload w
+        path_s = 0.0
+        if not route_direct[s, nd]:
+            path_s = 2.0 * route_latency_s[s, nd]
+            bc = route_cell[s, nd]
+            if bc >= 0:
+                path_s += (in_bits * (cell_flows[UL, bc] + 1) + out_bits * (cell_flows[DL, bc] + 1)) \
+                    / cell_rate_bps[bc]
+        pool = node_wl_pool[nd, w]
+        if pool < 0:
+            return np.inf  # the node does not serve this workload
+        one_s = node_service_s[nd, w, 0]
+        return path_s + pool_q_len[pool] * one_s / pool_servers[pool] + one_s
+
+    def device_option(d, g, backlog, flops, in_bits, out_bits, deadline, c):
+        # row 0 of a comparing policy's options (airan.policies O_*): running the task on device d's
+        # CPU. Latency: the CPU's backlog (s) plus the task's compute time; energy: compute power x
+        # compute time. Returns what every GPU option shares: the uplink and downlink times at the
+        # device's full-cell rates divided among the transfers now in its cell c plus this one
+        # (processor sharing), s, and transmit and receive power over them plus the per-bit
+        # energies, J (the RRC tail, common to every transfer, is left out).
+        opts = policy_options
+        t_ul = in_bits * (cell_flows[UL, c] + 1) / dev_uplink_bps[d]
+        t_dl = out_bits * (cell_flows[DL, c] + 1) / dev_downlink_bps[d]
+        e_radio = (dev_power_tx_next_w[d] * t_ul + grp_power_rx_w[g] * t_dl
+                   + in_bits * grp_tx_j_per_bit[g] + out_bits * grp_rx_j_per_bit[g])
+        compute = flops / grp_flops_per_s[g]
+        opts[0, O_NODE] = -1.0
+        opts[0, O_LATENCY_S] = backlog + compute
+        opts[0, O_ENERGY_J] = grp_power_compute_w[g] * compute
+        opts[0, O_MEETS_DEADLINE] = 1.0 if backlog + compute <= deadline else 0.0
+        opts[0, O_QUEUED] = 0.0
+        opts[0, O_BUSY] = 1.0 if backlog > 0.0 else 0.0
+        opts[0, O_SERVERS] = 1.0
+        opts[0, O_LOAD] = opts[0, O_BUSY]
+        opts[0, O_PATH_LATENCY_S] = 0.0
+        opts[0, O_HOPS] = 0.0
+        opts[0, O_SERVICE_S] = compute
+        opts[0, O_RADIO_S] = 0.0
+        return t_ul, t_dl, e_radio
+
+    def node_options(s, w, in_bits, out_bits, deadline, t_radio, e_radio):
+        # rows 1, 2, ... of the options: the GPU nodes nearest site s by latency (site_gpu_node
+        # then site_gpu_next) that serve workload w, at most max_nodes of them and only those within
+        # max_hops transport links; a node's queue, busy and servers are those of the pool serving
+        # the workload (the whole node, or its partition). Latency: the radio time of
+        # device_option, then path_and_gpu_s. Each row's node is kept in policy_nodes (row 0: -1,
+        # the device), which a plug-in policy never sees. Returns the number of rows, the device's
+        # included.
+        opts = policy_options
+        nodes = policy_nodes
+        n = 1
+        nd = site_gpu_node[s]
+        nodes[0] = -1
+        while nd >= 0 and n <= max_nodes:
+            pool = node_wl_pool[nd, w]
+            if route_hops[s, nd] <= max_hops and pool >= 0:
+                t = t_radio + path_and_gpu_s(s, nd, w, in_bits, out_bits)
+                servers = pool_servers[pool]
+                nodes[n] = nd
+                opts[n, O_NODE] = nd
+                opts[n, O_LATENCY_S] = t
+                opts[n, O_ENERGY_J] = e_radio
+                opts[n, O_MEETS_DEADLINE] = 1.0 if t <= deadline else 0.0
+                opts[n, O_QUEUED] = pool_q_len[pool]
+                opts[n, O_BUSY] = pool_busy[pool]
+                opts[n, O_SERVERS] = servers
+                opts[n, O_LOAD] = (pool_q_len[pool] + pool_busy[pool]) / servers
+                opts[n, O_PATH_LATENCY_S] = 0.0 if route_direct[s, nd] else route_latency_s[s, nd]
+                opts[n, O_HOPS] = route_hops[s, nd]
+                opts[n, O_SERVICE_S] = node_service_s[nd, w, 0]
+                opts[n, O_RADIO_S] = t_radio
+                n += 1
+            nd = site_gpu_next[s, nd]
+        return n
+
+    def compare(policy, n):
+        # the row a built-in comparing policy picks among the n options; returns its node (-1: the
+        # device). min_latency takes the fastest; min_energy the least energy (ties: the faster);
+        # deadline the least energy among those expected within the workload's deadline, else the
+        # fastest; least_loaded the node with the fewest tasks per server (queued and in service;
+        # ties: the nearer); cloud_fallback the nearest node unless it is expected to miss the
+        # deadline, else the farthest one considered. Ties go to the earlier row (the device, then
+        # the nearer node).
+        opts = policy_options
+        nodes = policy_nodes
+        choice = -1
+        if policy == POLICY_LEAST_LOADED:
+            best = 1
+            for r in range(2, n):
+                if opts[r, O_LOAD] < opts[best, O_LOAD]:
+                    best = r
+            if n > 1:
+                choice = nodes[best]
+        elif policy == POLICY_CLOUD_FALLBACK:
+            if n > 1:
+                choice = nodes[1] if opts[1, O_MEETS_DEADLINE] > 0.0 else nodes[n - 1]
+        else:
+            best = 0
+            for r in range(1, n):
+                t = opts[r, O_LATENCY_S]
+                e = opts[r, O_ENERGY_J]
+                meets = opts[r, O_MEETS_DEADLINE] > 0.0
+                best_t = opts[best, O_LATENCY_S]
+                best_e = opts[best, O_ENERGY_J]
+                best_meets = opts[best, O_MEETS_DEADLINE] > 0.0
+                if policy == POLICY_MIN_LATENCY:
+                    better = t < best_t
+                elif policy == POLICY_MIN_ENERGY:
+                    better = e < best_e or (e == best_e and t < best_t)
+                else:  # deadline: meeting it first, then the least energy; if none meets it, the fastest
+                    if meets and not best_meets:
+                        better = True
+                    elif meets == best_meets and meets:
+                        better = e < best_e or (e == best_e and t < best_t)
+                    elif meets == best_meets:
+                        better = t < best_t
+                    else:
+                        better = False
+                if better:
+                    best = r
+            choice = nodes[best]
+        return choice
+
+    def plugin_choice(now, n, d, group, w, s, charge, deadline, flops, in_bits, out_bits, backlog, x_m, y_m):
+        # call the scenario's plug-in policy (airan.policies) on the n options; its node, or -2 with
+        # a bad row. Fills the task row (T_*) and a fresh copy of the parameters (what the policy
+        # writes there is lost); the row it returns must be one of the options.
+        task = policy_task
+        task[T_DEVICE] = d
+        task[T_GROUP] = group
+        task[T_WORKLOAD] = w
+        task[T_SITE] = s
+        task[T_CHARGE] = charge
+        task[T_DEADLINE_S] = deadline
+        task[T_FLOPS] = flops
+        task[T_INPUT_BITS] = in_bits
+        task[T_OUTPUT_BITS] = out_bits
+        task[T_CPU_BACKLOG_S] = backlog
+        task[T_X_M] = x_m
+        task[T_Y_M] = y_m
+        policy_params[:] = model_params
+        row = plugin(now, _data_ptr(task), _data_ptr(policy_options), n, _data_ptr(policy_params),
+                     policy_params.shape[0])
+        if row < 0 or row >= n:
+            return -2, row
+        return policy_nodes[row], row
+
+    def choose_split(d, g, w, s, n, flops, out_bits, backlog, t_dl, ul_sharers):
+        # partial offloading: the fastest of running locally, offloading whole, or splitting at a
+        # layer. For each considered node (the rows of the options) and each split point j of the
+        # workload's layer profile, the expected latency of computing the first f_j FLOP on the
+        # device (after its backlog), sending the b_j-bit tensor up (shared with the ul_sharers
+        # transfers its cell would then have, as the input would be), crossing the path, queueing,
+        # and serving the rest, a batch-of-one time whose FLOPs part is scaled by 1 - f_j / F, then
+        # the result down (t_dl); the device's energy is its compute power over its part plus the
+        # radio's for b_j bits (Y. Kang et al., "Neurosurgeon: collaborative intelligence between
+        # the cloud and mobile edge", ASPLOS 2017, choose the split the same way, from per-layer
+        # latency and data size). Takes the least latency (ties: the less energy, then the earlier
+        # option). Returns (node, split point); node -1 is the device, split -1 none.
+        opts = policy_options
+        nodes = policy_nodes
+        best = 0
+        best_t = opts[0, O_LATENCY_S]
+        best_e = opts[0, O_ENERGY_J]
+        best_split = -1
+        for r in range(1, n):
+            t = opts[r, O_LATENCY_S]
+            e = opts[r, O_ENERGY_J]
+            if t < best_t or (t == best_t and e < best_e):
+                best, best_t, best_e, best_split = r, t, e, -1
+        n_split = wl_split_n[w]
+        if n_split > 0 and n > 1:
+            uplink_bps = dev_uplink_bps[d]
+            flops_per_s = grp_flops_per_s[g]
+            p_compute_w = grp_power_compute_w[g]
+            p_tx_w = dev_power_tx_next_w[d]
+            p_rx_w = grp_power_rx_w[g]
+            tx_j_per_bit = grp_tx_j_per_bit[g]
+            rx_j_per_bit = grp_rx_j_per_bit[g]
+            for j in range(n_split):
+                f = wl_split_flops[w, j]
+                bits = wl_split_bits[w, j]
+                t_dev = f / flops_per_s
+                t_ul = bits * ul_sharers / uplink_bps
+                e = (p_compute_w * t_dev + p_tx_w * t_ul + p_rx_w * t_dl
+                     + bits * tx_j_per_bit + out_bits * rx_j_per_bit)
+                for r in range(1, n):
+                    nd = nodes[r]
+                    one_s = opts[r, O_SERVICE_S]
+                    flops_s = one_s - node_overhead_s[nd, w]  # the part of a batch of one that scales with FLOPs
+                    t = (backlog + t_dev + t_ul + t_dl + path_and_gpu_s(s, nd, w, bits, out_bits)
+                         - flops_s * f / flops)
+                    if t < best_t or (t == best_t and e < best_e):
+                        best, best_t, best_e, best_split = r, t, e, j
+        return nodes[best], best_split
+
     # room for the worst case of one event: two pushes, plus the batches one node can start at once
     heap_room = ev_time.shape[0] - 2 - n_workloads * (np.max(node_batch_max) if node_batch_max.shape[0] else 1)
 
@@ -1769,10 +1749,7 @@ def advance(m, st, until_s, plugin):
             elif process == ARR_PERIODIC and grp_jitter_s[g] == 0.0:
                 t_next = now + 1.0 / grp_rate_hz[g]
             else:
-                t_next = _next_arrival(d, g, now, rng_dev, grp_arrival, grp_rate_hz, grp_jitter_s, dev_next_nominal_s,
-                                       dev_mmpp_on, dev_mmpp_switch_s, grp_mmpp_on_s, grp_mmpp_off_s,
-                                       grp_mmpp_off_rate_hz, dev_trace_pos, grp_trace_len, grp_trace_start,
-                                       dev_trace_base_s, grp_trace_cycle_s, trace_t_s)
+                t_next = next_arrival(d, g, now)
             ah_replace_top(t_next, d)
             # the device's data that only the task's later events use (transfer ends, completion;
             # the rest of its record): asked for now, while the arrival's own cache misses are
@@ -1818,37 +1795,23 @@ def advance(m, st, until_s, plugin):
                     deadline = wl_deadline_s[w]
                     c = dev_cell[d]
                     backlog = max(dev_cpu_free_s[d] - now, 0.0)
-                    t_ul, t_dl, e_radio = _device_option(
-                        d, g, backlog, policy_options, flops, in_bits, out_bits, deadline, c, cell_flows,
-                        dev_uplink_bps, dev_downlink_bps, dev_power_tx_next_w, grp_power_rx_w, grp_tx_j_per_bit,
-                        grp_rx_j_per_bit, grp_flops_per_s, grp_power_compute_w)
-                    n_opts = _node_options(
-                        s, w, in_bits, out_bits, deadline, t_ul + t_dl, e_radio, policy_options, policy_nodes,
-                        max_nodes, max_hops, site_gpu_node, site_gpu_next, node_wl_pool, node_service_s,
-                        pool_servers, pool_q_len, pool_busy, route_hops, route_direct, route_latency_s, route_cell,
-                        cell_flows, cell_rate_bps)
+                    t_ul, t_dl, e_radio = device_option(d, g, backlog, flops, in_bits, out_bits, deadline, c)
+                    n_opts = node_options(s, w, in_bits, out_bits, deadline, t_ul + t_dl, e_radio)
                     charge = (dev_battery_y1[d] + dev_battery_y2[d]) / grp_capacity_j[g]
                     if policy == POLICY_PLUGIN:
-                        choice, row = _plugin_choice(
-                            plugin, now, policy_options, policy_nodes, n_opts, policy_task, policy_params,
-                            model_params, d, dev_group[d], w, s, charge, deadline, flops, in_bits, out_bits,
-                            backlog, mob_x_m[d], mob_y_m[d])
+                        choice, row = plugin_choice(now, n_opts, d, dev_group[d], w, s, charge, deadline, flops,
+                                                    in_bits, out_bits, backlog, mob_x_m[d], mob_y_m[d])
                         if choice == -2:
                             ints[I_POLICY_BAD_ROW] = row
                             ints[I_POLICY_BAD_N] = n_opts
                             return STATUS_POLICY_ERROR
                     elif policy == POLICY_PARTIAL:
-                        choice, split = _choose_split(
-                            w, s, policy_options, policy_nodes, n_opts, flops, out_bits, backlog, t_dl,
-                            cell_flows[UL, c] + 1,
-                            dev_uplink_bps[d], grp_flops_per_s[g], grp_power_compute_w[g], dev_power_tx_next_w[d],
-                            grp_power_rx_w[g], grp_tx_j_per_bit[g], grp_rx_j_per_bit[g], wl_split_n, wl_split_flops,
-                            wl_split_bits, node_overhead_s, route_direct, route_latency_s, route_cell, cell_flows,
-                            cell_rate_bps, node_wl_pool, node_service_s, pool_q_len, pool_servers)
+                        choice, split = choose_split(d, g, w, s, n_opts, flops, out_bits, backlog, t_dl,
+                                                     cell_flows[UL, c] + 1)
                     else:
                         if policy == POLICY_BATTERY:
                             policy = POLICY_MIN_LATENCY if charge > battery_threshold else POLICY_MIN_ENERGY
-                        choice = _compare(policy, policy_options, policy_nodes, n_opts)
+                        choice = compare(policy, n_opts)
             if choice >= 0:
                 task_site[k] = s
                 task_node[k] = choice
@@ -2247,7 +2210,7 @@ def advance(m, st, until_s, plugin):
     return STATUS_DONE
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def schedule_first_arrivals(m, st):
     """Put each device's first arrival in the heap (Poisson: exponential gap; periodic: random phase)."""
     for d in range(m.dev_site.shape[0]):
@@ -2265,12 +2228,11 @@ def schedule_first_arrivals(m, st):
             on_s = m.grp_mmpp_on_s[g]
             off_s = m.grp_mmpp_off_s[g]
             on = uniform(st.rng_dev, d) < on_s / (on_s + off_s)
+            switch_s = exponential(st.rng_dev, d, on_s if on else off_s)
+            first, on, switch_s = _mmpp_next(0.0, on, switch_s, m.grp_rate_hz[g], m.grp_mmpp_off_rate_hz[g], on_s,
+                                             off_s, st.rng_dev, d)
             st.dev_mmpp_on[d] = on
-            st.dev_mmpp_switch_s[d] = exponential(st.rng_dev, d, on_s if on else off_s)
-            first = _next_arrival(d, g, 0.0, st.rng_dev, m.grp_arrival, m.grp_rate_hz, m.grp_jitter_s,
-                                  st.dev_next_nominal_s, st.dev_mmpp_on, st.dev_mmpp_switch_s, m.grp_mmpp_on_s,
-                                  m.grp_mmpp_off_s, m.grp_mmpp_off_rate_hz, st.dev_trace_pos, m.grp_trace_len,
-                                  m.grp_trace_start, st.dev_trace_base_s, m.grp_trace_cycle_s, m.trace_t_s)
+            st.dev_mmpp_switch_s[d] = switch_s
         else:
             # replay from a uniformly random offset into the cycle: arrivals at base + t_i
             start = m.grp_trace_start[g]
@@ -2289,7 +2251,7 @@ def schedule_first_arrivals(m, st):
         _push(st.ev_time, st.ev_seq, st.ev_payload, st.ints, m.mob_step_s[0], EV_MOVE, 0)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def settle(m, st, now):
     """Bring every device's energy and every node's and cell's integrals up to ``now`` (end of a run).
 

@@ -674,3 +674,45 @@ def test_arrivals_at_equal_times_come_in_scheduling_order(make_scenario):
     position[order] = np.arange(n)
     expected = sorted(range(n), key=lambda d: (times_s[d], position[d]))
     np.testing.assert_array_equal(generated, expected)
+
+
+def test_the_kernel_releases_the_gil(make_scenario, monkeypatch):
+    """Another Python thread keeps running while a run is in the kernel (a sweep's client hands runs to its
+    workers from a thread while it runs one itself; a controller can act in a thread)."""
+    import threading
+    import time
+
+    scenario = make_scenario(simulation={"duration_s": 3600.0}, gpu={"servers": 64},
+                             device={"count": 200, "rate_hz": 1.0})
+    sim = airan.Simulation(scenario)
+    sim.advance(60.0)  # the kernel loaded, the arrays grown to the run's needs
+    kernel = engine.advance
+    calls = []
+
+    def counted(*args):
+        calls.append(1)
+        return kernel(*args)
+
+    monkeypatch.setattr(engine, "advance", counted)
+    ticks = []
+    done = threading.Event()
+    running = threading.Event()
+
+    def tick():
+        running.set()
+        while not done.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=tick)
+    thread.start()
+    running.wait()
+    t0 = time.perf_counter()
+    sim.advance(3600.0)
+    t1 = time.perf_counter()
+    done.set()
+    thread.join()
+    assert len(calls) == 1 and t1 - t0 > 0.2, "the test needs one kernel call long enough to tell"
+    inside = np.array([t for t in ticks if t0 <= t <= t1])
+    gaps = np.diff(np.concatenate([[t0], inside, [t1]]))
+    assert gaps.max() < (t1 - t0) / 4  # with the GIL held, the thread would wait for the whole call
