@@ -1,14 +1,15 @@
 """Imported by a sweep's forkserver before it forks the local worker processes.
 
-Importing this module imports what a run needs (the simulator and the Parquet
-writer) and loads the compiled kernels from Numba's cache with a tiny run, so
-that every worker forked afterwards starts with them instead of loading them
-itself (about a quarter of a second of CPU per worker). The forkserver runs no
-threads of its own, so forking it after the tiny run is safe; a failure here
-only leaves the loading to each worker's first run.
+Importing this module imports the simulator and loads the compiled kernels from
+Numba's cache with a tiny run (compiling them, once, on a cold cache), so that
+every worker forked afterwards starts with them instead of loading them itself
+(about a quarter of a second of CPU per worker). The tiny run starts no thread;
+the forkserver's only other threads are numpy's BLAS pool, which handles fork
+itself (the same as before this module existed: any process that imports numpy
+has them). A run that fails here is ignored (each worker's first run then loads
+the kernels and reports the problem); an exception escaping this module would
+stop the forkserver, which the client reports as the workers not starting.
 """
-
-import pyarrow.parquet  # noqa: F401 - each run writes its tables with it
 
 from .sweep import _warm_worker
 

@@ -690,28 +690,25 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path, workers: int | None = 
     workers = (os.cpu_count() or 1) if workers is None else workers
     n_runs = len(sweep.points) * sweep.replications
     pool = None
-    if scheduler is None and workers > 1 and n_runs > 1:
-        # local worker processes start (interpreter, imports, compiled kernels) while this one plans and runs
-        pool = _LocalPool(min(workers, n_runs))
     try:
+        if scheduler is None and workers > 1 and n_runs > 1:
+            # local worker processes start (interpreter, imports, compiled kernels) while this one plans and runs
+            pool = _LocalPool(min(workers, n_runs))
         specs = plan_runs(sweep)
         started = datetime.now(UTC)
         runs = _prepare_folder(sweep, specs, out, force)
         existing = _finished_keys(runs)
         todo = [s for s in specs if existing.get(s.run_id) != s.key]
-        if pool is not None and len(todo) < 2:
-            pool.close()
-            pool = None
+        report = SweepReport(out=out, total=len(specs), skipped=len(specs) - len(todo))
+
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(specs), initial=report.skipped, unit="run", desc=sweep.name, file=sys.stderr,
+                   disable=not progress, dynamic_ncols=True)
     except BaseException:
         if pool is not None:
             pool.close()
         raise
-    report = SweepReport(out=out, total=len(specs), skipped=len(specs) - len(todo))
-
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(specs), initial=report.skipped, unit="run", desc=sweep.name, file=sys.stderr,
-               disable=not progress, dynamic_ncols=True)
     by_id = {s.run_id: s for s in specs}
 
     def handle(output: RunOutput) -> None:
@@ -732,7 +729,7 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path, workers: int | None = 
             report.executor = "nothing to run"
         elif scheduler is not None:
             _run_dask(todo, scheduler, workers, handle, report)
-        elif pool is None:
+        elif pool is None or len(todo) < 2:
             report.executor = "serial (in this process)"
             for spec in todo:
                 handle(execute(spec))
@@ -743,6 +740,8 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path, workers: int | None = 
         report.stopped = "interrupted"
         raise
     finally:
+        if pool is not None:
+            pool.close()
         bar.close()
         report.errors.sort()
         report.not_done = report.total - report.done - report.failed
@@ -753,15 +752,21 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path, workers: int | None = 
 class _LocalPool:
     """``n`` local worker processes, started in a thread while the client plans and runs.
 
-    Starting them takes about a second and a half (the forkserver imports airan,
-    Numba and pyarrow and loads the compiled kernels, :mod:`airan._sweep_worker`;
-    each worker then confirms it started with a tiny run). Meanwhile the client
-    runs the sweep's first runs itself (:meth:`run`); the moment every worker has
-    started, the runs nobody has begun go to the workers, and the client's run in
-    progress finishes beside them (so for the length of that one run, ``n + 1``
-    runs share the cores and the memory). If the workers cannot start, the client
-    runs everything itself and the report says why.
+    The first sweep in a process starts a forkserver, which imports airan and
+    loads the compiled kernels (:mod:`airan._sweep_worker`) before forking the
+    workers: about a second and a half with a warm Numba cache (a full compile
+    with a cold one), after which each worker does a tiny warm-up run. Meanwhile
+    the client runs the sweep's first runs itself (:meth:`run`); once the warm-ups
+    are done, the starting thread hands the workers every run nobody has begun,
+    and the client's run in progress finishes beside them (so for the length of
+    that one run, ``n + 1`` runs share the cores and the memory; the kernels
+    release the GIL, so the hand-over does not wait for the client's run). If the
+    workers cannot start, the client runs everything itself and the report says
+    why. Later sweeps in the same process reuse the forkserver.
     """
+
+    #: the module the forkserver imports before forking the workers
+    PRELOAD = "airan._sweep_worker"
 
     def __init__(self, n: int):
         # imported here: in the starting thread, the imports would wait for the client's planning
@@ -772,29 +777,44 @@ class _LocalPool:
         self.method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         self.n = n
         self.pool = None
-        self.error: BaseException | None = None  # why the workers did not start
+        self.error: BaseException | None = None  # why the workers did not start, or broke while taking the runs
         self._lock = threading.Lock()
-        self._up = False  # every worker started (under _lock)
+        self._up = False  # the warm-up runs are done (under _lock)
         self._todo: deque[RunSpec] | None = None  # runs nobody has begun, once run() is called (under _lock)
         self._futures: list = []  # the runs handed to the workers (under _lock)
         self._cancel = threading.Event()
-        self.settled = threading.Event()  # the starting thread is done: workers up, failed or cancelled
+        self._wake = threading.Event()  # the warm-ups are done, or close() was called
+        self.settled = threading.Event()  # the starting thread is done: workers up (runs handed over) or not
         self._thread = threading.Thread(target=self._start, name="airan-sweep-workers", daemon=True)
         self._thread.start()
 
     def _start(self) -> None:
         import multiprocessing
-        from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+        from concurrent.futures import ProcessPoolExecutor
 
         try:
             context = multiprocessing.get_context(self.method)
             if self.method == "forkserver":
-                context.set_forkserver_preload(["airan._sweep_worker"])  # the workers fork with the kernels loaded
+                context.set_forkserver_preload([self.PRELOAD])  # the workers fork with the kernels loaded
             self.pool = ProcessPoolExecutor(max_workers=self.n, mp_context=context, initializer=_ignore_interrupts)
-            # a worker process is started for each task submitted while none is idle
-            warm = [self.pool.submit(_warm_worker) for _ in range(self.n)]
-            while not self._cancel.is_set() and wait(warm, timeout=0.05, return_when=FIRST_EXCEPTION).not_done:
-                pass
+            # a worker process is started for each task submitted while none is idle (this blocks until the
+            # forkserver is up)
+            left = [self.n]
+            counting = threading.Lock()
+
+            def warmed(_future) -> None:  # called in the pool's thread, or in this one
+                with counting:
+                    left[0] -= 1
+                    if left[0] == 0:
+                        self._wake.set()
+
+            warm = []
+            for _ in range(self.n):
+                if self._cancel.is_set():
+                    return
+                warm.append(self.pool.submit(_warm_worker))
+                warm[-1].add_done_callback(warmed)
+            self._wake.wait()
             for future in warm:
                 if future.done():
                     future.result()  # a worker that died while starting: BrokenProcessPool
@@ -803,9 +823,11 @@ class _LocalPool:
                     self._up = True
                     self._hand_over()
         except BaseException as exc:  # noqa: BLE001 - reported by run(), which then runs the rest itself
-            self.error = exc
+            self.error = _start_error(exc, self.method, self.PRELOAD)
         finally:
             self.settled.set()
+            if self._cancel.is_set():
+                self._stop()
 
     def _hand_over(self) -> None:
         """Give the workers every run nobody has begun (under ``_lock``, once they are up)."""
@@ -814,11 +836,10 @@ class _LocalPool:
             self._todo.popleft()
 
     def run(self, todo: list[RunSpec], handle, report: SweepReport) -> None:
-        """Run ``todo``: in this process until the workers are up, then on them."""
+        """Run ``todo``: in this process until the workers are up, then on them (they stop on return)."""
         from concurrent.futures import as_completed
         from concurrent.futures.process import BrokenProcessPool
 
-        report.executor = f"local processes ({self.n}, {self.method})"
         try:
             try:
                 with self._lock:
@@ -834,34 +855,66 @@ class _LocalPool:
                     spec = self._todo.popleft()
                 handle(self._execute_here(spec))
                 report.ran_here += 1
-            if not self._futures:
-                if self.error is not None:
-                    report.executor = (f"serial (in this process: the worker processes did not start: "
-                                       f"{type(self.error).__name__}: {self.error})")
-                else:
-                    report.executor = "serial (in this process, before the worker processes had started)"
-                return
-            report.executor += f"; {report.ran_here} in this process while they started"
-            try:
-                for future in as_completed(self._futures):
-                    handle(future.result())
-            except BrokenProcessPool:
+            broken = False
+            for future in as_completed(self._futures):
+                try:
+                    output = future.result()
+                except BrokenProcessPool:
+                    broken = True  # the runs that finished before are still stored
+                    continue
+                handle(output)
+            if broken:
                 report.stopped = ("a worker process died (killed, or out of memory); "
                                   "run the same command again to resume")
         finally:
+            report.executor = self._describe(report.ran_here)
             self.close()
+
+    def _describe(self, ran_here: int) -> str:
+        """What ran where, for the report and the provenance."""
+        if self._futures:
+            text = f"local processes ({self.n}, {self.method}); {ran_here} run(s) in this process while they started"
+        elif self.error is not None and not self._up:
+            return (f"serial (in this process: the worker processes did not start: "
+                    f"{type(self.error).__name__}: {self.error})")
+        elif self.error is not None:
+            return (f"serial (in this process: the worker processes broke before taking a run: "
+                    f"{type(self.error).__name__}: {self.error})")
+        else:
+            text = f"serial (in this process, before the {self.n} worker processes had started)"
+        if self.error is not None:
+            text += f"; then the workers broke ({type(self.error).__name__}: {self.error}) and it ran the rest"
+        return text
 
     def _execute_here(self, spec: RunSpec) -> RunOutput:
         """One run in the client's process (a method, so that tests can hold it until the workers are up)."""
         return execute(spec)
 
     def close(self) -> None:
-        """Stop the workers now (runs in progress included) and wait for the starting thread."""
+        """Stop the workers now (runs in progress included).
+
+        Does not wait for a starting thread still blocked in the forkserver's start
+        (a full compile on a cold Numba cache): that thread stops the pool itself.
+        """
         self._cancel.set()
-        self._thread.join()
-        if self.pool is not None:
-            _stop_pool(self.pool)
-            self.pool = None
+        self._wake.set()
+        if self.settled.is_set():
+            self._thread.join()
+            self._stop()
+
+    def _stop(self) -> None:
+        with self._lock:
+            pool, self.pool = self.pool, None
+        if pool is not None:
+            _stop_pool(pool)
+
+
+def _start_error(exc: BaseException, method: str, preload: str) -> BaseException:
+    """The forkserver's preload failing shows in the client as a bare EOFError: say what it was."""
+    if method == "forkserver" and isinstance(exc, (EOFError, ConnectionError)):
+        return RuntimeError(f"the forkserver stopped while importing {preload} (its error is on standard error) "
+                            f"[{type(exc).__name__}: {exc}]")
+    return exc
 
 
 def _warm_worker() -> None:
@@ -1097,7 +1150,7 @@ def _finish(sweep: Sweep, specs: list[RunSpec], out: Path, runs: Path, report: S
         "started": started.isoformat(timespec="seconds"),
         "ended": datetime.now(UTC).isoformat(timespec="seconds"),
         "runs": {"total": report.total, "done": report.done, "ran": report.ran, "skipped": report.skipped,
-                 "failed": report.failed, "not_done": report.not_done},
+                 "failed": report.failed, "not_done": report.not_done, "ran_here": report.ran_here},
         "stopped": report.stopped,
     }, indent=2) + "\n")
 

@@ -8,6 +8,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -302,44 +303,91 @@ def test_each_run_folder_holds_its_result_and_the_tables_hold_every_run(folder):
     assert "policy_mean" not in aggregate and "seed_mean" not in aggregate
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["executor"] == "serial (in this process)"
-    assert provenance["runs"] == {"total": 8, "done": 8, "ran": 8, "skipped": 0, "failed": 0, "not_done": 0}
+    assert provenance["runs"] == {"total": 8, "done": 8, "ran": 8, "skipped": 0, "failed": 0, "not_done": 0,
+                                  "ran_here": 8}
     assert {"airan", "numba", "numpy", "python"} <= set(provenance["versions"])
     assert provenance["sweep_hash"] == json.loads((out / "sweep.json").read_text())["hash"]
 
 
 @pytest.fixture
-def client_waits_for_workers(monkeypatch):
-    """The client's own run waits until the workers are up: it begins one run, the workers take the rest."""
-    execute_here = sweep_module._LocalPool._execute_here
+def order_workers(monkeypatch):
+    """Order the client and the workers' start: ``configure(after, wait_in)``.
 
-    def wait_then_run(pool, spec):
-        assert pool.settled.wait(120), "the worker processes did not start within 120 s"
-        return execute_here(pool, spec)
+    The starting thread waits until the client has begun its run number ``after``
+    (0: it does not wait); the client's run number ``wait_in`` waits until the
+    starting thread is done (workers up and the runs handed over, or failed).
+    Returns the list of pools started, to check their threads and processes.
+    """
+    pools = []
+    start, execute_here = sweep_module._LocalPool._start, sweep_module._LocalPool._execute_here
 
-    monkeypatch.setattr(sweep_module._LocalPool, "_execute_here", wait_then_run)
+    def configure(after=0, wait_in=None, then=None):
+        began = threading.Event()
+        count = [0]
+
+        def delayed_start(pool):
+            pools.append(pool)
+            while after and not began.wait(0.02) and not pool._cancel.is_set():
+                pass
+            start(pool)
+
+        def run_here(pool, spec):
+            count[0] += 1
+            if count[0] == after:
+                began.set()
+            if count[0] == wait_in:
+                assert pool.settled.wait(120), "the worker processes did not start within 120 s"
+                if then is not None:
+                    then(pool)
+            return execute_here(pool, spec)
+
+        monkeypatch.setattr(sweep_module._LocalPool, "_start", delayed_start)
+        monkeypatch.setattr(sweep_module._LocalPool, "_execute_here", run_here)
+        return pools
+
+    return configure
 
 
-def test_worker_processes_give_the_serial_table(folder, client_waits_for_workers):
+def assert_stopped(pools) -> None:
+    """Every pool's starting thread has ended and no worker process is left."""
+    import multiprocessing
+
+    for pool in pools:
+        pool._thread.join(30)
+        assert not pool._thread.is_alive()
+    assert multiprocessing.active_children() == []
+
+
+def test_worker_processes_give_the_serial_table(folder, order_workers):
+    pools = order_workers(after=1, wait_in=1)  # the client begins one run, then the workers take the other 7
     path = write(folder, GRID)
     run_sweep(path, folder / "serial", workers=1, progress=False)
     report = run_sweep(path, folder / "processes", workers=2, progress=False)
     assert report.executor.startswith("local processes (2, ") and report.executor.endswith(
-        "; 1 in this process while they started")
+        "; 1 run(s) in this process while they started")
     assert (report.ran, report.ran_here, report.failed) == (8, 1, 0)
+    assert json.loads((folder / "processes" / "provenance.json").read_text())["runs"]["ran_here"] == 1
     assert_same_tables(read_results(folder / "serial"), read_results(folder / "processes"))
+    assert_stopped(pools)
 
 
-def test_the_client_runs_the_sweep_itself_while_the_workers_start(folder):
-    """Tiny runs: the client usually finishes some (here often all) before the workers are up; same table."""
+def test_the_client_runs_the_whole_sweep_if_it_finishes_before_the_workers_start(folder, order_workers):
+    pools = order_workers(after=8)
     path = write(folder, GRID)
     run_sweep(path, folder / "serial", workers=1, progress=False)
-    report = run_sweep(path, folder / "mixed", workers=2, progress=False)
-    assert report.ran == 8 and 1 <= report.ran_here <= 8
-    if report.ran_here < 8:
-        assert report.executor.endswith(f"; {report.ran_here} in this process while they started")
-    else:
-        assert report.executor == "serial (in this process, before the worker processes had started)"
-    assert_same_tables(read_results(folder / "serial"), read_results(folder / "mixed"))
+    report = run_sweep(path, folder / "here", workers=2, progress=False)
+    assert (report.ran, report.ran_here, report.failed) == (8, 8, 0)
+    assert report.executor == "serial (in this process, before the 2 worker processes had started)"
+    assert_same_tables(read_results(folder / "serial"), read_results(folder / "here"))
+    assert_stopped(pools)
+
+
+def test_the_last_run_of_a_resumed_sweep_runs_in_this_process(folder):
+    path, out = write(folder, GRID), folder / "out"
+    run_sweep(path, out, workers=1, progress=False)
+    shutil.rmtree(out / "runs" / "p0002-r1")
+    report = run_sweep(path, out, workers=2, progress=False)
+    assert (report.ran, report.skipped, report.ran_here, report.executor) == (1, 7, 1, "serial (in this process)")
 
 
 def test_workers_that_cannot_start_leave_the_runs_to_the_client(folder, monkeypatch):
@@ -360,26 +408,108 @@ def test_workers_that_cannot_start_leave_the_runs_to_the_client(folder, monkeypa
     assert_same_tables(read_results(folder / "serial"), read_results(folder / "here"))
 
 
-def test_an_interrupt_stops_the_workers(folder, monkeypatch):
-    """Ctrl-C during the client's run, with the workers up and running the rest: every process is stopped."""
-    import multiprocessing
+def test_a_forkserver_whose_preload_fails_leaves_the_runs_to_the_client(folder, monkeypatch, order_workers):
+    """The forkserver dies importing its preload (not an ImportError): the client says so and runs the sweep."""
+    from multiprocessing import forkserver
 
-    def wait_then_interrupt(pool, spec):
-        assert pool.settled.wait(120) and pool.error is None
-        raise KeyboardInterrupt
+    (folder / "broken_preload.py").write_text('raise RuntimeError("no kernels today")\n')
+    monkeypatch.setenv("PYTHONPATH", str(folder))  # the forkserver's own sys.path (it does not take the client's)
+    monkeypatch.setattr(sweep_module._LocalPool, "PRELOAD", "broken_preload")
+    pools = order_workers(wait_in=1)  # the client's first run waits until the start has failed
+    forkserver._forkserver._stop()  # a fresh forkserver, which imports the preload
+    try:
+        report = run_sweep(write(folder, GRID), folder / "here", workers=2, progress=False)
+    finally:
+        forkserver._forkserver._stop()
+    assert (report.ran, report.ran_here, report.failed) == (8, 8, 0)
+    assert report.executor.startswith("serial (in this process: the worker processes did not start: RuntimeError: "
+                                      "the forkserver stopped while importing broken_preload")
+    assert_stopped(pools)
 
-    monkeypatch.setattr(sweep_module._LocalPool, "_execute_here", wait_then_interrupt)
+
+def test_finished_runs_are_kept_when_a_worker_dies(folder, order_workers):
+    import os
+    import signal
+
+    def kill_a_worker(pool):
+        os.kill(next(iter(pool.pool._processes)), signal.SIGKILL)
+
+    pools = order_workers(after=1, wait_in=1, then=kill_a_worker)
+    path, out = write(folder, GRID), folder / "out"
+    report = run_sweep(path, out, workers=2, progress=False)
+    assert report.stopped.startswith("a worker process died")
+    assert report.ran >= 1 and report.failed == 0 and report.ran + report.not_done == 8 and report.not_done >= 1
+    assert len(read_results(out).results["run"]) == report.ran  # every run that came back is stored
+    assert_stopped(pools)
+    resumed = run_sweep(path, out, workers=1, progress=False)
+    assert (resumed.ran, resumed.skipped) == (report.not_done, report.ran)
+    run_sweep(path, folder / "whole", workers=1, progress=False)
+    assert_same_tables(read_results(folder / "whole"), read_results(out))
+
+
+def test_an_interrupt_during_the_clients_run_stops_the_workers(folder, order_workers):
+    def interrupt(pool):
+        assert pool.error is None
+        raise KeyboardInterrupt  # Ctrl-C during the client's run, the workers up and running the rest
+
+    pools = order_workers(after=1, wait_in=1, then=interrupt)
     out = folder / "out"
     with pytest.raises(KeyboardInterrupt):
         run_sweep(write(folder, GRID), out, workers=2, progress=False)
-    assert multiprocessing.active_children() == []
+    assert_stopped(pools)
     provenance = json.loads((out / "provenance.json").read_text())
-    assert provenance["stopped"] == "interrupted" and provenance["runs"]["done"] == 0
+    assert provenance["stopped"] == "interrupted" and provenance["runs"]["ran_here"] == 0
     assert provenance["executor"].startswith("local processes (2, ")
+    assert provenance["executor"].endswith("; 0 run(s) in this process while they started")
 
 
-def test_workers_started_before_planning_are_stopped_when_the_sweep_is_refused(folder, client_waits_for_workers):
+def test_an_interrupt_before_the_workers_are_up_stops_them(folder, order_workers, monkeypatch):
+    store = sweep_module._store_run
+    stored = []
+
+    def store_then_stop(*args):
+        if stored:
+            raise KeyboardInterrupt  # Ctrl-C while the client writes its second run
+        store(*args)
+        stored.append(args[1].run_id)
+
+    monkeypatch.setattr(sweep_module, "_store_run", store_then_stop)
+    pools = order_workers(after=99)  # the workers would start after the client's 99th run
+    out = folder / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(write(folder, GRID), out, workers=2, progress=False)
+    assert_stopped(pools)
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["runs"]["done"] == 1 and provenance["runs"]["not_done"] == 7
+    assert list(read_results(out).results["run"]) == stored
+    assert provenance["executor"] == "serial (in this process, before the 2 worker processes had started)"
+
+
+def test_an_interrupt_while_collecting_the_workers_runs_stops_them(folder, order_workers, monkeypatch):
+    store = sweep_module._store_run
+    stored = []
+
+    def store_then_stop(*args):
+        if len(stored) == 3:
+            raise KeyboardInterrupt  # Ctrl-C while the fourth run is written (the client's, then three)
+        store(*args)
+        stored.append(args[1].run_id)
+
+    monkeypatch.setattr(sweep_module, "_store_run", store_then_stop)
+    pools = order_workers(after=1, wait_in=1)
+    out = folder / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(write(folder, GRID), out, workers=2, progress=False)
+    assert_stopped(pools)
+    assert sorted(read_results(out).results["run"]) == sorted(stored)
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["stopped"] == "interrupted" and provenance["runs"]["done"] == 3
+    assert provenance["executor"].endswith("; 1 run(s) in this process while they started")
+
+
+def test_workers_started_before_planning_are_stopped_when_the_sweep_is_refused(folder, order_workers):
     """Worker processes start while the client plans; a refused sweep stops them and runs nothing."""
+    pools = order_workers()  # (records the pools)
     (folder / "taken").mkdir()
     (folder / "taken" / "notes.txt").write_text("mine")
     with pytest.raises(SweepError, match="exists and is not a sweep folder"):
@@ -390,8 +520,10 @@ def test_workers_started_before_planning_are_stopped_when_the_sweep_is_refused(f
         run_sweep(write(folder, GRID.replace("values = [1.0, 3.0]", "values = [-1.0, 3.0]")), folder / "bad",
                   workers=2, progress=False)
     assert not (folder / "bad").exists()
+    order_workers(after=1, wait_in=1)
     report = run_sweep(write(folder, GRID), folder / "good", workers=2, progress=False)  # and a new sweep still runs
     assert report.ran == 8 and report.executor.startswith("local processes (2, ")
+    assert_stopped(pools)
 
 
 def test_a_dask_cluster_gives_the_serial_table(folder):
