@@ -70,8 +70,9 @@ d
     A 100-point sweep of case a (``devices[0].rate_hz`` from 0.40 to 0.60 task/s,
     evenly spaced; each point 10 min simulated), built programmatically as a sweep
     file over case a's scenario in a temporary folder and run with
-    ``airan.sweep.run_sweep`` twice, into two folders: with one worker (serially,
-    in one process) and with one worker per usable CPU. Reported: both wall
+    ``airan.sweep.run_sweep`` twice, each time in a fresh process that has imported
+    airan but run nothing: with one worker (serially, in that process) and with
+    one worker per usable CPU. Reported: both wall
     times (the whole ``run_sweep`` call: planning, runs, result folders, tables),
     the simulated tasks of all runs per wall second for each, and the scaling
     efficiency ``(throughput_N / throughput_1) / N``. (quick: 8 points of 30 s)
@@ -95,8 +96,9 @@ subprocess (interpreter, numpy, Numba and the run together); the peak before the
 case starts is reported too, so the case's own share can be read. Case d's
 workers also run with ``NUMBA_NUM_THREADS=1``, one single-threaded process per
 CPU. Both sweeps load the compiled kernels inside their timed call: the serial
-one in its first run, the parallel one in the workers' forkserver (the workers
-fork from it with the kernels loaded; meanwhile the client runs runs itself).
+one in its first run; the parallel one in the workers' forkserver (the workers
+fork from it with the kernels loaded) and in the client's first run (the client
+runs runs itself while the workers start).
 
 Targets (judged by the full benchmark only)
 -------------------------------------------
@@ -230,7 +232,7 @@ D_QUICK_DURATION_S = 30.0
 D_AXIS = "devices[0].rate_hz"
 
 TIMED_CASES = ("a", "b", "c", "a_10h")  # the cases of the main table
-CHILD_CASES = ("startup", *TIMED_CASES, "peer", "d")
+CHILD_CASES = ("startup", *TIMED_CASES, "peer", "d", "d_one")
 
 
 # ---------------------------------------------------------------------------
@@ -509,37 +511,48 @@ def sweep_files(folder: Path, quick: bool) -> Path:
 
 
 def _child_sweep(quick: bool) -> dict[str, Any]:
-    """Case d: the sweep with one worker, then with one worker per usable CPU (not pinned)."""
-    from airan.sweep import load_sweep, read_results, run_sweep
-
+    """Case d: the sweep with one worker, then with one worker per usable CPU (not pinned), each in a fresh process."""
     n_workers = _usable_cpus()
     out: dict[str, Any] = {"workers": n_workers}
-    with tempfile.TemporaryDirectory(prefix="airan-bench-sweep-") as tmp:
-        folder = Path(tmp)
-        sweep = load_sweep(sweep_files(folder, quick))
-        out.update(points=len(sweep.points), axis=D_AXIS, values=[sweep.points[0][D_AXIS], sweep.points[-1][D_AXIS]],
-                   sim_time_s=D_QUICK_DURATION_S if quick else D_DURATION_S)
-        for key, workers in (("serial", 1), ("parallel", n_workers)):
-            t0 = time.perf_counter()
-            report = run_sweep(sweep, folder / key, workers=workers, progress=False)
-            wall_s = time.perf_counter() - t0
-            results = read_results(folder / key).results
-            tasks = int(results["tasks_generated"].sum()) if report.ran else 0
-            out[key] = {
-                "workers": workers,
-                "executor": report.executor,
-                "runs": report.ran,
-                "failed": report.failed,
-                "errors": report.errors[:3],
-                "wall_s": wall_s,
-                "tasks": tasks,
-                "tasks_per_s": tasks / wall_s,
-                "kernel_s": float(results["wall_time_s"].sum()) if report.ran else 0.0,  # summed over the runs
-            }
+    for key, workers in (("serial", 1), ("parallel", n_workers)):
+        one = _spawn(["--case", "d_one", "--workers", str(workers)] + (["--quick"] if quick else []),
+                     dict(os.environ))[1]
+        out.update({k: one.pop(k) for k in ("points", "axis", "values", "sim_time_s")})
+        out[key] = one
     serial, parallel = out["serial"], out["parallel"]
     out["speedup"] = parallel["tasks_per_s"] / serial["tasks_per_s"] if serial["tasks_per_s"] else float("nan")
     out["scaling_efficiency"] = out["speedup"] / n_workers
     return out
+
+
+def _child_sweep_one(quick: bool, workers: int) -> dict[str, Any]:
+    """One sweep of case d with ``workers`` workers, in this fresh process (airan imported before the clock starts)."""
+    from airan.sweep import load_sweep, read_results, run_sweep
+
+    with tempfile.TemporaryDirectory(prefix="airan-bench-sweep-") as tmp:
+        folder = Path(tmp)
+        sweep = load_sweep(sweep_files(folder, quick))
+        t0 = time.perf_counter()
+        report = run_sweep(sweep, folder / "out", workers=workers, progress=False)
+        wall_s = time.perf_counter() - t0
+        results = read_results(folder / "out").results
+        tasks = int(results["tasks_generated"].sum()) if report.ran else 0
+        return {
+            "points": len(sweep.points),
+            "axis": D_AXIS,
+            "values": [sweep.points[0][D_AXIS], sweep.points[-1][D_AXIS]],
+            "sim_time_s": D_QUICK_DURATION_S if quick else D_DURATION_S,
+            "workers": workers,
+            "executor": report.executor,
+            "runs": report.ran,
+            "ran_here": report.ran_here,
+            "failed": report.failed,
+            "errors": report.errors[:3],
+            "wall_s": wall_s,
+            "tasks": tasks,
+            "tasks_per_s": tasks / wall_s,
+            "kernel_s": float(results["wall_time_s"].sum()) if report.ran else 0.0,  # summed over the runs
+        }
 
 
 # ---------------------------------------------------------------------------
@@ -804,12 +817,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs of each timed case in its subprocess; the fastest is reported (default 1)")
     parser.add_argument("--case", choices=CHILD_CASES, help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)  # case d_one
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat: must be >= 1, got {args.repeat}")
 
     if args.case is not None:  # subprocess side: one JSON line on stdout
-        if args.case != "d":
+        if args.case not in ("d", "d_one"):
             _pin(args.cpu)
         if args.case == "startup":
             out = _child_startup()
@@ -817,6 +831,8 @@ def main(argv: list[str] | None = None) -> int:
             out = _child_peer(args.quick)
         elif args.case == "d":
             out = _child_sweep(args.quick)
+        elif args.case == "d_one":
+            out = _child_sweep_one(args.quick, args.workers)
         else:
             out = _child_case(args.case, args.quick, args.repeat)
         print(json.dumps(out))
