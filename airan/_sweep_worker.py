@@ -7,8 +7,10 @@ every worker forked afterwards starts with them instead of loading them itself
 the forkserver's only other threads are numpy's BLAS pool, which handles fork
 itself (the same as before this module existed: any process that imports numpy
 has them). A run that fails here is ignored (each worker's first run then loads
-the kernels and reports the problem); an exception escaping this module would
-stop the forkserver, which the client reports as the workers not starting.
+the kernels and reports the problem). The forkserver ignores an ImportError of
+this module (the workers then load the kernels themselves); any other exception
+escaping it would stop the forkserver, which the client reports as the workers
+not starting.
 """
 
 from .sweep import _warm_worker

@@ -730,6 +730,8 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path, workers: int | None = 
         elif scheduler is not None:
             _run_dask(todo, scheduler, workers, handle, report)
         elif pool is None or len(todo) < 2:
+            if pool is not None:
+                pool.close()
             report.executor = "serial (in this process)"
             for spec in todo:
                 handle(execute(spec))
@@ -761,8 +763,11 @@ class _LocalPool:
     and the client's run in progress finishes beside them (so for the length of
     that one run, ``n + 1`` runs share the cores and the memory; the kernels
     release the GIL, so the hand-over does not wait for the client's run). If the
-    workers cannot start, the client runs everything itself and the report says
-    why. Later sweeps in the same process reuse the forkserver.
+    workers cannot start, or break while taking the runs, the client runs the rest
+    itself and the report says why; a worker that dies later stops the sweep (the
+    runs that came back are kept: run it again to resume). Later sweeps in the same
+    process reuse the forkserver, unless one was already running without the
+    preload (then each worker loads the kernels with its warm-up run).
     """
 
     #: the module the forkserver imports before forking the workers
@@ -781,7 +786,8 @@ class _LocalPool:
         self._lock = threading.Lock()
         self._up = False  # the warm-up runs are done (under _lock)
         self._todo: deque[RunSpec] | None = None  # runs nobody has begun, once run() is called (under _lock)
-        self._futures: list = []  # the runs handed to the workers (under _lock)
+        self._futures: list = []  # (future, spec) of the runs handed to the workers (under _lock)
+        self._here_after_break = 0  # runs the client did after the workers broke while taking the runs
         self._cancel = threading.Event()
         self._wake = threading.Event()  # the warm-ups are done, or close() was called
         self.settled = threading.Event()  # the starting thread is done: workers up (runs handed over) or not
@@ -825,14 +831,15 @@ class _LocalPool:
         except BaseException as exc:  # noqa: BLE001 - reported by run(), which then runs the rest itself
             self.error = _start_error(exc, self.method, self.PRELOAD)
         finally:
-            self.settled.set()
-            if self._cancel.is_set():
-                self._stop()
+            self.settled.set()  # (the pool may still be stopping below: close() joins this thread)
+            if self._cancel.is_set() or (self.error is not None and not self._up):
+                self._stop()  # cancelled, or the workers that did start are of no use
 
     def _hand_over(self) -> None:
         """Give the workers every run nobody has begun (under ``_lock``, once they are up)."""
         while self._todo:
-            self._futures.append(self.pool.submit(execute, self._todo[0]))  # a broken pool raises: the run stays
+            spec = self._todo[0]
+            self._futures.append((self.pool.submit(execute, spec), spec))  # a broken pool raises: the run stays
             self._todo.popleft()
 
     def run(self, todo: list[RunSpec], handle, report: SweepReport) -> None:
@@ -846,22 +853,29 @@ class _LocalPool:
                     self._todo = deque(todo)
                     if self._up:
                         self._hand_over()
-            except BrokenProcessPool as exc:  # a worker died after starting: the rest is run here
+            except Exception as exc:  # noqa: BLE001 - the pool broke taking the runs: the rest is run here
                 self.error = exc
             while True:
                 with self._lock:
                     if not self._todo:  # all handed over, or all begun here
                         break
                     spec = self._todo.popleft()
+                    after_break = bool(self._futures)  # handed some over, then the pool broke
                 handle(self._execute_here(spec))
                 report.ran_here += 1
+                self._here_after_break += after_break
+            by_future = dict(self._futures)
             broken = False
-            for future in as_completed(self._futures):
+            for future in as_completed(by_future):
                 try:
                     output = future.result()
                 except BrokenProcessPool:
                     broken = True  # the runs that finished before are still stored
                     continue
+                except Exception as exc:  # noqa: BLE001 - e.g. a result that did not unpickle: that run failed
+                    spec = by_future[future]
+                    output = RunOutput(spec.run_id, None, {"type": type(exc).__name__, "message": str(exc),
+                                                           "traceback": traceback.format_exc()})
                 handle(output)
             if broken:
                 report.stopped = ("a worker process died (killed, or out of memory); "
@@ -872,19 +886,21 @@ class _LocalPool:
 
     def _describe(self, ran_here: int) -> str:
         """What ran where, for the report and the provenance."""
+        why = "" if self.error is None else f"{type(self.error).__name__}: {self.error}"
         if self._futures:
-            text = f"local processes ({self.n}, {self.method}); {ran_here} run(s) in this process while they started"
-        elif self.error is not None and not self._up:
-            return (f"serial (in this process: the worker processes did not start: "
-                    f"{type(self.error).__name__}: {self.error})")
-        elif self.error is not None:
-            return (f"serial (in this process: the worker processes broke before taking a run: "
-                    f"{type(self.error).__name__}: {self.error})")
-        else:
-            text = f"serial (in this process, before the {self.n} worker processes had started)"
+            before = ran_here - self._here_after_break
+            text = f"local processes ({self.n}, {self.method}); {before} run(s) in this process while they started"
+            if self.error is not None:
+                text += (f"; the workers broke taking the runs ({why}), and this process ran "
+                         f"{self._here_after_break} more")
+            return text
+        if self.error is not None and not self._up:
+            return f"serial (in this process: the worker processes did not start: {why})"
         if self.error is not None:
-            text += f"; then the workers broke ({type(self.error).__name__}: {self.error}) and it ran the rest"
-        return text
+            return f"serial (in this process: the worker processes broke before taking a run: {why})"
+        if self._up:
+            return f"serial (in this process: the {self.n} worker processes started after the last run had begun)"
+        return f"serial (in this process, before the {self.n} worker processes had started)"
 
     def _execute_here(self, spec: RunSpec) -> RunOutput:
         """One run in the client's process (a method, so that tests can hold it until the workers are up)."""

@@ -309,6 +309,22 @@ def test_each_run_folder_holds_its_result_and_the_tables_hold_every_run(folder):
     assert provenance["sweep_hash"] == json.loads((out / "sweep.json").read_text())["hash"]
 
 
+@pytest.fixture(autouse=True)
+def pools_end_with_the_test(monkeypatch):
+    """Every local pool a test starts has its starting thread ended (and its workers stopped) at teardown."""
+    made = []
+    init = sweep_module._LocalPool.__init__
+
+    def recorded(pool, *args, **kwargs):
+        init(pool, *args, **kwargs)
+        made.append(pool)
+
+    monkeypatch.setattr(sweep_module._LocalPool, "__init__", recorded)
+    yield
+    for pool in made:
+        pool._thread.join(120)
+
+
 @pytest.fixture
 def order_workers(monkeypatch):
     """Order the client and the workers' start: ``configure(after, wait_in)``.
@@ -382,15 +398,17 @@ def test_the_client_runs_the_whole_sweep_if_it_finishes_before_the_workers_start
     assert_stopped(pools)
 
 
-def test_the_last_run_of_a_resumed_sweep_runs_in_this_process(folder):
+def test_the_last_run_of_a_resumed_sweep_runs_in_this_process(folder, order_workers):
     path, out = write(folder, GRID), folder / "out"
     run_sweep(path, out, workers=1, progress=False)
     shutil.rmtree(out / "runs" / "p0002-r1")
+    pools = order_workers()
     report = run_sweep(path, out, workers=2, progress=False)
     assert (report.ran, report.skipped, report.ran_here, report.executor) == (1, 7, 1, "serial (in this process)")
+    assert_stopped(pools)
 
 
-def test_workers_that_cannot_start_leave_the_runs_to_the_client(folder, monkeypatch):
+def test_workers_that_cannot_start_leave_the_runs_to_the_client(folder, monkeypatch, order_workers):
     import concurrent.futures
 
     class NoProcesses:
@@ -398,6 +416,7 @@ def test_workers_that_cannot_start_leave_the_runs_to_the_client(folder, monkeypa
             raise OSError("cannot fork: resource temporarily unavailable")
 
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", NoProcesses)
+    order_workers(wait_in=1)  # the client's first run waits until the start has failed
     path = write(folder, GRID)
     report = run_sweep(path, folder / "here", workers=2, progress=False)
     assert (report.ran, report.ran_here, report.failed, report.stopped) == (8, 8, 0, None)
@@ -413,7 +432,8 @@ def test_a_forkserver_whose_preload_fails_leaves_the_runs_to_the_client(folder, 
     from multiprocessing import forkserver
 
     (folder / "broken_preload.py").write_text('raise RuntimeError("no kernels today")\n')
-    monkeypatch.setenv("PYTHONPATH", str(folder))  # the forkserver's own sys.path (it does not take the client's)
+    monkeypatch.setenv("PYTHONPATH", str(folder))  # the forkserver's sys.path: its own up to Python 3.12.7,
+    monkeypatch.syspath_prepend(str(folder))  # the client's from 3.12.8 and 3.13.1
     monkeypatch.setattr(sweep_module._LocalPool, "PRELOAD", "broken_preload")
     pools = order_workers(wait_in=1)  # the client's first run waits until the start has failed
     forkserver._forkserver._stop()  # a fresh forkserver, which imports the preload
@@ -435,7 +455,10 @@ def test_finished_runs_are_kept_when_a_worker_dies(folder, order_workers):
         os.kill(next(iter(pool.pool._processes)), signal.SIGKILL)
 
     pools = order_workers(after=1, wait_in=1, then=kill_a_worker)
-    path, out = write(folder, GRID), folder / "out"
+    # runs of about a quarter of a second: the killed worker is in the middle of one
+    long_runs = GRID.replace('set = ["simulation.duration_s=15"]',
+                             'set = ["simulation.duration_s=200", "devices[0].count=1000"]')
+    path, out = write(folder, long_runs), folder / "out"
     report = run_sweep(path, out, workers=2, progress=False)
     assert report.stopped.startswith("a worker process died")
     assert report.ran >= 1 and report.failed == 0 and report.ran + report.not_done == 8 and report.not_done >= 1
@@ -464,25 +487,67 @@ def test_an_interrupt_during_the_clients_run_stops_the_workers(folder, order_wor
 
 
 def test_an_interrupt_before_the_workers_are_up_stops_them(folder, order_workers, monkeypatch):
+    """Ctrl-C while the starting thread is inside the pool's start (a forkserver compiling on a cold cache, say):
+    the sweep stops at once, with the run it finished kept, and the thread stops the pool when its start returns."""
+    from concurrent.futures import process
+
+    spawning, release = threading.Event(), threading.Event()
+    spawn = process.ProcessPoolExecutor._spawn_process
+
+    def slow_spawn(executor):
+        spawning.set()
+        assert release.wait(60)
+        spawn(executor)
+
+    monkeypatch.setattr(process.ProcessPoolExecutor, "_spawn_process", slow_spawn)
     store = sweep_module._store_run
     stored = []
 
     def store_then_stop(*args):
         if stored:
             raise KeyboardInterrupt  # Ctrl-C while the client writes its second run
+        assert spawning.wait(60)
         store(*args)
         stored.append(args[1].run_id)
 
     monkeypatch.setattr(sweep_module, "_store_run", store_then_stop)
-    pools = order_workers(after=99)  # the workers would start after the client's 99th run
+    pools = order_workers()
     out = folder / "out"
     with pytest.raises(KeyboardInterrupt):
         run_sweep(write(folder, GRID), out, workers=2, progress=False)
+    assert pools[0]._thread.is_alive()  # run_sweep did not wait for the start
+    release.set()
     assert_stopped(pools)
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["runs"]["done"] == 1 and provenance["runs"]["not_done"] == 7
     assert list(read_results(out).results["run"]) == stored
     assert provenance["executor"] == "serial (in this process, before the 2 worker processes had started)"
+
+
+def test_workers_that_break_taking_the_runs_leave_the_rest_to_the_client(folder, order_workers, monkeypatch):
+    from concurrent.futures import process
+
+    submit = process.ProcessPoolExecutor.submit
+    handed = []
+
+    def third_fails(executor, fn, *args, **kwargs):
+        if fn is sweep_module.execute:
+            if len(handed) == 2:
+                raise process.BrokenProcessPool("a worker died")
+            handed.append(args[0].run_id)
+        return submit(executor, fn, *args, **kwargs)
+
+    monkeypatch.setattr(process.ProcessPoolExecutor, "submit", third_fails)
+    pools = order_workers(after=1, wait_in=1)
+    path = write(folder, GRID)
+    report = run_sweep(path, folder / "mixed", workers=2, progress=False)
+    assert (report.ran, report.ran_here, report.failed, report.stopped) == (8, 6, 0, None)
+    assert report.executor.endswith("; 1 run(s) in this process while they started; the workers broke taking the "
+                                    "runs (BrokenProcessPool: a worker died), and this process ran 5 more")
+    assert_stopped(pools)
+    monkeypatch.undo()
+    run_sweep(path, folder / "serial", workers=1, progress=False)
+    assert_same_tables(read_results(folder / "serial"), read_results(folder / "mixed"))
 
 
 def test_an_interrupt_while_collecting_the_workers_runs_stops_them(folder, order_workers, monkeypatch):
