@@ -66,3 +66,21 @@ def test_engine_benchmark_quick(tmp_path):
     for t in targets.values():
         assert t["met"] is None  # --quick judges no target
         assert math.isfinite(t["value"]) and t["target"] > 0
+
+
+def test_policies_benchmark_quick(tmp_path):
+    out = tmp_path / "policies.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "policies.py"), "--quick", "--json", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    cases = json.loads(out.read_text())["cases"]
+    from airan.scenario import POLICY_NAMES
+
+    assert {f"{p} / poisson" for p in POLICY_NAMES} | {"offload / mmpp", "offload / trace"} <= set(cases)
+    for case in cases.values():
+        assert case["tasks"] > 0 and case["events"] >= case["tasks"] and case["tasks_per_s"] > 0
+    # the policy decides where a task runs, never when tasks arrive: the same arrivals under every policy
+    assert len({cases[f"{p} / poisson"]["tasks"] for p in POLICY_NAMES}) == 1
+    assert cases["local / poisson"]["offloaded"] == 0 and cases["offload / poisson"]["offloaded"] > 0
