@@ -699,6 +699,9 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path, workers: int | None = 
         runs = _prepare_folder(sweep, specs, out, force)
         existing = _finished_keys(runs)
         todo = [s for s in specs if existing.get(s.run_id) != s.key]
+        if pool is not None and len(todo) < 2:
+            pool.close()
+            pool = None
         report = SweepReport(out=out, total=len(specs), skipped=len(specs) - len(todo))
 
         from tqdm import tqdm
@@ -729,9 +732,7 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path, workers: int | None = 
             report.executor = "nothing to run"
         elif scheduler is not None:
             _run_dask(todo, scheduler, workers, handle, report)
-        elif pool is None or len(todo) < 2:
-            if pool is not None:
-                pool.close()
+        elif pool is None:
             report.executor = "serial (in this process)"
             for spec in todo:
                 handle(execute(spec))
@@ -757,7 +758,8 @@ class _LocalPool:
     The first sweep in a process starts a forkserver, which imports airan and
     loads the compiled kernels (:mod:`airan._sweep_worker`) before forking the
     workers: about a second and a half with a warm Numba cache (a full compile
-    with a cold one), after which each worker does a tiny warm-up run. Meanwhile
+    with a cold one); each worker then reports it started with a warm-up task
+    (a tiny run where the kernels are not loaded yet). Meanwhile
     the client runs the sweep's first runs itself (:meth:`run`); once the warm-ups
     are done, the starting thread hands the workers every run nobody has begun,
     and the client's run in progress finishes beside them (so for the length of
@@ -805,21 +807,18 @@ class _LocalPool:
             self.pool = ProcessPoolExecutor(max_workers=self.n, mp_context=context, initializer=_ignore_interrupts)
             # a worker process is started for each task submitted while none is idle (this blocks until the
             # forkserver is up)
-            left = [self.n]
-            counting = threading.Lock()
-
-            def warmed(_future) -> None:  # called in the pool's thread, or in this one
-                with counting:
-                    left[0] -= 1
-                    if left[0] == 0:
-                        self._wake.set()
-
             warm = []
             for _ in range(self.n):
                 if self._cancel.is_set():
                     return
                 warm.append(self.pool.submit(_warm_worker))
-                warm[-1].add_done_callback(warmed)
+
+            def warmed(_future) -> None:  # runs in the pool's thread, or here if the future is done already
+                if all(f.done() for f in warm):
+                    self._wake.set()
+
+            for future in warm:
+                future.add_done_callback(warmed)
             self._wake.wait()
             for future in warm:
                 if future.done():
@@ -933,15 +932,23 @@ def _start_error(exc: BaseException, method: str, preload: str) -> BaseException
     return exc
 
 
+_warmed = False  # this process (or the forkserver it was forked from) did the warm-up run
+
+
 def _warm_worker() -> None:
     """A tiny run: loads the compiled kernels where they are not loaded yet (a spawned worker, the forkserver).
 
+    Once it succeeded in a process, it does nothing there (nor in the workers forked from it).
     A failure here is left for the real runs to report.
     """
+    global _warmed
+    if _warmed:
+        return
     from .simulation import run
 
     try:
         run(scenario_from_dict(_WARM_SCENARIO))
+        _warmed = True
     except Exception:  # noqa: BLE001, S110 - only a warm-up; a real run reports the same problem
         pass
 

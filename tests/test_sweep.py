@@ -388,13 +388,21 @@ def test_worker_processes_give_the_serial_table(folder, order_workers):
 
 
 def test_the_client_runs_the_whole_sweep_if_it_finishes_before_the_workers_start(folder, order_workers):
-    pools = order_workers(after=8)
+    pools = order_workers(after=9)  # the workers would start after the client's 9th run: never
     path = write(folder, GRID)
     run_sweep(path, folder / "serial", workers=1, progress=False)
     report = run_sweep(path, folder / "here", workers=2, progress=False)
     assert (report.ran, report.ran_here, report.failed) == (8, 8, 0)
     assert report.executor == "serial (in this process, before the 2 worker processes had started)"
     assert_same_tables(read_results(folder / "serial"), read_results(folder / "here"))
+    assert_stopped(pools)
+
+
+def test_workers_up_during_the_clients_last_run_take_nothing(folder, order_workers):
+    pools = order_workers(after=8, wait_in=8)  # they start as the client begins its last run, which waits for them
+    report = run_sweep(write(folder, GRID), folder / "here", workers=2, progress=False)
+    assert (report.ran, report.ran_here, report.failed) == (8, 8, 0)
+    assert report.executor == "serial (in this process: the 2 worker processes started after the last run had begun)"
     assert_stopped(pools)
 
 
