@@ -107,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help="where to write the figures")
     parser.add_argument("--repeat", type=int, default=1, help="runs per case; the fastest is reported")
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat: must be >= 1, got {args.repeat}")
     per_site, duration_s = (QUICK_PER_SITE, QUICK_DURATION_S) if args.quick else (PER_SITE, DURATION_S)
     import airan
 
